@@ -1,0 +1,17 @@
+"""`waymark pack sign` (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("sign", help="(not implemented yet)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    print("waymark: pack sign is not implemented yet", file=sys.stderr)
+    return 1

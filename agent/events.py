@@ -1,0 +1,270 @@
+"""Frozen event and effect types shared by hooks, the engine, the UI and sync.
+
+Content-free by construction: no type here has a field that can carry typed
+text, clipboard contents or pointer coordinates.  A chord is a normalised
+string such as ``ctrl+shift+v`` and is checked on construction; plain typing is
+only an anonymous :class:`Typing` tick.  Window titles exist only on
+:class:`Focus`, are used locally for matching, and are never copied into a
+:class:`Record` (the type that leaves the engine for telemetry).
+
+Times are POSIX timestamps in seconds (``float``); the engine turns them into
+local calendar days with its clock's time zone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final, Literal
+
+if TYPE_CHECKING:
+    from agent.rules.model import Pack, Toast
+
+__all__ = [
+    "MODIFIERS",
+    "NAMED_KEYS",
+    "Action",
+    "Active",
+    "Chord",
+    "Click",
+    "Effect",
+    "Event",
+    "Focus",
+    "Idle",
+    "InputEvent",
+    "Lock",
+    "Pause",
+    "Quiet",
+    "Record",
+    "RecordKind",
+    "RulesUpdated",
+    "ShowToast",
+    "Start",
+    "Stop",
+    "Typing",
+    "Unlock",
+    "is_valid_chord",
+]
+
+#: Modifier names in their canonical order inside a chord string.
+MODIFIERS: Final = ("ctrl", "alt", "shift", "cmd", "win")
+
+#: Keys that are reported by name even without a modifier.
+NAMED_KEYS: Final = frozenset(
+    {
+        "enter", "escape", "tab", "backspace", "delete", "insert", "home", "end",
+        "page_up", "page_down", "up", "down", "left", "right", "space",
+        "print_screen", "menu", "pause", "caps_lock",
+        *(f"f{i}" for i in range(1, 25)),
+    }
+)  # fmt: skip
+
+# A chord is zero or more modifiers in canonical order, then one key: a named
+# key, or a single ASCII letter/digit/punctuation key (only with a modifier).
+_CHORD_RE: Final = re.compile(
+    r"^(?:ctrl\+)?(?:alt\+)?(?:shift\+)?(?:cmd\+)?(?:win\+)?"
+    r"(?P<key>[a-z0-9_]+|[`\-=\[\]\\;',./])$"
+)
+
+
+def is_valid_chord(chord: str) -> bool:
+    """True if ``chord`` is a normalised chord that cannot carry typed text.
+
+    A bare character key (``a``) or ``shift+a`` is typing, not a chord; a named
+    key (``f1``, ``shift+tab``) or anything with ctrl/alt/cmd/win is a chord.
+    """
+    m = _CHORD_RE.match(chord)
+    if m is None:
+        return False
+    key = m.group("key")
+    if key in NAMED_KEYS:
+        return True
+    if len(key) != 1:
+        return False
+    mods = chord[: -len(key)]
+    return any(f"{name}+" in mods for name in ("ctrl", "alt", "cmd", "win"))
+
+
+# --------------------------------------------------------------------------
+# Input events (what hooks and scripted sources emit)
+
+
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """A window came to the front. ``title`` is for local matching only."""
+
+    t: float
+    app: str
+    title: str = ""
+    kind: Literal["focus"] = field(default="focus", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Chord:
+    """A key chord or named key, normalised (``ctrl+shift+v``, ``f1``)."""
+
+    t: float
+    chord: str
+    app: str | None = None
+    kind: Literal["chord"] = field(default="chord", init=False)
+
+    def __post_init__(self) -> None:
+        if not is_valid_chord(self.chord):
+            raise ValueError(f"not a normalised chord: {len(self.chord)} characters rejected")
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    """A mouse click; only the button, never a position."""
+
+    t: float
+    button: Literal["left", "right", "middle", "other"]
+    app: str | None = None
+    kind: Literal["click"] = field(default="click", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    """An anonymous tick meaning "the person is typing"; no key is recorded."""
+
+    t: float
+    kind: Literal["typing"] = field(default="typing", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Idle:
+    """No input for ``seconds`` (reported when a threshold is crossed)."""
+
+    t: float
+    seconds: float
+    kind: Literal["idle"] = field(default="idle", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Active:
+    """Input resumed after an idle period."""
+
+    t: float
+    kind: Literal["active"] = field(default="active", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    t: float
+    kind: Literal["lock"] = field(default="lock", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Unlock:
+    t: float
+    kind: Literal["unlock"] = field(default="unlock", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Quiet:
+    """Quiet state changed: full screen, presentation, or a never-interrupt app."""
+
+    t: float
+    on: bool
+    why: str = ""
+    kind: Literal["quiet"] = field(default="quiet", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """The agent started (rules may react with ``event: start``)."""
+
+    t: float
+    kind: Literal["start"] = field(default="start", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """What the person did with a toast.
+
+    ``action`` is ``got-it``, ``snooze``, ``never``, ``dismiss`` (closed or
+    timed out) or the id of one of the toast's buttons; ``snooze_for`` is in
+    seconds and only set for ``snooze``.
+    """
+
+    t: float
+    rule: str
+    action: str
+    snooze_for: float | None = None
+    kind: Literal["action"] = field(default="action", init=False)
+
+
+InputEvent = Focus | Chord | Click | Typing | Idle | Active | Lock | Unlock | Quiet | Start | Action
+
+
+# --------------------------------------------------------------------------
+# Control messages (travel on the same queue as input events)
+
+
+@dataclass(frozen=True, slots=True)
+class RulesUpdated:
+    """A new validated pack replaces the running one (hot swap)."""
+
+    pack: Pack
+    kind: Literal["rules_updated"] = field(default="rules_updated", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Pause matching until ``until`` (POSIX time); ``until=None`` resumes."""
+
+    t: float
+    until: float | None
+    kind: Literal["pause"] = field(default="pause", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Ends the engine loop; always the last message on the queue."""
+
+    kind: Literal["stop"] = field(default="stop", init=False)
+
+
+Event = InputEvent | RulesUpdated | Pause | Stop
+
+
+# --------------------------------------------------------------------------
+# Effects (what the engine produces)
+
+RecordKind = Literal[
+    "shown", "suppressed", "adopted", "acted", "snoozed", "dismissed", "never"
+]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ShowToast:
+    """Show the toast of ``rule`` now. The UI picks the locale."""
+
+    t: float
+    rule: str
+    habit: str
+    pack_id: str
+    pack_version: int
+    toast: Toast
+    default_locale: str
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One telemetry fact. Never holds a title, typed text or a position.
+
+    ``app`` is the logical app name and is only kept when policy allows it.
+    """
+
+    t: float
+    kind: RecordKind
+    pack_id: str
+    pack_version: int
+    rule: str | None = None
+    habit: str | None = None
+    reason: str | None = None
+    action: str | None = None
+    app: str | None = None
+
+
+Effect = ShowToast | Record

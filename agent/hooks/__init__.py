@@ -1,0 +1,1 @@
+"""OS event sources. Each kind of source has one small interface (see base.py)."""

@@ -1,0 +1,158 @@
+"""The validated, immutable model of a rule pack (format version 1).
+
+The loader (:mod:`agent.rules.loader`) turns YAML/JSON into these objects and
+reports every problem with file:line:col; the engine only ever sees a valid
+:class:`Pack`.  Durations are seconds (``float``); localised texts are
+``{locale: text}`` mappings that always contain the pack's default locale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+__all__ = [
+    "EVENT_KINDS",
+    "OS_NAMES",
+    "After",
+    "AppAlias",
+    "Audience",
+    "Count",
+    "EventKind",
+    "Matcher",
+    "Pack",
+    "PackLimits",
+    "Rule",
+    "RuleLimits",
+    "Schedule",
+    "Toast",
+    "ToastAction",
+]
+
+EventKind = Literal[
+    "focus", "chord", "click", "typing", "idle", "active", "lock", "unlock", "start"
+]  # fmt: skip
+EVENT_KINDS: Final[tuple[EventKind, ...]] = (
+    "focus", "chord", "click", "typing", "idle", "active", "lock", "unlock", "start",
+)  # fmt: skip
+OS_NAMES: Final = ("windows", "macos", "linux")
+
+#: Texts per locale, e.g. ``{"en": "Share a link", "it": "Condividi un link"}``.
+Localized = Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class AppAlias:
+    """A logical app name and its OS identifiers (matched case-insensitively)."""
+
+    name: str
+    windows: tuple[str, ...] = ()
+    macos: tuple[str, ...] = ()
+    linux: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """What an event must look like (``when``, ``after``, ``adopted``).
+
+    ``apps`` holds logical app names; ``None`` means any app.  ``title`` is an
+    RE2 pattern searched in the focused window's title.  ``idle`` (seconds) is
+    the minimum idle length for ``event: idle``.
+    """
+
+    event: EventKind
+    apps: tuple[str, ...] | None = None
+    chord: str | None = None
+    button: str | None = None
+    title: str | None = None
+    idle: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    at_least: int
+    within: float
+
+
+@dataclass(frozen=True, slots=True)
+class After:
+    matcher: Matcher
+    within: float
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """``only``: local hours as minutes since midnight ``[start, end)`` and weekdays (0=Mon)."""
+
+    hours: tuple[int, int] | None = None
+    days: frozenset[int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    groups: tuple[str, ...] | None = None
+    rollout: int = 100
+    holdout: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RuleLimits:
+    cooldown: float | None = None
+    max_per_day: int | None = None
+    max_total: int | None = None
+    stop_after_adopted: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToastAction:
+    id: str
+    label: Localized
+    open: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Toast:
+    title: Localized
+    body: Localized = field(default_factory=dict)
+    actions: tuple[ToastAction, ...] = ()
+    snooze: tuple[float, ...] = ()
+    timeout: float = 15.0
+    image: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    habit: str
+    when: Matcher
+    toast: Toast
+    priority: int = 0
+    count: Count | None = None
+    after: After | None = None
+    only: Schedule | None = None
+    audience: Audience | None = None
+    limits: RuleLimits = field(default_factory=RuleLimits)
+    adopted: Matcher | None = None
+    #: 1-based line of the rule in its source file (0 when built in code).
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PackLimits:
+    min_gap: float | None = None
+    max_per_day: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pack:
+    id: str
+    version: int
+    title: str
+    default_locale: str
+    apps: Mapping[str, AppAlias]
+    rules: tuple[Rule, ...]
+    limits: PackLimits = field(default_factory=PackLimits)
+    waymark: int = 1
+    #: Where the pack was loaded from (for messages); empty when built in code.
+    source: str = ""
