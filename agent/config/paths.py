@@ -25,6 +25,10 @@ def data_dir() -> Path:
 def log_dir() -> Path:
     """The per-user log folder (inside the data folder when overridden)."""
     override = os.environ.get("WAYMARK_DATA_DIR")
-    path = Path(override) / "logs" if override else Path(platformdirs.user_log_dir("Waymark", "Waymark"))
+    path = (
+        Path(override) / "logs"
+        if override
+        else Path(platformdirs.user_log_dir("Waymark", "Waymark"))
+    )
     path.mkdir(parents=True, exist_ok=True)
     return path

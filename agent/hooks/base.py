@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.events import Event
 
@@ -21,7 +21,7 @@ class Emitter:
 
     __slots__ = ("_put", "dropped")
 
-    def __init__(self, q: queue.Queue[Event]) -> None:
+    def __init__(self, q: queue.Queue[Any]) -> None:
         self._put = q.put_nowait
         self.dropped = 0
 

@@ -1,0 +1,324 @@
+"""Every Waymark setting and policy key, declared once.
+
+The settings window builds its fields from this table, the policy readers
+accept exactly these keys, and docs/admin-guide.md is generated from it
+(`python -m agent.config.options > docs/admin-guide.md`; a test fails when the
+committed guide drifts).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+__all__ = [
+    "OPTIONS",
+    "OPTIONS_BY_KEY",
+    "Option",
+    "OptionType",
+    "Page",
+    "admin_guide_markdown",
+    "coerce",
+]
+
+OptionType = Literal["bool", "enum", "str", "list", "float", "time_range", "int"]
+Page = Literal["coaching", "language", "privacy", "about", "policy"]
+
+_TIME_RANGE: Final = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One setting: its type, default, texts, and who may change it.
+
+    ``user_editable`` False means only policy (or the agent itself) sets it;
+    ``page`` tells the settings window where to show it ("policy" = not shown).
+    """
+
+    key: str
+    type: OptionType
+    default: Any
+    label: Mapping[str, str]
+    description: Mapping[str, str]
+    page: Page
+    user_editable: bool = True
+    choices: Sequence[str] = ()
+    choice_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: Registry value type on Windows (REG_DWORD for bool/int, REG_SZ, REG_MULTI_SZ).
+    registry_type: str = ""
+
+
+def _o(
+    key: str,
+    type_: OptionType,
+    default: Any,
+    label_en: str,
+    label_it: str,
+    desc_en: str,
+    desc_it: str,
+    page: Page,
+    *,
+    user_editable: bool = True,
+    choices: Sequence[str] = (),
+    choice_labels: Mapping[str, Mapping[str, str]] | None = None,
+) -> Option:
+    reg = {"bool": "REG_DWORD", "int": "REG_DWORD", "list": "REG_MULTI_SZ"}.get(type_, "REG_SZ")
+    return Option(
+        key=key,
+        type=type_,
+        default=default,
+        label={"en": label_en, "it": label_it},
+        description={"en": desc_en, "it": desc_it},
+        page=page,
+        user_editable=user_editable,
+        choices=tuple(choices),
+        choice_labels=choice_labels or {},
+        registry_type=reg,
+    )
+
+
+OPTIONS: Final[tuple[Option, ...]] = (
+    _o(
+        "coaching_enabled", "bool", True,
+        "Show coaching tips", "Mostra i suggerimenti",
+        "When off, Waymark neither matches rules nor shows tips.",
+        "Se disattivato, Waymark non valuta regole e non mostra suggerimenti.",
+        "coaching",
+    ),
+    _o(
+        "paused_until", "float", None,
+        "Paused until", "In pausa fino a",
+        "Set by Pause in the tray menu; empty when coaching runs.",
+        "Impostato da Pausa nel menu; vuoto quando i suggerimenti sono attivi.",
+        "policy", user_editable=False,
+    ),
+    _o(
+        "quiet_hours", "time_range", "",
+        "Quiet hours", "Ore di silenzio",
+        "No tips between these local times, e.g. 12:30-13:30. Empty: none.",
+        "Nessun suggerimento tra questi orari locali, es. 12:30-13:30. Vuoto: nessuna.",
+        "coaching",
+    ),
+    _o(
+        "never_interrupt", "list", [],
+        "Never interrupt these apps", "Non interrompere mai queste app",
+        "App identifiers (exe name, bundle id or WM_CLASS) during which no tip appears.",
+        "Identificativi di app (nome exe, bundle id o WM_CLASS) durante le quali non appare "
+        "alcun suggerimento.",
+        "coaching",
+    ),
+    _o(
+        "toast_position", "enum", "bottom-right",
+        "Tip position", "Posizione dei suggerimenti",
+        "Corner of the screen where tips appear.",
+        "Angolo dello schermo in cui compaiono i suggerimenti.",
+        "coaching",
+        choices=("bottom-right", "bottom-left", "top-right", "top-left"),
+        choice_labels={
+            "bottom-right": {"en": "Bottom right", "it": "In basso a destra"},
+            "bottom-left": {"en": "Bottom left", "it": "In basso a sinistra"},
+            "top-right": {"en": "Top right", "it": "In alto a destra"},
+            "top-left": {"en": "Top left", "it": "In alto a sinistra"},
+        },
+    ),
+    _o(
+        "language", "enum", "system",
+        "Language", "Lingua",
+        "Language of tips and of Waymark itself.",
+        "Lingua dei suggerimenti e di Waymark.",
+        "language",
+        choices=("system", "en", "it"),
+        choice_labels={
+            "system": {"en": "As the system", "it": "Come il sistema"},
+            "en": {"en": "English", "it": "Inglese"},
+            "it": {"en": "Italian", "it": "Italiano"},
+        },
+    ),
+    _o(
+        "consent", "enum", "unknown",
+        "Share usage statistics", "Condividi statistiche d'uso",
+        "Whether you agreed to send tip statistics (never typed text) to your organisation.",
+        "Se hai accettato di inviare statistiche sui suggerimenti (mai testo digitato) alla "
+        "tua organizzazione.",
+        "privacy",
+        choices=("unknown", "granted", "declined"),
+        choice_labels={
+            "unknown": {"en": "Not decided", "it": "Non deciso"},
+            "granted": {"en": "Yes, share", "it": "Sì, condividi"},
+            "declined": {"en": "No, keep on this computer", "it": "No, tieni su questo computer"},
+        },
+    ),
+    _o(
+        "telemetry_mode", "enum", "opt-in",
+        "Telemetry mode", "Modalità telemetria",
+        "opt-in: statistics are sent only after the person agrees. org-notice: the "
+        "organisation has informed employees and statistics are sent; the first-run page "
+        "is a notice.",
+        "opt-in: statistiche inviate solo dopo il consenso. org-notice: l'organizzazione ha "
+        "informato i dipendenti e le statistiche sono inviate; la prima pagina è un avviso.",
+        "policy", user_editable=False, choices=("opt-in", "org-notice"),
+    ),
+    _o(
+        "send_app_names", "bool", False,
+        "Include app names in statistics", "Includi i nomi delle app nelle statistiche",
+        "When on, statistics name the logical app (e.g. outlook) a tip was about.",
+        "Se attivo, le statistiche indicano l'app logica (es. outlook) del suggerimento.",
+        "policy", user_editable=False,
+    ),
+    _o(
+        "allow_quit", "bool", True,
+        "Allow Quit", "Consenti Esci",
+        "Show Quit in the tray menu.", "Mostra Esci nel menu.",
+        "policy", user_editable=False,
+    ),
+    _o(
+        "server_url", "str", "",
+        "Server", "Server",
+        "Waymark server address (https). Empty: no sync, coaching with the built-in pack.",
+        "Indirizzo del server Waymark (https). Vuoto: nessuna sincronizzazione.",
+        "about", user_editable=False,
+    ),
+    _o(
+        "organisation", "str", "",
+        "Organisation", "Organizzazione",
+        "Name shown beside managed settings (\"Managed by …\").",
+        "Nome mostrato accanto alle impostazioni gestite (\"Gestito da …\").",
+        "policy", user_editable=False,
+    ),
+    _o(
+        "groups", "list", [],
+        "Groups", "Gruppi",
+        "Audience groups of this device (rules may target groups).",
+        "Gruppi di destinatari di questo dispositivo (le regole possono mirare ai gruppi).",
+        "policy", user_editable=False,
+    ),
+    _o(
+        "publisher_keys", "list", [],
+        "Pinned publisher keys", "Chiavi dell'editore",
+        "Ed25519 public keys (base64) that may sign rule packs; at most two for rotation.",
+        "Chiavi pubbliche Ed25519 (base64) autorizzate a firmare i pacchetti; al massimo due.",
+        "policy", user_editable=False,
+    ),
+    _o(
+        "retention_days", "int", 30,
+        "Keep sent statistics for (days)", "Conserva le statistiche inviate (giorni)",
+        "Sent records are deleted from this computer after this many days.",
+        "I record inviati sono cancellati da questo computer dopo questi giorni.",
+        "policy", user_editable=False,
+    ),
+)  # fmt: skip
+
+OPTIONS_BY_KEY: Final[Mapping[str, Option]] = {o.key: o for o in OPTIONS}
+
+
+def coerce(option: Option, value: Any) -> Any:
+    """Validate ``value`` for ``option`` and return it in its Python type.
+
+    Raises ValueError with a message that names the option and what it takes.
+    """
+    name = option.key
+    t = option.type
+    if t == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):  # registry DWORDs
+            return bool(value)
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+            return value.lower() in ("true", "1")
+        raise ValueError(f"{name}: expected true or false, got {value!r}")
+    if t == "int":
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"{name}: expected a whole number, got {value!r}")
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"{name}: expected a whole number, got {value!r}") from None
+    if t == "float":
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{name}: expected a number, got {value!r}")
+        return float(value)
+    if t == "enum":
+        if value not in option.choices:
+            raise ValueError(f"{name}: expected one of {', '.join(option.choices)}, got {value!r}")
+        return value
+    if t == "str":
+        if not isinstance(value, str):
+            raise ValueError(f"{name}: expected text, got {value!r}")
+        return value
+    if t == "time_range":
+        if not isinstance(value, str) or (value and not _TIME_RANGE.match(value)):
+            raise ValueError(f"{name}: expected HH:MM-HH:MM or empty, got {value!r}")
+        return value
+    if t == "list":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{name}: expected a list of text values, got {value!r}")
+        return list(value)
+    raise AssertionError(t)  # pragma: no cover
+
+
+def admin_guide_markdown() -> str:
+    """docs/admin-guide.md, generated from :data:`OPTIONS`."""
+    lines = [
+        "# Waymark — admin guide",
+        "",
+        "<!-- Generated by `python -m agent.config.options`; edit agent/config/options.py. -->",
+        "",
+        "Waymark reads managed policy before the person's own settings: a key set by",
+        "policy wins, and the settings window shows it locked with",
+        '"Managed by <organisation>". Precedence: managed policy > the person\'s',
+        "settings > built-in defaults.",
+        "",
+        "## Where policy lives",
+        "",
+        "| OS | location |",
+        "|---|---|",
+        "| Windows | `HKLM\\SOFTWARE\\Policies\\Waymark\\Agent`, then "
+        "`HKCU\\SOFTWARE\\Policies\\Waymark\\Agent` (Group Policy) |",
+        "| macOS | managed preferences domain `org.waymark.agent` (MDM configuration profile) |",
+        "| Linux | `/etc/waymark/policy.json` (a JSON object; `WAYMARK_POLICY_FILE` "
+        "overrides the path) |",
+        "",
+        "Registry types: booleans and numbers are `REG_DWORD`, lists `REG_MULTI_SZ`,",
+        "text `REG_SZ`. A value of the wrong type is ignored with one warning in the",
+        "agent log naming the key and what it takes; the other keys still apply.",
+        "",
+        "## Keys",
+        "",
+        "| key | type | default | registry | the person can change it | meaning |",
+        "|---|---|---|---|---|---|",
+    ]
+    for o in OPTIONS:
+        kind = o.type + (f" ({' / '.join(o.choices)})" if o.choices else "")
+        default = "empty" if o.default in ("", [], None) else f"`{o.default}`"
+        editable = "yes" if o.user_editable else "no"
+        lines.append(
+            f"| `{o.key}` | {kind} | {default} | {o.registry_type} | {editable} | "
+            f"{o.description['en']} |"
+        )
+    lines += [
+        "",
+        "## Example: /etc/waymark/policy.json",
+        "",
+        "```json",
+        "{",
+        '  "organisation": "Example Corp",',
+        '  "telemetry_mode": "opt-in",',
+        '  "server_url": "https://waymark.example.com",',
+        '  "groups": ["sales"],',
+        '  "never_interrupt": ["zoom.us", "ms-teams.exe"],',
+        '  "allow_quit": false',
+        "}",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(admin_guide_markdown(), end="")

@@ -1,0 +1,161 @@
+"""The person's settings, layered under managed policy.
+
+Precedence: managed policy > the person's settings > built-in defaults.  The
+person's settings live in ``settings.json`` in the data folder, written
+atomically (temp file + rename) so a crash never leaves half a file.  Changes
+are announced to subscribers with the changed key (one signal, like
+qutebrowser's ``config.changed``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agent.config.options import OPTIONS, OPTIONS_BY_KEY, Option, coerce
+from agent.config.policy import Policy
+
+__all__ = ["ManagedSettingError", "SettingsStore", "UnknownSettingError"]
+
+log = logging.getLogger(__name__)
+
+
+class ManagedSettingError(PermissionError):
+    """The setting is set by the organisation's policy and cannot be changed here."""
+
+
+class UnknownSettingError(KeyError):
+    """No setting has that name (a programming error: names are declared in options.py)."""
+
+
+class SettingsStore:
+    """Effective settings for this person on this device. Thread-safe."""
+
+    FILE_NAME = "settings.json"
+
+    def __init__(self, path: Path | None, policy: Policy | None = None) -> None:
+        self._path = path
+        self._policy = policy or Policy()
+        self._lock = threading.RLock()
+        self._user: dict[str, Any] = {}
+        self._subscribers: list[Callable[[str], None]] = []
+        if path is not None:
+            self._user = self._load(path)
+
+    @classmethod
+    def open(cls, data_dir: Path, policy: Policy | None = None) -> SettingsStore:
+        """The store kept in ``data_dir/settings.json``."""
+        return cls(data_dir / cls.FILE_NAME, policy)
+
+    # -- reading -----------------------------------------------------------
+
+    def get(self, key: str) -> Any:
+        option = self._option(key)
+        with self._lock:
+            if key in self._policy.values:
+                return self._policy.values[key]
+            if key in self._user:
+                return self._user[key]
+        default = option.default
+        return list(default) if isinstance(default, list) else default
+
+    def is_managed(self, key: str) -> bool:
+        self._option(key)
+        return key in self._policy.values
+
+    @property
+    def organisation(self) -> str | None:
+        return self._policy.organisation
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    def options(self) -> list[Option]:
+        """The declared options, in declaration order."""
+        return list(OPTIONS)
+
+    @property
+    def telemetry_enabled(self) -> bool:
+        """True when statistics may be sent: consent given, or org-notice policy."""
+        if self.get("telemetry_mode") == "org-notice":
+            return True
+        return bool(self.get("consent") == "granted")
+
+    # -- writing -----------------------------------------------------------
+
+    def set(self, key: str, value: Any) -> None:
+        """Change a setting of the person's; raises if policy manages it or if it
+        is not a personal setting (those are set by policy or by the agent)."""
+        option = self._option(key)
+        if not option.user_editable:
+            raise ManagedSettingError(f"{key} is not a personal setting")
+        self._set(option, value)
+
+    def set_internal(self, key: str, value: Any) -> None:
+        """Change a setting the agent itself keeps (e.g. ``paused_until``); still
+        refused when policy sets it."""
+        self._set(self._option(key), value)
+
+    def _set(self, option: Option, value: Any) -> None:
+        key = option.key
+        if self.is_managed(key):
+            org = self.organisation or "your organisation"
+            raise ManagedSettingError(f"{key} is managed by {org} and cannot be changed here")
+        value = coerce(option, value)
+        with self._lock:
+            if self._user.get(key, option.default) == value and key in self._user:
+                return
+            self._user[key] = value
+            self._save()
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            callback(key)
+
+    def subscribe(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(key)`` after every change (on the thread that changed it)."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+    # -- internals ---------------------------------------------------------
+
+    def _option(self, key: str) -> Option:
+        try:
+            return OPTIONS_BY_KEY[key]
+        except KeyError:
+            raise UnknownSettingError(key) from None
+
+    def _load(self, path: Path) -> dict[str, Any]:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, json.JSONDecodeError) as exc:
+            # Keep a copy for support and start from defaults rather than crash.
+            log.warning("%s is unreadable (%s); starting from defaults", path, exc)
+            path.replace(path.with_suffix(".broken.json"))
+            return {}
+        if not isinstance(raw, dict):
+            return {}
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            option = OPTIONS_BY_KEY.get(key)
+            if option is None:
+                continue
+            try:
+                values[key] = coerce(option, value)
+            except ValueError as exc:
+                log.warning("%s: %s; using the default", path, exc)
+        return values
+
+    def _save(self) -> None:
+        if self._path is None:
+            return
+        tmp = self._path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._user, indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self._path)

@@ -1,0 +1,26 @@
+"""Shared fixtures: each test gets its own data folder and, when asked, its own X server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.xserver import XServer, running_xserver
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh Waymark data folder (WAYMARK_DATA_DIR) for this test only."""
+    folder = tmp_path / "waymark-data"
+    folder.mkdir()
+    monkeypatch.setenv("WAYMARK_DATA_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def xserver() -> Iterator[XServer]:
+    """A real Xvfb + openbox display for this test only."""
+    with running_xserver() as server:
+        yield server
