@@ -1,17 +1,130 @@
-"""`waymark run` (placeholder until its issue lands)."""
+"""`waymark run`: start the agent (tray and toasts on a desktop, decisions on stdout headless)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
 import sys
+import threading
+from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+__all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("run", help="(not implemented yet)")
-    p.set_defaults(func=_run)
+    p: argparse.ArgumentParser = sub.add_parser(
+        "run",
+        help="start the agent",
+        description="Start the Waymark agent. On a desktop it shows the tray icon and "
+        "coaching toasts; with --headless (or when no display is available) it prints each "
+        "decision instead. --script replays a JSONL file of events on real time instead of "
+        "watching the real desktop.",
+    )
+    p.add_argument("--pack", type=Path, help="rule pack to use (default: the built-in pack)")
+    p.add_argument("--script", type=Path, help="replay this JSONL event file instead of hooks")
+    p.add_argument("--headless", action="store_true", help="no tray or toasts; print decisions")
+    p.add_argument("--json", action="store_true", help="print decisions as JSON lines")
+    p.add_argument("--no-hooks", action="store_true", help="do not watch the desktop")
+    p.add_argument("--data-dir", type=Path, help="data folder (default: the per-user folder)")
+    p.add_argument("--settings", action="store_true", help="open the settings window at start")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
+    p.set_defaults(func=run)
 
 
-def _run(args: argparse.Namespace) -> int:
-    print("waymark: run is not implemented yet", file=sys.stderr)
-    return 1
+def has_display(platform: str = sys.platform) -> bool:
+    """True where a desktop session can show windows."""
+    if platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from agent.app import AgentCore, AgentOptions
+    from agent.config.paths import log_dir
+    from agent.events import Effect, Record
+    from agent.logs import setup_logging
+
+    if args.data_dir is not None:
+        os.environ["WAYMARK_DATA_DIR"] = str(args.data_dir)
+    setup_logging(log_dir(), args.verbose)
+    headless = args.headless or not has_display()
+    if not args.headless and headless:
+        print(
+            "waymark: no display found (DISPLAY is not set): running headless, printing "
+            "decisions; desktop sources are off. Try `make demo` for a virtual desktop.",
+            file=sys.stderr,
+        )
+    options = AgentOptions(
+        pack_path=args.pack,
+        script=args.script,
+        data_dir=args.data_dir,
+        hooks=not args.no_hooks and has_display(),
+    )
+    core = AgentCore(options)
+    start = core.clock.now()
+    lock = threading.Lock()
+
+    def print_decision(effect: Effect) -> None:
+        if not isinstance(effect, Record) or effect.kind not in ("shown", "suppressed", "adopted"):
+            return
+        line = _decision_line(effect, start, as_json=args.json, tz=core.clock.tz)
+        with lock:
+            print(line, flush=True)
+
+    if headless or args.json:
+        core.add_effect_listener(print_decision)
+    pack = core.pack_info()
+    print(
+        f"waymark: coaching with pack {pack[0]} v{pack[1]} on device {core.device}"
+        if pack
+        else "waymark: no pack loaded",
+        file=sys.stderr,
+    )
+    if headless:
+        return _run_headless(core)
+    from agent.ui.desktop import run_desktop
+
+    core.start()
+    try:
+        return run_desktop(core, show_settings=args.settings)
+    finally:
+        core.stop()
+
+
+def _run_headless(core: Any) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    core.start()
+    try:
+        while not stop.wait(0.2):
+            if core.options.script is not None and core.script_finished():
+                core.wait_idle()
+                break
+    finally:
+        core.stop()
+    return 0
+
+
+def _decision_line(record: Any, start: float, *, as_json: bool, tz: Any) -> str:
+    offset = round(record.t - start, 3)
+    if record.kind == "adopted":
+        data: dict[str, object] = {"t": offset, "habit": record.habit, "decision": "adopted"}
+    elif record.kind == "shown":
+        data = {"t": offset, "rule": record.rule, "decision": "show"}
+    else:
+        data = {"t": offset, "rule": record.rule, "decision": "suppress", "reason": record.reason}
+    if as_json:
+        return json.dumps(data)
+    when = datetime.fromtimestamp(record.t, tz).strftime("%H:%M:%S")
+    what = data.get("rule") or data.get("habit")
+    reason = f" ({data['reason']})" if "reason" in data else ""
+    return f"{when}  {data['decision']:<9} {what}{reason}"

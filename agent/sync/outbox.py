@@ -149,6 +149,7 @@ class Outbox:
 
     def take(self, limit: int = 500) -> list[OutboxRow]:
         """The oldest pending records, without removing them."""
+        self.flush()
         return self._select(PENDING, limit, "ASC")
 
     def accept(self, uuids: Iterable[str], now: float | None = None) -> None:

@@ -1,0 +1,158 @@
+"""Settings precedence, validation and managed policy decoding."""
+
+from __future__ import annotations
+
+import json
+import plistlib
+from pathlib import Path
+
+import pytest
+
+from agent.config import policy as policy_mod
+from agent.config.options import OPTIONS, OPTIONS_BY_KEY, admin_guide_markdown, coerce
+from agent.config.policy import (
+    REG_DWORD,
+    REG_MULTI_SZ,
+    REG_SZ,
+    Policy,
+    decode_policy,
+    decode_registry_values,
+    read_policy,
+)
+from agent.config.settings import ManagedSettingError, SettingsStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_come_from_the_declared_options(tmp_path: Path) -> None:
+    store = SettingsStore.open(tmp_path)
+    for option in OPTIONS:
+        assert store.get(option.key) == option.default
+
+
+def test_personal_setting_is_saved_and_reloaded(tmp_path: Path) -> None:
+    store = SettingsStore.open(tmp_path)
+    store.set("toast_position", "top-left")
+    store.set("never_interrupt", ["zoom.us", "POWERPNT.EXE"])
+    again = SettingsStore.open(tmp_path)
+    assert again.get("toast_position") == "top-left"
+    assert again.get("never_interrupt") == ["zoom.us", "POWERPNT.EXE"]
+
+
+def test_policy_wins_over_the_person_and_refuses_changes(tmp_path: Path) -> None:
+    (tmp_path / "settings.json").write_text(json.dumps({"language": "en"}))
+    pol = Policy(values={"language": "it", "organisation": "Example Corp"}, source="test")
+    store = SettingsStore.open(tmp_path, pol)
+    assert store.get("language") == "it"
+    assert store.is_managed("language")
+    assert store.organisation == "Example Corp"
+    with pytest.raises(ManagedSettingError, match="managed by Example Corp"):
+        store.set("language", "en")
+
+
+def test_policy_only_keys_cannot_be_set_by_the_person(tmp_path: Path) -> None:
+    store = SettingsStore.open(tmp_path)
+    with pytest.raises(ManagedSettingError, match="not a personal setting"):
+        store.set("telemetry_mode", "org-notice")
+
+
+def test_invalid_value_is_refused_with_the_option_name(tmp_path: Path) -> None:
+    store = SettingsStore.open(tmp_path)
+    with pytest.raises(ValueError, match="quiet_hours: expected HH:MM-HH:MM"):
+        store.set("quiet_hours", "lunch")
+    with pytest.raises(ValueError, match="toast_position: expected one of"):
+        store.set("toast_position", "middle")
+
+
+def test_subscribers_hear_the_changed_key(tmp_path: Path) -> None:
+    store = SettingsStore.open(tmp_path)
+    heard: list[str] = []
+    store.subscribe(heard.append)
+    store.set("language", "it")
+    store.set_internal("paused_until", 1234.0)
+    assert heard == ["language", "paused_until"]
+
+
+def test_telemetry_waits_for_consent_unless_org_notice(tmp_path: Path) -> None:
+    store = SettingsStore.open(tmp_path)
+    assert not store.telemetry_enabled
+    store.set("consent", "declined")
+    assert not store.telemetry_enabled
+    store.set("consent", "granted")
+    assert store.telemetry_enabled
+    notice = SettingsStore(None, Policy(values={"telemetry_mode": "org-notice"}))
+    assert notice.telemetry_enabled
+
+
+def test_broken_settings_file_is_kept_aside_and_defaults_used(tmp_path: Path) -> None:
+    (tmp_path / "settings.json").write_text("{not json")
+    store = SettingsStore.open(tmp_path)
+    assert store.get("language") == "system"
+    assert (tmp_path / "settings.broken.json").exists()
+
+
+def test_registry_values_decode_by_type() -> None:
+    raw = decode_registry_values(
+        [
+            ("allow_quit", 0, REG_DWORD),
+            ("groups", ["sales", "", "it"], REG_MULTI_SZ),
+            ("server_url", "https://waymark.example.com", REG_SZ),
+            ("retention_days", 14, REG_DWORD),
+        ]
+    )
+    assert raw == {
+        "allow_quit": False,
+        "groups": ["sales", "it"],
+        "server_url": "https://waymark.example.com",
+        "retention_days": 14,
+    }
+
+
+def test_bad_policy_values_become_warnings_and_others_still_apply() -> None:
+    pol = decode_policy({"allow_quit": "maybe", "language": "it", "colour": "red"}, "policy.json")
+    assert pol.values == {"language": "it"}
+    assert any("allow_quit: expected true or false" in w for w in pol.warnings)
+    assert any("unknown policy key 'colour'" in w for w in pol.warnings)
+
+
+def test_linux_policy_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps({"organisation": "ACME", "telemetry_mode": "org-notice"}))
+    monkeypatch.setenv("WAYMARK_POLICY_FILE", str(path))
+    pol = read_policy("linux")
+    assert pol.values["telemetry_mode"] == "org-notice"
+    assert pol.organisation == "ACME"
+
+
+def test_invalid_policy_json_names_file_line_and_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "policy.json"
+    path.write_text('{\n  "organisation": "ACME",\n  oops\n}')
+    monkeypatch.setenv("WAYMARK_POLICY_FILE", str(path))
+    pol = read_policy("linux")
+    assert pol.values == {}
+    assert any(w.startswith(f"{path}:3:3: invalid JSON") for w in pol.warnings)
+
+
+def test_macos_managed_preferences_plist_decodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = plistlib.dumps({"allow_quit": False, "groups": ["finance"]})
+    loaded = plistlib.loads(data)
+    pol = decode_policy(loaded, "org.waymark.agent")
+    assert pol.values == {"allow_quit": False, "groups": ["finance"]}
+    assert policy_mod.MACOS_DOMAIN == "org.waymark.agent"
+
+
+def test_coerce_accepts_comma_separated_lists() -> None:
+    assert coerce(OPTIONS_BY_KEY["groups"], "sales, it;ops") == ["sales", "it", "ops"]
+
+
+def test_admin_guide_is_generated_from_the_options() -> None:
+    committed = (ROOT / "docs" / "admin-guide.md").read_text(encoding="utf-8")
+    assert committed == admin_guide_markdown(), (
+        "docs/admin-guide.md is stale: run `python -m agent.config.options > docs/admin-guide.md`"
+    )
+    for option in OPTIONS:
+        assert f"`{option.key}`" in committed
