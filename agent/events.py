@@ -44,10 +44,12 @@ __all__ = [
     "Typing",
     "Unlock",
     "is_valid_chord",
+    "normalize_chord",
 ]
 
-#: Modifier names in their canonical order inside a chord string.
-MODIFIERS: Final = ("ctrl", "alt", "shift", "cmd", "win")
+#: Modifier names in their canonical order inside a chord string
+#: (``ctrl+shift+v``, ``cmd+shift+4``, ``win+shift+s``, ``ctrl+alt+delete``).
+MODIFIERS: Final = ("ctrl", "cmd", "win", "alt", "shift")
 
 #: Keys that are reported by name even without a modifier.
 NAMED_KEYS: Final = frozenset(
@@ -62,7 +64,7 @@ NAMED_KEYS: Final = frozenset(
 # A chord is zero or more modifiers in canonical order, then one key: a named
 # key, or a single ASCII letter/digit/punctuation key (only with a modifier).
 _CHORD_RE: Final = re.compile(
-    r"^(?:ctrl\+)?(?:alt\+)?(?:shift\+)?(?:cmd\+)?(?:win\+)?"
+    r"^(?:ctrl\+)?(?:cmd\+)?(?:win\+)?(?:alt\+)?(?:shift\+)?"
     r"(?P<key>[a-z0-9_]+|[`\-=\[\]\\;',./])$"
 )
 
@@ -83,6 +85,34 @@ def is_valid_chord(chord: str) -> bool:
         return False
     mods = chord[: -len(key)]
     return any(f"{name}+" in mods for name in ("ctrl", "alt", "cmd", "win"))
+
+
+_MODIFIER_ALIASES: Final = {
+    "ctrl": "ctrl", "control": "ctrl", "cmd": "cmd", "command": "cmd", "meta": "cmd",
+    "super": "win", "win": "win", "windows": "win", "alt": "alt", "option": "alt",
+    "opt": "alt", "shift": "shift",
+}  # fmt: skip
+
+
+def normalize_chord(text: str) -> str | None:
+    """Canonical form of a chord written by a person (``Shift+Ctrl+V`` → ``ctrl+shift+v``).
+
+    Returns None when ``text`` is not a chord (see :func:`is_valid_chord`).
+    """
+    parts = [p.strip().lower() for p in text.split("+")]
+    if len(parts) > 1 and parts[-1] == "" and parts[-2] == "":
+        parts = [*parts[:-2], "+"]  # "ctrl++" is ctrl and the plus key
+    if not parts or not parts[-1]:
+        return None
+    *mods, key = parts
+    canon: set[str] = set()
+    for mod in mods:
+        name = _MODIFIER_ALIASES.get(mod)
+        if name is None or name in canon:
+            return None
+        canon.add(name)
+    chord = "+".join([*(m for m in MODIFIERS if m in canon), key])
+    return chord if is_valid_chord(chord) else None
 
 
 # --------------------------------------------------------------------------
