@@ -156,3 +156,32 @@ def test_admin_guide_is_generated_from_the_options() -> None:
     )
     for option in OPTIONS:
         assert f"`{option.key}`" in committed
+
+
+def test_policy_templates_are_generated_from_the_options() -> None:
+    import xml.dom.minidom
+
+    from agent.config.policy_templates import outputs
+
+    for path, data in outputs(ROOT).items():
+        assert path.read_bytes() == data, (
+            f"{path.relative_to(ROOT)} is stale: run `python -m agent.config.policy_templates`"
+        )
+    admx = xml.dom.minidom.parse(str(ROOT / "installers/windows/policy/waymark.admx"))
+    names = {p.getAttribute("name") for p in admx.getElementsByTagName("policy")}
+    assert names == {o.key for o in OPTIONS if o.key != "paused_until"}
+    for locale in ("en-US", "it-IT"):
+        adml = xml.dom.minidom.parse(str(ROOT / f"installers/windows/policy/{locale}/waymark.adml"))
+        ids = {s.getAttribute("id") for s in adml.getElementsByTagName("string")}
+        assert names <= ids
+    profile = plistlib.loads(
+        (ROOT / "installers/macos/org.waymark.agent.mobileconfig").read_bytes()
+    )
+    payload = profile["PayloadContent"][0]
+    assert payload["PayloadType"] == "org.waymark.agent"
+    assert (
+        decode_policy(
+            {k: v for k, v in payload.items() if not k.startswith("Payload")}, "profile"
+        ).warnings
+        == ()
+    )
