@@ -1,0 +1,96 @@
+"""What the desktop UI needs from the running agent, as Protocols.
+
+The UI is typed against these and never against :class:`agent.app.AgentCore`,
+so tests can hand it a fake core and the UI never reaches into engine state.
+Every method here is safe to call from the Qt main thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from agent.config.options import Option
+from agent.events import Effect, Event
+from agent.hooks.base import SourceState
+
+__all__ = ["CoreLike", "OutboxLike", "OutboxRowLike", "SettingsLike"]
+
+
+class SettingsLike(Protocol):
+    """The slice of :class:`agent.config.settings.SettingsStore` the UI uses."""
+
+    def get(self, key: str) -> Any: ...
+
+    def set(self, key: str, value: Any) -> None: ...
+
+    def is_managed(self, key: str) -> bool: ...
+
+    @property
+    def organisation(self) -> str | None: ...
+
+    def subscribe(self, callback: Callable[[str], None]) -> None: ...
+
+    def options(self) -> list[Option]: ...
+
+    @property
+    def telemetry_enabled(self) -> bool: ...
+
+
+class OutboxRowLike(Protocol):
+    """One telemetry record as the Privacy page shows it."""
+
+    @property
+    def uuid(self) -> str: ...
+    @property
+    def t(self) -> float: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def rule(self) -> str | None: ...
+    @property
+    def habit(self) -> str | None: ...
+    @property
+    def pack_id(self) -> str: ...
+    @property
+    def pack_version(self) -> int: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def action(self) -> str | None: ...
+    @property
+    def app(self) -> str | None: ...
+
+
+class OutboxLike(Protocol):
+    def pending(self, limit: int = 200) -> Sequence[OutboxRowLike]: ...
+
+    def recent_sent(self, limit: int = 200) -> Sequence[OutboxRowLike]: ...
+
+
+class CoreLike(Protocol):
+    """The running agent as the UI sees it (implemented by ``agent.app.AgentCore``)."""
+
+    @property
+    def settings(self) -> SettingsLike: ...
+
+    @property
+    def outbox(self) -> OutboxLike: ...
+
+    @property
+    def last_sync(self) -> float | None: ...
+
+    @property
+    def server_url(self) -> str | None: ...
+
+    def post(self, event: Event) -> None:
+        """Hand an event (Action, Pause …) to the engine; thread-safe, never blocks."""
+
+    def add_effect_listener(self, callback: Callable[[Effect], None]) -> None:
+        """``callback`` runs on the engine thread for every effect."""
+
+    def pack_info(self) -> tuple[str, int] | None: ...
+
+    def source_states(self) -> list[SourceState]: ...
+
+    def reset_never(self) -> None: ...

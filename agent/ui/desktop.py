@@ -1,0 +1,215 @@
+"""The desktop UI entry point: ``run_desktop(core)``.
+
+Builds, on the Qt main thread: the bridge (effects from the engine thread
+arrive as queued signals), the toast stack, the tray and — on demand — the
+settings window; holds a per-user single-instance server so that a second
+start (or ``waymark settings``) brings the running agent's settings forward.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QLocale, QObject, Signal
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QApplication
+
+from agent.events import Action
+from agent.ui.bridge import UiBridge
+from agent.ui.core import CoreLike
+from agent.ui.icons import app_icon
+from agent.ui.settings_window import SettingsWindow, needs_consent_page
+from agent.ui.strings import resolve_language, tr
+from agent.ui.theme import Theme, system_theme
+from agent.ui.toast import ToastStack
+from agent.ui.tray import TrayController
+
+__all__ = [
+    "DesktopUi",
+    "SingleInstance",
+    "forward_to_running_instance",
+    "instance_name",
+    "run_desktop",
+]
+
+log = logging.getLogger(__name__)
+
+SHOW_SETTINGS = "show-settings"
+
+
+def instance_name(user: str | None = None) -> str:
+    """The per-user local socket name (a named pipe on Windows, a socket file elsewhere)."""
+    try:
+        who = user or getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        who = "user"
+    return "waymark-" + re.sub(r"[^A-Za-z0-9_.-]", "_", who)
+
+
+def forward_to_running_instance(
+    message: str = SHOW_SETTINGS, *, name: str | None = None, timeout_ms: int = 1000
+) -> bool:
+    """Send ``message`` to a running Waymark of this user; False when none runs."""
+    socket = QLocalSocket()
+    socket.connectToServer(name or instance_name())
+    if not socket.waitForConnected(timeout_ms):
+        return False
+    socket.write((message + "\n").encode())
+    socket.flush()
+    socket.waitForBytesWritten(timeout_ms)
+    socket.disconnectFromServer()
+    return True
+
+
+class SingleInstance(QObject):
+    """Listens on the per-user name; each line received is a request (``show-settings[:page]``)."""
+
+    message_received = Signal(str)
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__()
+        self.name = name or instance_name()
+        self._server = QLocalServer(self)
+        self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        self._server.newConnection.connect(self._on_connection)
+
+    def listen(self) -> bool:
+        if self._server.listen(self.name):
+            return True
+        # A crashed agent leaves a stale socket file behind on Unix; nobody answered
+        # on it (the caller checked), so it is safe to remove and retry.
+        QLocalServer.removeServer(self.name)
+        return self._server.listen(self.name)
+
+    def close(self) -> None:
+        self._server.close()
+
+    def _on_connection(self) -> None:
+        while self._server.hasPendingConnections():
+            socket = self._server.nextPendingConnection()
+            socket.readyRead.connect(lambda s=socket: self._read(s))
+            socket.disconnected.connect(socket.deleteLater)
+            if socket.bytesAvailable():
+                self._read(socket)
+
+    def _read(self, socket: QLocalSocket) -> None:
+        while socket.canReadLine():
+            line = bytes(socket.readLine().data()).decode(errors="replace").strip()
+            if line:
+                self.message_received.emit(line)
+
+
+class DesktopUi(QObject):
+    """Everything the person sees, wired to ``core``. Lives on the Qt main thread."""
+
+    def __init__(
+        self,
+        core: CoreLike,
+        *,
+        now: Callable[[], float] = time.time,
+        theme: Callable[[], Theme] = system_theme,
+        image_root: Path | None = None,
+        quit_app: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.core = core
+        self._now = now
+        self._quit = quit_app or QApplication.quit
+        self.bridge = UiBridge()
+        self.toasts = ToastStack(
+            self._post_action,
+            corner=lambda: str(core.settings.get("toast_position")),
+            ui_lang=self.lang,
+            theme=theme,
+            now=now,
+            image_root=image_root,
+        )
+        self.tray = TrayController(
+            core,
+            lang=self.lang,
+            open_settings=self.open_settings,
+            focus_newest_toast=self.toasts.focus_newest,
+            quit_app=self.quit,
+            now=now,
+        )
+        self.settings_window: SettingsWindow | None = None
+        self.bridge.toast_requested.connect(self.toasts.show_toast)
+        self.bridge.setting_changed.connect(self._on_setting_changed)
+        self.bridge.show_settings_requested.connect(self.open_settings)
+        core.settings.subscribe(self.bridge.setting_did_change)
+        core.add_effect_listener(self.bridge.deliver)
+
+    def lang(self) -> str:
+        return resolve_language(self.core.settings.get("language"), QLocale.system().name())
+
+    def open_settings(self, page: str = "coaching") -> SettingsWindow:
+        """Create the settings window on first use and bring it forward on ``page``."""
+        if self.settings_window is None:
+            self.settings_window = SettingsWindow(self.core, lang=self.lang, now=self._now)
+        self.settings_window.show_page(page or "coaching")
+        return self.settings_window
+
+    def handle_message(self, message: str) -> None:
+        """A request from another start of Waymark (``show-settings[:page]``)."""
+        command, _, page = message.partition(":")
+        if command == SHOW_SETTINGS:
+            self.open_settings(page or "coaching")
+
+    def quit(self) -> None:
+        if not self.core.settings.get("allow_quit"):
+            return
+        self.toasts.close_all()
+        self._quit()
+
+    def _post_action(self, action: Action) -> None:
+        self.core.post(action)
+
+    def _on_setting_changed(self, key: str) -> None:
+        self.tray.refresh()
+        if self.settings_window is not None:
+            self.settings_window.setting_changed(key)
+        if key == "toast_position":
+            self.toasts.relayout()
+
+
+def run_desktop(core: CoreLike, *, show_settings: bool = False) -> int:
+    """Run the desktop UI until Quit; returns the process exit code.
+
+    A second start of Waymark for the same user asks the running one to show
+    its settings and returns 0 at once.
+    """
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("Waymark")
+    app.setOrganizationName("Waymark")
+    app.setWindowIcon(app_icon())
+    app.setQuitOnLastWindowClosed(False)  # toasts and settings close; the agent stays
+    if forward_to_running_instance():
+        log.info("Waymark is already running for this user; asked it to show its settings")
+        return 0
+    instance = SingleInstance()
+    if not instance.listen():
+        log.warning("single-instance socket %s unavailable; continuing", instance.name)
+    ui = DesktopUi(core)
+    instance.message_received.connect(ui.handle_message)
+    if ui.tray.available:
+        ui.tray.show()
+    else:
+        message = tr("no_tray", ui.lang())
+        log.warning("%s", message)
+        print(f"waymark: {message}", file=sys.stderr)
+    if show_settings or needs_consent_page(core):
+        ui.open_settings("coaching")
+    try:
+        return int(app.exec())
+    finally:
+        ui.toasts.close_all()
+        ui.tray.hide()
+        instance.close()
