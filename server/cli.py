@@ -1,0 +1,154 @@
+"""The ``waymark-server`` command: serve, migrate, and the tenant admin commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from server.db import make_engine, migration_state, upgrade
+from server.store import NotFound, Store
+
+__all__ = ["build_parser", "main", "open_store"]
+
+
+class SchemaError(Exception):
+    """The database schema does not match this version of the server."""
+
+
+def open_store(url: str | None) -> Store:
+    """A store over ``url``; an empty database is migrated, an old one is refused."""
+    engine = make_engine(url)
+    state = migration_state(engine)
+    if state == "empty":
+        upgrade(engine)
+    elif state == "behind":
+        raise SchemaError(
+            "the database schema is older than this server; back it up, then run "
+            "`waymark-server migrate" + (f" --db {url}" if url else "") + "`"
+        )
+    elif state == "ahead":
+        raise SchemaError(
+            "the database was migrated by a newer waymark-server; upgrade this server"
+        )
+    return Store(engine)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import ServerSettings, create_app
+
+    store = open_store(args.db)
+    settings = ServerSettings(rate_per_second=args.rate_per_second, rate_burst=args.rate_burst)
+    app = create_app(store, settings)
+    print(f"waymark-server: listening on http://{args.host}:{args.port}", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    engine = make_engine(args.db)
+    before = migration_state(engine)
+    if before == "ahead":
+        raise SchemaError("the database was migrated by a newer waymark-server")
+    upgrade(engine)
+    print(f"waymark-server: database schema is current (was {before})")
+    return 0
+
+
+def _tenant_create(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    tenant = store.create_tenant(args.name)
+    print(f"tenant {args.name} created (id {tenant})")
+    return 0
+
+
+def _token_enroll(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    print(store.add_enroll_token(store.tenant_id(args.tenant)))
+    return 0
+
+
+def _token_admin(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    print(store.add_admin_token(store.tenant_id(args.tenant), args.role))
+    return 0
+
+
+def _publisher_key_add(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    text: str = args.pubkey
+    candidate = Path(text)
+    if len(text) < 4096 and candidate.is_file():
+        text = candidate.read_text(encoding="utf-8")
+    kid = store.add_publisher_key(store.tenant_id(args.tenant), text)
+    print(f"publisher key {kid} added to tenant {args.tenant}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument(
+        "--db",
+        metavar="URL",
+        help="database URL: postgresql://user:pass@host/db or sqlite:///path "
+        "(default: SQLite in the data folder; WAYMARK_SERVER_DATA_DIR overrides the folder)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="waymark-server",
+        description="Waymark reference backend: enrollment, telemetry, signed packs, reports.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = sub.add_parser("serve", parents=[db], help="run the HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--rate-per-second", type=float, default=2.0, help="per-device refill")
+    serve.add_argument("--rate-burst", type=int, default=60, help="per-device burst")
+    serve.add_argument("--log-level", default="warning")
+    serve.set_defaults(func=_serve)
+
+    migrate = sub.add_parser("migrate", parents=[db], help="upgrade the database schema")
+    migrate.set_defaults(func=_migrate)
+
+    tenant = sub.add_parser("tenant", help="manage tenants")
+    tenant_sub = tenant.add_subparsers(dest="tenant_command", required=True)
+    create = tenant_sub.add_parser("create", parents=[db], help="create a tenant")
+    create.add_argument("name")
+    create.set_defaults(func=_tenant_create)
+
+    token = sub.add_parser("token", help="issue tokens (printed once)")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    enroll = token_sub.add_parser("enroll", parents=[db], help="an enrollment token for agents")
+    enroll.add_argument("tenant")
+    enroll.set_defaults(func=_token_enroll)
+    admin = token_sub.add_parser("admin", parents=[db], help="an admin token")
+    admin.add_argument("tenant")
+    admin.add_argument("--role", choices=("publisher", "analyst"), required=True)
+    admin.set_defaults(func=_token_admin)
+
+    key = sub.add_parser("publisher-key", help="trust a pack publisher's public key")
+    key_sub = key.add_subparsers(dest="key_command", required=True)
+    add = key_sub.add_parser("add", parents=[db], help="add a public key (base64 text or file)")
+    add.add_argument("tenant")
+    add.add_argument("pubkey", help="base64 public key, PEM, or a file holding either")
+    add.set_defaults(func=_publisher_key_add)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (SchemaError, NotFound, ValueError) as exc:
+        print(f"waymark-server: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

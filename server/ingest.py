@@ -1,0 +1,174 @@
+"""Decoding and checking an event batch: pure functions, no I/O.
+
+Limits (docs/api.md): at most 1 MiB on the wire, 5 MiB once decompressed
+(decompression stops at the cap, so a gzip bomb costs 5 MiB, not memory
+exhaustion), 500 events.  Each event is checked on its own and answered with
+``ok``, ``duplicate`` or ``rejected:<why>``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid as uuidlib
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+__all__ = [
+    "ALLOWED_FIELDS",
+    "KINDS",
+    "MAX_COMPRESSED",
+    "MAX_DECOMPRESSED",
+    "MAX_EVENTS",
+    "BatchError",
+    "CheckedEvent",
+    "check_event",
+    "decode_body",
+    "parse_batch",
+]
+
+MAX_COMPRESSED: Final = 1024 * 1024
+MAX_DECOMPRESSED: Final = 5 * 1024 * 1024
+MAX_EVENTS: Final = 500
+MAX_FUTURE_SECONDS: Final = 24 * 3600
+MAX_TEXT: Final = 128
+KINDS: Final = frozenset(
+    {"shown", "suppressed", "adopted", "acted", "snoozed", "dismissed", "never"}
+)
+ALLOWED_FIELDS: Final = frozenset(
+    {"uuid", "t", "kind", "pack_id", "pack_version", "rule", "habit", "reason", "action", "app"}
+)
+_OPTIONAL_TEXT: Final = ("rule", "habit", "reason", "action", "app")
+
+
+class BatchError(Exception):
+    """The whole batch is refused with an HTTP ``status`` and a stable ``code``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedEvent:
+    """An event that passed every check, ready to store."""
+
+    uuid: str
+    t: float
+    day: str
+    kind: str
+    pack_id: str
+    pack_version: int
+    rule: str | None
+    habit: str | None
+    reason: str | None
+    action: str | None
+    app: str | None
+
+
+def decode_body(raw: bytes, content_encoding: str | None) -> bytes:
+    """The JSON bytes of a request body, gunzipped with a hard cap."""
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding in ("identity", ""):
+        if len(raw) > MAX_DECOMPRESSED:
+            raise BatchError(413, "too_large", f"body is larger than {MAX_DECOMPRESSED} bytes")
+        return raw
+    if encoding != "gzip":
+        raise BatchError(415, "unsupported_encoding", f"Content-Encoding {encoding} not supported")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(raw, MAX_DECOMPRESSED + 1)
+    except zlib.error as exc:
+        raise BatchError(400, "bad_gzip", f"body is not valid gzip: {exc}") from exc
+    if len(out) > MAX_DECOMPRESSED:
+        raise BatchError(413, "too_large", f"body decompresses to more than {MAX_DECOMPRESSED}")
+    if not inflater.eof:
+        raise BatchError(400, "bad_gzip", "gzip body is truncated")
+    return out
+
+
+def parse_batch(data: bytes) -> list[Any]:
+    """The list under ``events``, or :class:`BatchError` for malformed or oversized batches."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BatchError(400, "bad_json", f"body is not JSON: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("events"), list):
+        raise BatchError(400, "bad_shape", 'body must be an object {"events": [...]}')
+    items: list[Any] = doc["events"]
+    if len(items) > MAX_EVENTS:
+        raise BatchError(413, "too_many_events", f"{len(items)} events; at most {MAX_EVENTS}")
+    return items
+
+
+def _time(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        t = float(value)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        t = moment.timestamp()
+    else:
+        return None
+    # Before 2000 or not finite: a broken clock, not a real event.
+    return t if 946684800.0 <= t < 1e11 else None
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_TEXT
+
+
+def check_event(item: object, now: float) -> tuple[str | None, CheckedEvent | str]:
+    """``(uuid, event)`` for a good event, ``(uuid or None, "rejected:<why>")`` otherwise."""
+    if not isinstance(item, dict):
+        return None, "rejected:not_an_object"
+    raw_uuid = item.get("uuid")
+    if not isinstance(raw_uuid, str) or len(raw_uuid) > 64:
+        return None, "rejected:uuid"
+    try:
+        uid = str(uuidlib.UUID(raw_uuid))
+    except ValueError:
+        return None, "rejected:uuid"
+    extra = set(item) - ALLOWED_FIELDS
+    if extra:
+        # Never store what the contract does not name (a title, say).
+        return uid, f"rejected:unknown_field:{sorted(extra)[0][:32]}"
+    t = _time(item.get("t"))
+    if t is None:
+        return uid, "rejected:t"
+    if t > now + MAX_FUTURE_SECONDS:
+        return uid, "rejected:future"
+    kind = item.get("kind")
+    if kind not in KINDS:
+        return uid, "rejected:kind"
+    if not _text(item.get("pack_id")):
+        return uid, "rejected:pack_id"
+    version = item.get("pack_version")
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version < 2**31:
+        return uid, "rejected:pack_version"
+    for name in _OPTIONAL_TEXT:
+        value = item.get(name)
+        if value is not None and not _text(value):
+            return uid, f"rejected:{name}"
+    day = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
+    return uid, CheckedEvent(
+        uuid=uid,
+        t=t,
+        day=day,
+        kind=str(kind),
+        pack_id=str(item["pack_id"]),
+        pack_version=version,
+        rule=item.get("rule"),
+        habit=item.get("habit"),
+        reason=item.get("reason"),
+        action=item.get("action"),
+        app=item.get("app"),
+    )

@@ -1,0 +1,119 @@
+"""The adoption report: counts per habit, rule and day, and the lift vs. the holdout.
+
+Pure functions over rows from :class:`server.store.Store`.  Privacy invariant
+4: every figure aggregates at least ``MIN_DEVICES`` devices; a smaller figure
+is withheld (``null``), never rounded or shown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any, Final
+
+__all__ = ["FIGURES", "MIN_DEVICES", "adoption", "daily", "newcombe_diff", "wilson"]
+
+MIN_DEVICES: Final = 10
+FIGURES: Final = ("shown", "acted", "snoozed", "dismissed", "never", "adopted")
+_Z95: Final = 1.959963984540054
+
+Row = tuple[str, str | None, str | None, str, str | None, int, int]
+
+
+def _withhold(count: int, devices: int) -> int | None:
+    return count if devices >= MIN_DEVICES else None
+
+
+def daily(rows: Iterable[Row]) -> list[dict[str, Any]]:
+    """One entry per (day, habit, rule) with every figure, or ``None`` when withheld."""
+    # (count, devices) per figure; devices of merged groups take the max, a lower
+    # bound of the distinct count, so merging can only withhold more, never less.
+    cells: dict[tuple[str, str | None, str | None], dict[str, list[int]]] = defaultdict(dict)
+    for day, habit, rule, kind, reason, count, devices in rows:
+        name = f"suppressed:{reason or 'unknown'}" if kind == "suppressed" else kind
+        cell = cells[(day, habit, rule)].setdefault(name, [0, 0])
+        cell[0] += count
+        cell[1] = max(cell[1], devices)
+    out: list[dict[str, Any]] = []
+    for (day, habit, rule), figures in sorted(
+        cells.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2] or "")
+    ):
+        entry: dict[str, Any] = {"day": day, "habit": habit, "rule": rule}
+        for name in FIGURES:
+            count, devices = figures.get(name, [0, 0])
+            # A zero is not about anyone, so it is shown as zero.
+            entry[name] = 0 if count == 0 else _withhold(count, devices)
+        entry["suppressed"] = {
+            name.split(":", 1)[1]: _withhold(count, devices)
+            for name, (count, devices) in sorted(figures.items())
+            if name.startswith("suppressed:")
+        }
+        out.append(entry)
+    return out
+
+
+def wilson(successes: int, n: int, z: float = _Z95) -> tuple[float, float]:
+    """Wilson score interval for a proportion."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def newcombe_diff(a: int, n1: int, b: int, n2: int) -> tuple[float, float, float]:
+    """Difference p1 - p2 with Newcombe's hybrid score 95 % interval (method 10)."""
+    p1, p2 = a / n1, b / n2
+    l1, u1 = wilson(a, n1)
+    l2, u2 = wilson(b, n2)
+    d = p1 - p2
+    lo = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    hi = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return d, lo, hi
+
+
+def adoption(facts: Iterable[tuple[str, str, str | None, str]]) -> list[dict[str, Any]]:
+    """Adoption rate of nudged devices vs. the holdout, per habit.
+
+    Nudged: the device was shown a toast of the habit.  Holdout: the device
+    had a rule of the habit suppressed with reason ``holdout`` and was never
+    shown one.  Adopted: the device recorded ``adopted`` for the habit.
+    """
+    shown: dict[str, set[str]] = defaultdict(set)
+    held: dict[str, set[str]] = defaultdict(set)
+    adopted: dict[str, set[str]] = defaultdict(set)
+    for habit, kind, reason, device in facts:
+        if kind == "shown":
+            shown[habit].add(device)
+        elif kind == "suppressed" and reason == "holdout":
+            held[habit].add(device)
+        elif kind == "adopted":
+            adopted[habit].add(device)
+    out: list[dict[str, Any]] = []
+    for habit in sorted(set(shown) | set(held) | set(adopted)):
+        nudged = shown[habit]
+        holdout = held[habit] - nudged
+        a = len(nudged & adopted[habit])
+        b = len(holdout & adopted[habit])
+        entry: dict[str, Any] = {
+            "habit": habit,
+            "nudged_devices": _withhold(len(nudged), len(nudged)),
+            "holdout_devices": _withhold(len(holdout), len(holdout)),
+            "nudged_rate": None,
+            "holdout_rate": None,
+            "lift": None,
+            "lift_ci95": None,
+            "withheld": True,
+        }
+        if len(nudged) >= MIN_DEVICES:
+            entry["nudged_rate"] = round(a / len(nudged), 4)
+        if len(holdout) >= MIN_DEVICES:
+            entry["holdout_rate"] = round(b / len(holdout), 4)
+        if len(nudged) >= MIN_DEVICES and len(holdout) >= MIN_DEVICES:
+            d, lo, hi = newcombe_diff(a, len(nudged), b, len(holdout))
+            entry.update(lift=round(d, 4), lift_ci95=[round(lo, 4), round(hi, 4)], withheld=False)
+        out.append(entry)
+    return out

@@ -1,0 +1,131 @@
+"""The database schema, in SQLAlchemy Core (one schema for SQLite and PostgreSQL).
+
+Every row belongs to a tenant.  Secrets (enrollment tokens, admin tokens,
+device secrets) are stored only as sha256 hex of a random 256-bit token, and
+looked up by that hash.  The Alembic migrations in ``server/migrations`` build
+exactly this schema; a test compares them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "admin_tokens",
+    "bundles",
+    "devices",
+    "enroll_tokens",
+    "events",
+    "metadata",
+    "publisher_keys",
+    "tenants",
+]
+
+metadata = MetaData()
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("created", Float, nullable=False),
+)
+
+enroll_tokens = Table(
+    "enroll_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created", Float, nullable=False),
+)
+
+admin_tokens = Table(
+    "admin_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("created", Float, nullable=False),
+)
+
+publisher_keys = Table(
+    "publisher_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("created", Float, nullable=False),
+    UniqueConstraint("tenant_id", "key_id", name="uq_publisher_keys_tenant_key"),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("ring", Integer, nullable=False),
+    Column("groups", Text, nullable=False),
+    Column("os", String(16), nullable=False),
+    Column("agent_version", String(32), nullable=False),
+    Column("created", Float, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("device_id", String(36), ForeignKey("devices.id"), nullable=False),
+    Column("uuid", String(36), nullable=False),
+    Column("t", Float, nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("pack_id", String(128), nullable=False),
+    Column("pack_version", Integer, nullable=False),
+    Column("rule", String(128)),
+    Column("habit", String(128)),
+    Column("reason", String(64)),
+    Column("action", String(128)),
+    Column("app", String(128)),
+    Column("received", Float, nullable=False),
+    UniqueConstraint("device_id", "uuid", name="uq_events_device_uuid"),
+    Index("ix_events_tenant_day", "tenant_id", "day"),
+)
+
+bundles = Table(
+    "bundles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("pack_id", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("expires", Float, nullable=False),
+    Column("uploaded", Float, nullable=False),
+    Column("rollout", Integer, nullable=False),
+    Column("groups", Text),
+    Column("withdrawn", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("tenant_id", "pack_id", "version", name="uq_bundles_tenant_pack_version"),
+)
