@@ -1,0 +1,239 @@
+"""Windows focus, title and quiet state through WinEvent hooks (ctypes).
+
+A thread installs ``SetWinEventHook`` for ``EVENT_SYSTEM_FOREGROUND`` (a new
+foreground window) and ``EVENT_OBJECT_NAMECHANGE`` (title changes, filtered
+to the foreground window), out of context, and runs a message loop; stop()
+posts ``WM_QUIT`` to it.  The app is the exe name from
+``QueryFullProcessImageNameW``; a process we may not open (elevated, or
+protected) is reported as ``<elevated>`` rather than an error.  Quiet state
+comes from ``SHQueryUserNotificationState`` at each focus change and on a
+5-second timer, because a presentation can start without a focus change.
+
+Decoding is in pure functions tested on every OS; the native calls are thin.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Collection
+
+from agent.events import Focus
+from agent.hooks.base import Emitter, SourceState, join_quietly
+from agent.hooks.quiet import QuietTracker
+
+__all__ = [
+    "ELEVATED_APP",
+    "WindowsFocusSource",
+    "app_from_image_path",
+    "quiet_reason_from_quns",
+]
+
+EVENT_SYSTEM_FOREGROUND = 0x0003
+EVENT_OBJECT_NAMECHANGE = 0x800C
+WINEVENT_OUTOFCONTEXT = 0x0000
+WINEVENT_SKIPOWNPROCESS = 0x0002
+OBJID_WINDOW = 0
+CHILDID_SELF = 0
+PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
+ERROR_ACCESS_DENIED = 5
+WM_QUIT = 0x0012
+WM_TIMER = 0x0113
+QUIET_TIMER_MS = 5000
+
+#: The app reported for a window whose process we may not open.
+ELEVATED_APP = "<elevated>"
+
+# SHQueryUserNotificationState results (QUERY_USER_NOTIFICATION_STATE).
+QUNS_NOT_PRESENT = 1
+QUNS_BUSY = 2
+QUNS_RUNNING_D3D_FULL_SCREEN = 3
+QUNS_PRESENTATION_MODE = 4
+QUNS_ACCEPTS_NOTIFICATIONS = 5
+QUNS_QUIET_TIME = 6
+QUNS_APP = 7
+
+
+def app_from_image_path(path: str) -> str:
+    r"""``C:\Program Files\...\OUTLOOK.EXE`` → ``outlook.exe``."""
+    return path.replace("/", "\\").rsplit("\\", 1)[-1].lower()
+
+
+def quiet_reason_from_quns(state: int) -> str:
+    """Why toasts must wait, from SHQueryUserNotificationState; "" if they need not."""
+    if state in (QUNS_BUSY, QUNS_RUNNING_D3D_FULL_SCREEN):
+        return "fullscreen"
+    if state == QUNS_PRESENTATION_MODE:
+        return "presentation"
+    return ""
+
+
+def is_foreground_title_change(event: int, id_object: int, id_child: int) -> bool:
+    """True for a NAMECHANGE of a window itself (not of a control inside it)."""
+    return (
+        event == EVENT_OBJECT_NAMECHANGE
+        and id_object == OBJID_WINDOW
+        and (id_child == CHILDID_SELF)
+    )
+
+
+class WindowsFocusSource:
+    """Emits :class:`Focus` on foreground and title changes, and quiet changes."""
+
+    name = "focus"
+
+    def __init__(self, never_interrupt: Collection[str] = ()) -> None:
+        self.quiet = QuietTracker(never_interrupt)
+        self._emit: Emitter | None = None
+        self._thread: threading.Thread | None = None
+        self._thread_id = 0
+        self._ready = threading.Event()
+        self._error = ""
+        self._last: tuple[str, str] | None = None
+
+    def start(self, emit: Emitter) -> None:
+        self._emit = emit
+        self._error = ""
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._run, name="waymark-focus-win", daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+        if self._error:
+            join_quietly(self._thread)
+            raise RuntimeError(self._error)
+
+    def stop(self) -> None:
+        if sys.platform == "win32" and self._thread_id:
+            import ctypes
+
+            ctypes.windll.user32.PostThreadMessageW(self._thread_id, WM_QUIT, 0, 0)
+        join_quietly(self._thread)
+        self._thread = None
+        self._thread_id = 0
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def state(self) -> SourceState:
+        ok = self.alive()
+        return SourceState(self.name, ok, "SetWinEventHook" if ok else self._error or "stopped")
+
+    def set_never_interrupt(self, apps: Collection[str]) -> None:
+        change = self.quiet.set_never_interrupt(apps, time.time())
+        if change is not None and self._emit is not None:
+            self._emit(change)
+
+    def _report(self, app: str, title: str, busy: str) -> None:
+        emit = self._emit
+        if emit is None:
+            return
+        now = time.time()
+        if (app, title) != self._last:
+            self._last = (app, title)
+            emit(Focus(now, app, title))
+        change = self.quiet.update(now, app, busy)
+        if change is not None:
+            emit(change)
+
+    if sys.platform == "win32":
+
+        def _run(self) -> None:
+            import ctypes
+            from ctypes import wintypes
+
+            user32 = ctypes.windll.user32
+            kernel32 = ctypes.windll.kernel32
+            proc_type = ctypes.WINFUNCTYPE(
+                None, wintypes.HANDLE, wintypes.DWORD, wintypes.HWND, wintypes.LONG,
+                wintypes.LONG, wintypes.DWORD, wintypes.DWORD,
+            )  # fmt: skip
+            user32.SetWinEventHook.restype = wintypes.HANDLE
+
+            def read_and_report(hwnd: int) -> None:
+                self._report(_exe_name(hwnd), _window_text(hwnd), _quiet_reason())
+
+            def callback(
+                hook: int, event: int, hwnd: int, id_object: int, id_child: int,
+                thread: int, ms: int,
+            ) -> None:  # fmt: skip
+                if not hwnd:
+                    return
+                title_change = is_foreground_title_change(event, id_object, id_child)
+                if event == EVENT_SYSTEM_FOREGROUND or (
+                    title_change and hwnd == user32.GetForegroundWindow()
+                ):
+                    read_and_report(hwnd)
+
+            proc = proc_type(callback)  # kept referenced for the life of the hook
+            flags = WINEVENT_OUTOFCONTEXT | WINEVENT_SKIPOWNPROCESS
+            hooks = [
+                user32.SetWinEventHook(ev, ev, 0, proc, 0, 0, flags)
+                for ev in (EVENT_SYSTEM_FOREGROUND, EVENT_OBJECT_NAMECHANGE)
+            ]
+            if not all(hooks):
+                self._error = f"SetWinEventHook failed (error {kernel32.GetLastError()})"
+                self._ready.set()
+                return
+            self._thread_id = kernel32.GetCurrentThreadId()
+            timer = user32.SetTimer(None, 0, QUIET_TIMER_MS, None)
+            self._ready.set()
+            foreground = user32.GetForegroundWindow()
+            if foreground:
+                read_and_report(foreground)
+            msg = wintypes.MSG()
+            try:
+                while user32.GetMessageW(ctypes.byref(msg), None, 0, 0) > 0:
+                    if msg.message == WM_TIMER:
+                        foreground = user32.GetForegroundWindow()
+                        if foreground:
+                            read_and_report(foreground)
+                        continue
+                    user32.TranslateMessage(ctypes.byref(msg))
+                    user32.DispatchMessageW(ctypes.byref(msg))
+            finally:
+                user32.KillTimer(None, timer)
+                for hook in hooks:
+                    user32.UnhookWinEvent(hook)
+
+    else:
+
+        def _run(self) -> None:
+            self._error = "the Windows focus source runs only on Windows"
+            self._ready.set()
+
+
+if sys.platform == "win32":
+    import ctypes
+    from ctypes import wintypes
+
+    def _exe_name(hwnd: int) -> str:
+        user32, kernel32 = ctypes.windll.user32, ctypes.windll.kernel32
+        pid = wintypes.DWORD()
+        user32.GetWindowThreadProcessId(hwnd, ctypes.byref(pid))
+        kernel32.OpenProcess.restype = wintypes.HANDLE
+        handle = kernel32.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, False, pid.value)
+        if not handle:
+            # Elevated or protected processes refuse us: that is a state, not an error.
+            return ELEVATED_APP if kernel32.GetLastError() == ERROR_ACCESS_DENIED else ""
+        try:
+            size = wintypes.DWORD(1024)
+            buf = ctypes.create_unicode_buffer(size.value)
+            if not kernel32.QueryFullProcessImageNameW(handle, 0, buf, ctypes.byref(size)):
+                return ELEVATED_APP
+            return app_from_image_path(buf.value)
+        finally:
+            kernel32.CloseHandle(handle)
+
+    def _window_text(hwnd: int) -> str:
+        user32 = ctypes.windll.user32
+        length = user32.GetWindowTextLengthW(hwnd)
+        buf = ctypes.create_unicode_buffer(length + 1)
+        user32.GetWindowTextW(hwnd, buf, length + 1)
+        return buf.value
+
+    def _quiet_reason() -> str:
+        state = ctypes.c_int(0)
+        if ctypes.windll.shell32.SHQueryUserNotificationState(ctypes.byref(state)) != 0:
+            return ""  # S_OK is 0; on failure we do not claim quiet
+        return quiet_reason_from_quns(state.value)

@@ -1,0 +1,216 @@
+"""Keyboard and mouse input through pynput: chords, named keys, typing ticks, clicks.
+
+pynput opens an X connection when it is imported on Linux, so it is imported
+in :meth:`InputSource.start`, never at module import.  The callbacks run on
+pynput's hook threads (the OS's low-level hook on Windows, an event tap on
+macOS, an X RECORD context on X11) and do only this: a few dict lookups on the
+modifier state kept in this object, build one frozen event, ``put_nowait`` it.
+No logging, no locks, no I/O there: a slow Windows hook is silently removed by
+the OS and a slow macOS tap is disabled.
+
+Typed characters never leave the callback: a character key without
+Ctrl/Alt/Cmd/Win becomes at most one anonymous :class:`~agent.events.Typing`
+tick per ``typing_interval`` seconds, and a click is reported by button only.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from agent.events import Chord, Click, Typing
+from agent.hooks.base import Emitter, SourceState
+from agent.hooks.keys import ALTGR, CHORD_MODS, char_key_name, chord_for, modifier_bits, named_key
+
+__all__ = ["InputSource", "end_listener", "hook_looks_dead"]
+
+_BUTTONS = {"left": "left", "right": "right", "middle": "middle"}
+
+
+class InputSource:
+    """Global keyboard and mouse listener (pynput) feeding an :class:`Emitter`.
+
+    ``system_idle`` (optional) returns the OS's seconds since the last input;
+    :meth:`alive` compares it with the last event this hook saw, to notice a
+    hook the OS removed without telling anyone (Windows LowLevelHooksTimeout,
+    a macOS tap disabled by timeout).
+    """
+
+    name = "input"
+
+    def __init__(
+        self,
+        *,
+        platform: str = sys.platform,
+        typing_interval: float = 1.0,
+        system_idle: Callable[[], float | None] | None = None,
+        dead_after: float = 10.0,
+    ) -> None:
+        self._platform = platform
+        self._typing_interval = typing_interval
+        self._system_idle = system_idle
+        self._dead_after = dead_after
+        self._emit: Emitter | None = None
+        self._keyboard: Any = None
+        self._mouse: Any = None
+        self._detail = "not started"
+        self._mods = 0
+        self._last_typing = 0.0
+        self._last_seen = time.monotonic()
+        self._key_type: type | None = None
+        self._mod_of: dict[Any, int] = {}
+        self._named_of: dict[Any, str] = {}
+        self._button_of: dict[Any, str] = {}
+        self._chords: dict[tuple[int, str, bool], str | None] = {}
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self, emit: Emitter) -> None:
+        """Install the keyboard and mouse hooks; returns once both are live."""
+        try:
+            from pynput import keyboard, mouse
+        except ImportError as exc:  # pynput raises ImportError when it cannot reach the display
+            self._detail = f"input hook unavailable: {str(exc).splitlines()[0]}"
+            raise RuntimeError(self._detail) from exc
+        key_cls = keyboard.Key
+        self._key_type = key_cls
+        bits = modifier_bits(self._platform)
+        self._mod_of = {key_cls[n]: b for n, b in bits.items() if n in key_cls.__members__}
+        self._named_of = {}
+        for member in key_cls:
+            name = named_key(member.name)
+            if name is not None:
+                self._named_of[member] = name
+        self._button_of = {
+            b: _BUTTONS.get(b.name, "other") for b in mouse.Button if b.name != "unknown"
+        }
+        self._emit = emit
+        self._mods = 0
+        self._keyboard = keyboard.Listener(on_press=self._on_press, on_release=self._on_release)
+        self._mouse = mouse.Listener(on_click=self._on_click, on_move=self._on_move)
+        self._keyboard.daemon = True
+        self._mouse.daemon = True
+        self._keyboard.start()
+        self._mouse.start()
+        self._keyboard.wait()
+        self._mouse.wait()
+        if not (self._keyboard.is_alive() and self._mouse.is_alive()):
+            self.stop()
+            self._detail = "input hook did not start (the OS refused the listener)"
+            raise RuntimeError(self._detail)
+        self._last_seen = time.monotonic()
+        self._detail = "keyboard and mouse hooks installed"
+
+    def stop(self) -> None:
+        """Remove both hooks and join their threads."""
+        for listener in (self._keyboard, self._mouse):
+            if listener is not None:
+                end_listener(listener)
+        for listener in (self._keyboard, self._mouse):
+            if listener is not None and listener is not threading.current_thread():
+                listener.join(2.0)
+        self._keyboard = self._mouse = None
+
+    def alive(self) -> bool:
+        """False if a listener thread ended or the OS silently dropped the hook."""
+        kb, ms = self._keyboard, self._mouse
+        if kb is None or ms is None or not kb.is_alive() or not ms.is_alive():
+            return False
+        if self._system_idle is not None:
+            idle = self._system_idle()
+            if idle is not None and hook_looks_dead(
+                idle, time.monotonic() - self._last_seen, self._dead_after
+            ):
+                return False
+        return True
+
+    def state(self) -> SourceState:
+        return SourceState(self.name, self._keyboard is not None and self.alive(), self._detail)
+
+    # -- hook callbacks: hand off only -------------------------------------------
+
+    def _on_press(self, key: Any, injected: bool = False) -> None:
+        self._last_seen = time.monotonic()
+        if key is None:
+            return
+        if key.__class__ is self._key_type:
+            bit = self._mod_of.get(key)
+            if bit is not None:
+                self._mods |= bit
+                return
+            name = self._named_of.get(key)
+            if name is None:
+                return  # media keys, num lock …: neither typing nor a chord
+            named = True
+        else:
+            mods = self._mods
+            if not mods & CHORD_MODS or mods & ALTGR:
+                self._typing()
+                return
+            name = char_key_name(key.char, key.vk, self._platform)
+            if name is None:
+                self._typing()
+                return
+            named = False
+        cache_key = (self._mods, name, named)
+        try:
+            chord = self._chords[cache_key]
+        except KeyError:
+            chord = self._chords[cache_key] = chord_for(self._mods, name, named)
+        if chord is None:
+            self._typing()
+        elif self._emit is not None:
+            self._emit(Chord(time.time(), chord))
+
+    def _on_release(self, key: Any, injected: bool = False) -> None:
+        if key is not None and key.__class__ is self._key_type:
+            bit = self._mod_of.get(key)
+            if bit is not None:
+                self._mods &= ~bit
+
+    def _on_click(self, x: int, y: int, button: Any, pressed: bool, injected: bool = False) -> None:
+        self._last_seen = time.monotonic()
+        if pressed and self._emit is not None:
+            self._emit(Click(time.time(), self._button_of.get(button, "other")))  # type: ignore[arg-type]
+
+    def _on_move(self, x: int, y: int, injected: bool = False) -> None:
+        # Only proof of life for the watchdog; the position is dropped here.
+        self._last_seen = time.monotonic()
+
+    def _typing(self) -> None:
+        now = time.time()
+        if now - self._last_typing >= self._typing_interval and self._emit is not None:
+            self._last_typing = now
+            self._emit(Typing(now))
+
+
+def end_listener(listener: Any) -> None:
+    """Stop a pynput listener so that its thread really ends.
+
+    On X11 pynput's stop() only takes effect at the next recorded event (its
+    RecordDisableContext goes out on the blocked data connection, unflushed),
+    so an idle desktop would keep the thread alive.  Disabling the context on
+    pynput's control connection and flushing ends it at once.
+    """
+    listener.stop()
+    control = getattr(listener, "_display_stop", None)
+    context = getattr(listener, "_context", None)
+    if control is not None and context is not None:
+        try:
+            control.record_disable_context(context)
+            control.flush()
+        except Exception:  # the connection may already be gone: then the thread ends anyway
+            pass
+
+
+def hook_looks_dead(system_idle: float, since_seen: float, dead_after: float) -> bool:
+    """True when the OS saw input recently but the hook has not for ``dead_after`` s.
+
+    ``system_idle`` is the OS's seconds since the last input (GetLastInputInfo,
+    CGEventSourceSecondsSinceLastEventType); ``since_seen`` is the seconds since
+    the hook's last callback.
+    """
+    return system_idle < 1.0 and since_seen - system_idle > dead_after
