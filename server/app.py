@@ -4,7 +4,8 @@ Handlers translate HTTP to :class:`server.store.Store` calls; the database work
 runs in the thread pool so the event loop only parses and answers.
 """
 
-from __future__ import annotations
+# No "from __future__ import annotations": FastAPI evaluates the handlers'
+# annotations at runtime, and they name closures (device_auth, admin_auth).
 
 import hashlib
 import time

@@ -123,7 +123,8 @@ def _time(value: object) -> float | None:
 
 
 def _text(value: object) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= MAX_TEXT
+    # Printable only: no NUL (PostgreSQL refuses it) and no control characters.
+    return isinstance(value, str) and 0 < len(value) <= MAX_TEXT and value.isprintable()
 
 
 def check_event(item: object, now: float) -> tuple[str | None, CheckedEvent | str]:

@@ -333,7 +333,9 @@ class Store:
                 s.bundles.c.version > to_version,
                 s.bundles.c.withdrawn == 0,
             )
-            versions = [int(v) for v in conn.execute(select(s.bundles.c.version).where(where))]
+            versions = [
+                int(v) for v in conn.execute(select(s.bundles.c.version).where(where)).scalars()
+            ]
             conn.execute(update(s.bundles).where(where).values(withdrawn=1))
             conn.execute(
                 update(s.bundles)
