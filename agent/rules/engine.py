@@ -1,0 +1,662 @@
+"""The coaching engine: events in, toasts and telemetry records out.
+
+The engine is the sole owner of rule state and is deterministic: every
+decision depends only on the pack, the events (their ``t``), the injected
+clock's time zone, the device id/groups/OS and the saved state.  It runs on one
+thread (the engine thread, or a replay) and is not thread-safe.
+
+Semantics are DESIGN.md's "Rule packs" section; where it is silent the engine
+decides as follows (docs/pack-format.md repeats this):
+
+* **Occurrence.** An event matches a ``when`` (also ``after``, ``adopted``) when
+  the kind matches; the app (``event.app``, or for events without one the app
+  last in focus) resolves through the pack's ``apps`` aliases to a listed
+  logical name (``any``/no app matches every app, including unknown ones); the
+  chord/button is equal when given; the title pattern (RE2, *search*) matches
+  the title of the focused window, for every event kind; and for ``idle`` the
+  reported idle length is ``>=`` the threshold.
+* **count.** The rule triggers at each occurrence where at least ``at_least``
+  occurrences (this one included) lie within the trailing ``within`` seconds
+  (``t - t_i <= within``).  The window is emptied when the rule is *shown*,
+  not when it is suppressed, so a suppressed rule triggers again at the next
+  occurrence while the window still holds enough.
+* **after.** The rule triggers only if an event matching ``after`` happened
+  ``<= within`` seconds before the occurrence; the occurrence itself does not
+  count as its own ``after`` (``after`` times are recorded after ``when`` is
+  decided).  Both ``count`` and ``after`` must hold when both are given.
+* **Guards**, in order, the first that fails naming the reason: ``schedule``
+  (``only``: local hours ``[start, end)``, wrapping past midnight when
+  start > end; weekdays), ``audience`` (groups; rollout bucket), ``holdout``,
+  ``paused``, ``never``, ``snoozed``, ``cooldown`` (``t - last_shown <
+  cooldown``), ``rule_daily_cap``, ``rule_total_cap``, ``adopted_enough``
+  (adoptions of the rule's habit ``>= stop_after_adopted``), ``pack_gap``
+  (``t - last toast of the pack < min_gap``), ``pack_daily_cap``, ``quiet``
+  (a Quiet state is on, the session is locked between ``lock`` and
+  ``unlock``, or the focused app is on the never-interrupt list, given as OS
+  identifiers or logical names).
+* **Buckets.** ``int.from_bytes(sha256(f"{device}:{rule_id}").digest(), "big") % 100``;
+  in the rollout iff ``bucket < rollout``; in the holdout iff in the rollout and
+  ``bucket >= rollout - holdout``.
+* **Several rules at one event.** The highest ``priority`` that passes every
+  guard is shown (ties: earlier in the pack); other passing rules are
+  suppressed with ``outranked``.  Records come in pack order, after the
+  ``ShowToast``.
+* **Adoption.** An event matching a rule's ``adopted`` records ``adopted`` once
+  per habit per event and increments that habit's count; adoptions are handled
+  before the triggers of the same event (so ``stop_after_adopted`` sees them).
+* **Actions.** ``got-it`` or a button id → ``acted`` (``action`` = the id);
+  ``snooze`` → ``snoozed`` until ``t + snooze_for`` (default: the toast's
+  first snooze choice, else 1 h); ``never`` → ``never`` (that rule is never
+  shown again); ``dismiss`` → ``dismissed``.  Actions for rules no longer in
+  the pack are recorded without a habit.
+* **Pause** stops matching, not just showing: while paused, title patterns are
+  not evaluated (treated as no match) and no adoption is counted; rules that
+  still trigger are suppressed with ``paused``.
+* **Days** are local calendar days of the clock's time zone; daily caps reset
+  at local midnight.
+* **Hot swap** (:meth:`Engine.swap`) keeps the state of rules whose id stays
+  (caps, cooldown, snooze, never, occurrence window) and drops the state of
+  rules that left the pack; adoption counts are per habit and always kept.
+* Records never carry a title; ``Record.app`` is the logical app name of the
+  event (the app layer removes it when policy forbids).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final, Literal
+
+from agent.clock import Clock
+from agent.events import Action, Effect, Idle, InputEvent, Pause, Record, ShowToast
+from agent.rules.compiled import Candidates, CompiledMatcher, CompiledPack
+from agent.rules.model import Pack, Rule
+from agent.rules.state import RuleState, StateStore
+
+__all__ = ["SUPPRESS_REASONS", "Decision", "Engine", "bucket", "decision_of", "decisions_of"]
+
+#: Every suppression reason, in guard order (then ``outranked``).
+SUPPRESS_REASONS: Final = (
+    "schedule",
+    "audience",
+    "holdout",
+    "paused",
+    "never",
+    "snoozed",
+    "cooldown",
+    "rule_daily_cap",
+    "rule_total_cap",
+    "adopted_enough",
+    "pack_gap",
+    "pack_daily_cap",
+    "quiet",
+    "outranked",
+)
+
+DEFAULT_SNOOZE: Final = 3600.0
+
+
+def bucket(device: str, rule_id: str) -> int:
+    """The device's deterministic bucket (0-99) for a rule."""
+    digest = hashlib.sha256(f"{device}:{rule_id}".encode()).digest()
+    return int.from_bytes(digest, "big") % 100
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One line of a replay: a rule shown or suppressed, or a habit adopted."""
+
+    t: float
+    decision: Literal["show", "suppress", "adopted"]
+    rule: str | None = None
+    habit: str | None = None
+    reason: str | None = None
+
+    def as_json(self, t: float | None = None) -> dict[str, object]:
+        """The DESIGN.md JSON shape; ``t`` overrides the time (e.g. seconds since start)."""
+        when = float(self.t if t is None else t)
+        if self.decision == "adopted":
+            return {"t": when, "habit": self.habit, "decision": "adopted"}
+        if self.decision == "show":
+            return {"t": when, "rule": self.rule, "decision": "show"}
+        return {"t": when, "rule": self.rule, "decision": "suppress", "reason": self.reason}
+
+
+def decision_of(effect: Effect) -> Decision | None:
+    """The decision an effect stands for (``None`` for toasts and action records)."""
+    if not isinstance(effect, Record):
+        return None
+    if effect.kind == "shown":
+        return Decision(effect.t, "show", effect.rule, effect.habit)
+    if effect.kind == "suppressed":
+        return Decision(effect.t, "suppress", effect.rule, effect.habit, effect.reason)
+    if effect.kind == "adopted":
+        return Decision(effect.t, "adopted", effect.rule, effect.habit)
+    return None
+
+
+def decisions_of(effects: Iterable[Effect]) -> list[Decision]:
+    """The decisions among ``effects``, in order."""
+    return [d for d in map(decision_of, effects) if d is not None]
+
+
+class _RuleRun:
+    """A rule with everything precomputed that its decisions need, plus its state."""
+
+    __slots__ = (
+        "after_within",
+        "audience_reason",
+        "cooldown",
+        "count_n",
+        "count_within",
+        "habit",
+        "id",
+        "index",
+        "last_after",
+        "max_per_day",
+        "max_total",
+        "only_days",
+        "only_hours",
+        "priority",
+        "rule",
+        "state",
+        "stop_after",
+        "times",
+        "when_apps",
+    )
+
+    def __init__(self, rule: Rule, index: int, device: str, groups: frozenset[str]) -> None:
+        self.rule = rule
+        self.index = index
+        self.id = rule.id
+        self.habit = rule.habit
+        self.priority = rule.priority
+        self.when_apps = rule.when.apps
+        self.count_n = rule.count.at_least if rule.count is not None else 0
+        self.count_within = rule.count.within if rule.count is not None else 0.0
+        self.times: deque[float] = deque(maxlen=max(self.count_n, 1))
+        self.after_within = rule.after.within if rule.after is not None else None
+        self.last_after: float | None = None
+        self.only_hours = rule.only.hours if rule.only is not None else None
+        self.only_days = rule.only.days if rule.only is not None else None
+        limits = rule.limits
+        self.cooldown = limits.cooldown
+        self.max_per_day = limits.max_per_day
+        self.max_total = limits.max_total
+        self.stop_after = limits.stop_after_adopted
+        self.audience_reason: str | None = None
+        aud = rule.audience
+        if aud is not None:
+            b = bucket(device, rule.id)
+            outside = aud.groups is not None and not groups.intersection(aud.groups)
+            if outside or b >= aud.rollout:
+                self.audience_reason = "audience"
+            elif b >= aud.rollout - aud.holdout:
+                self.audience_reason = "holdout"
+        self.state = RuleState()
+
+
+_SavedLookup = Callable[[str], RuleState | None]
+_MISS: Final = object()
+_PLAIN_KINDS: Final = frozenset({"typing", "idle", "active", "lock", "unlock", "start", "focus"})
+
+
+class Engine:
+    """Decides, for each input event, which toast to show and what to record.
+
+    ``device`` and ``groups`` pick the audience and rollout buckets; ``os_name``
+    (``windows``/``macos``/``linux``; None: every OS) picks the app identifiers;
+    ``state`` persists what must survive a restart (in memory when None);
+    ``never_interrupt`` lists apps (OS identifiers or logical names) during which
+    nothing is shown.  The clock supplies the time zone of local days and the
+    time of :meth:`swap`; decisions use each event's ``t``.
+    """
+
+    def __init__(
+        self,
+        pack: Pack,
+        *,
+        clock: Clock,
+        device: str,
+        groups: Sequence[str] = (),
+        os_name: str | None = None,
+        state: StateStore | None = None,
+        never_interrupt: Collection[str] = (),
+    ) -> None:
+        self.clock = clock
+        self.device = device
+        self.groups = frozenset(groups)
+        self.os_name = os_name
+        self._store = state if state is not None else StateStore(None)
+        self._adoptions: dict[str, int] = self._store.load_adoptions()
+        self._paused_until: float | None = None
+        self._locked = False
+        self._quiet: set[str] = set()
+        self._never_interrupt: frozenset[str] = frozenset(a.lower() for a in never_interrupt)
+        self._focus_app: str | None = None
+        self._focus_names: tuple[str, ...] = ()
+        self._focus_title = ""
+        self._focus_never = False
+        self._titles: dict[int, bool] = {}
+        self._chord_cands: dict[str, Candidates | None] = {}
+        self._click_cands: dict[str, Candidates | None] = {}
+        self._plain_cands: dict[str, Candidates | None] = {}
+        self._day = 0
+        self._day_start = 0.0
+        self._day_end = 0.0
+        saved = self._store.load_rules()
+        self._pack = pack
+        self._compiled = CompiledPack(pack, os_name)
+        self._runs = self._make_runs(pack, lambda rid: saved.get(rid), None)
+        self._by_id = {r.id: r for r in self._runs}
+        self._pack_state = self._store.load_pack(pack.id)
+
+    # -- public API ------------------------------------------------------------
+
+    @property
+    def pack(self) -> Pack:
+        """The running pack."""
+        return self._pack
+
+    @property
+    def pack_id(self) -> str:
+        return self._pack.id
+
+    @property
+    def pack_version(self) -> int:
+        return self._pack.version
+
+    @property
+    def compiled(self) -> CompiledPack:
+        """The running pack's index (for diagnostics and benchmarks)."""
+        return self._compiled
+
+    @property
+    def paused_until(self) -> float | None:
+        """POSIX time until which matching is paused (``inf``: until resumed); None: running."""
+        return self._paused_until
+
+    def adoptions(self, habit: str) -> int:
+        """How often ``habit`` was adopted on this device."""
+        return self._adoptions.get(habit, 0)
+
+    def rule_state(self, rule_id: str) -> RuleState | None:
+        """The live state of a rule of the running pack (read it, do not change it)."""
+        run = self._by_id.get(rule_id)
+        return run.state if run is not None else None
+
+    def swap(self, pack: Pack) -> None:
+        """Replace the running pack atomically, keeping the state of rules that keep their id."""
+        old = self._by_id
+        runs = self._make_runs(pack, lambda rid: None, old)
+        compiled = CompiledPack(pack, self.os_name)
+        gone = [rid for rid in old if rid not in {r.id for r in runs}]
+        self._store.delete_rules(gone)
+        pack_state = (
+            self._pack_state if pack.id == self._pack.id else self._store.load_pack(pack.id)
+        )
+        # Everything is built; the assignments below are the swap.
+        self._pack, self._compiled, self._runs = pack, compiled, runs
+        self._by_id = {r.id: r for r in runs}
+        self._pack_state = pack_state
+        self._focus_names = compiled.resolve_app(self._focus_app)
+        self._update_focus_never()
+        self._forget_candidates()
+        self._titles.clear()
+
+    def pause(self, until: float | None) -> None:
+        """Pause matching until POSIX time ``until`` (``inf``: until resumed); None resumes."""
+        self._paused_until = until
+
+    def set_never_interrupt(self, apps: Collection[str]) -> None:
+        """Apps (OS identifiers or logical names) during which no toast is shown."""
+        self._never_interrupt = frozenset(a.lower() for a in apps)
+        self._update_focus_never()
+
+    def reset_never(self) -> None:
+        """Forget every "don't show this again" choice."""
+        for run in self._runs:
+            if run.state.never:
+                run.state.never = False
+                self._store.save_rule(run.id, run.state)
+
+    def handle(self, event: InputEvent | Pause) -> list[Effect]:
+        """Decide on one event; returns the toasts to show and the records to keep."""
+        kind = event.kind
+        if kind == "chord":
+            assert event.kind == "chord"
+            chord = event.chord
+            if event.app is None:
+                cands = self._chord_cands.get(chord, _MISS)
+                if cands is _MISS:
+                    cands = self._chord_cands[chord] = self._compiled.candidates(
+                        "chord", self._focus_names, chord
+                    )
+                names = self._focus_names
+            else:
+                names = self._compiled.resolve_app(event.app)
+                cands = self._compiled.candidates("chord", names, chord)
+        elif kind == "click":
+            assert event.kind == "click"
+            button = event.button
+            if event.app is None:
+                cands = self._click_cands.get(button, _MISS)
+                if cands is _MISS:
+                    cands = self._click_cands[button] = self._compiled.candidates(
+                        "click", self._focus_names, button
+                    )
+                names = self._focus_names
+            else:
+                names = self._compiled.resolve_app(event.app)
+                cands = self._compiled.candidates("click", names, button)
+        elif kind in _PLAIN_KINDS:
+            if kind == "focus":
+                assert event.kind == "focus"
+                self._set_focus(event.app, event.title)
+            elif kind == "lock":
+                self._locked = True
+            elif kind == "unlock":
+                self._locked = False
+            cands = self._plain_cands.get(kind, _MISS)
+            if cands is _MISS:
+                cands = self._plain_cands[kind] = self._compiled.candidates(
+                    kind, self._focus_names, None
+                )
+            names = self._focus_names
+        elif kind == "quiet":
+            assert event.kind == "quiet"
+            if event.on:
+                self._quiet.add(event.why)
+            elif event.why:
+                self._quiet.discard(event.why)
+            else:
+                self._quiet.clear()
+            return []
+        elif kind == "action":
+            assert event.kind == "action"
+            return self._on_action(event)
+        elif kind == "pause":
+            assert event.kind == "pause"
+            self.pause(event.until)
+            return []
+        else:  # pragma: no cover - the event types are closed
+            return []
+        if cands is None:
+            return []
+        assert isinstance(cands, Candidates)
+        return self._decide(event, cands, names)
+
+    # -- matching --------------------------------------------------------------
+
+    def _set_focus(self, app: str, title: str) -> None:
+        if app != self._focus_app:
+            self._focus_app = app
+            names = self._compiled.resolve_app(app)
+            if names != self._focus_names:
+                self._focus_names = names
+                self._forget_candidates()
+            self._update_focus_never()
+        if title != self._focus_title:
+            self._focus_title = title
+            self._titles.clear()
+
+    def _forget_candidates(self) -> None:
+        self._chord_cands.clear()
+        self._click_cands.clear()
+        self._plain_cands.clear()
+
+    def _update_focus_never(self) -> None:
+        never = self._never_interrupt
+        app = self._focus_app
+        self._focus_never = bool(never) and (
+            (app is not None and app.lower() in never)
+            or any(n.lower() in never for n in self._focus_names)
+        )
+
+    def _matches(self, m: CompiledMatcher, event: InputEvent | Pause, paused: bool) -> bool:
+        tid = m.title_id
+        if tid >= 0:
+            if paused:
+                return False  # pausing stops matching: titles are not looked at
+            hit = self._titles.get(tid)
+            if hit is None:
+                hit = self._titles[tid] = bool(self._compiled.patterns[tid](self._focus_title))
+            if not hit:
+                return False
+        if m.idle is not None:
+            return isinstance(event, Idle) and event.seconds >= m.idle
+        return True
+
+    def _decide(
+        self, event: InputEvent | Pause, cands: Candidates, names: tuple[str, ...]
+    ) -> list[Effect]:
+        t = event.t
+        until = self._paused_until
+        paused = until is not None and t < until
+        runs = self._runs
+        matches = self._matches
+        effects: list[Effect] = []
+        if cands.adopted and not paused:
+            habits: set[str] = set()
+            for entry in cands.adopted:
+                run = runs[entry.index]
+                if run.habit in habits or not matches(entry.matcher, event, paused):
+                    continue
+                habits.add(run.habit)
+                count = self._adoptions.get(run.habit, 0) + 1
+                self._adoptions[run.habit] = count
+                self._store.save_adoption(run.habit, count)
+                effects.append(self._record(t, "adopted", run, names))
+        triggered: list[_RuleRun] | None = None
+        for entry in cands.when:
+            if not matches(entry.matcher, event, paused):
+                continue
+            run = runs[entry.index]
+            if run.count_n:
+                times = run.times
+                times.append(t)
+                if len(times) < run.count_n or t - times[0] > run.count_within:
+                    continue
+            if run.after_within is not None:
+                last = run.last_after
+                if last is None or t - last > run.after_within:
+                    continue
+            if triggered is None:
+                triggered = [run]
+            else:
+                triggered.append(run)
+        for entry in cands.after:
+            if matches(entry.matcher, event, paused):
+                runs[entry.index].last_after = t
+        if triggered is not None:
+            self._choose(t, triggered, names, paused, effects)
+        return effects
+
+    # -- guards and showing ----------------------------------------------------
+
+    def _choose(
+        self,
+        t: float,
+        triggered: list[_RuleRun],
+        names: tuple[str, ...],
+        paused: bool,
+        effects: list[Effect],
+    ) -> None:
+        day = self._day_of(t)
+        reasons = [self._reason(run, t, day, paused) for run in triggered]
+        winner: _RuleRun | None = None
+        for run, reason in zip(triggered, reasons, strict=True):
+            if reason is None and (winner is None or run.priority > winner.priority):
+                winner = run
+        if winner is not None:
+            self._mark_shown(winner, t, day)
+            pack = self._pack
+            effects.append(
+                ShowToast(
+                    t,
+                    winner.id,
+                    winner.habit,
+                    pack.id,
+                    pack.version,
+                    winner.rule.toast,
+                    pack.default_locale,
+                )
+            )
+        for run, reason in zip(triggered, reasons, strict=True):
+            if run is winner:
+                effects.append(self._record(t, "shown", run, names))
+            else:
+                effects.append(self._record(t, "suppressed", run, names, reason or "outranked"))
+
+    def _reason(self, run: _RuleRun, t: float, day: int, paused: bool) -> str | None:
+        if run.only_hours is not None or run.only_days is not None:
+            local = datetime.fromtimestamp(t, self.clock.tz)
+            if run.only_days is not None and local.weekday() not in run.only_days:
+                return "schedule"
+            if run.only_hours is not None:
+                start, end = run.only_hours
+                minute = local.hour * 60 + local.minute
+                inside = start <= minute < end if start <= end else minute >= start or minute < end
+                if not inside:
+                    return "schedule"
+        if run.audience_reason is not None:
+            return run.audience_reason
+        if paused:
+            return "paused"
+        state = run.state
+        if state.never:
+            return "never"
+        if state.snooze_until is not None and t < state.snooze_until:
+            return "snoozed"
+        last = state.last_shown
+        if run.cooldown is not None and last is not None and t - last < run.cooldown:
+            return "cooldown"
+        shown_today = state.shown_today if state.shown_day == day else 0
+        if run.max_per_day is not None and shown_today >= run.max_per_day:
+            return "rule_daily_cap"
+        if run.max_total is not None and state.total_shown >= run.max_total:
+            return "rule_total_cap"
+        if run.stop_after is not None and self._adoptions.get(run.habit, 0) >= run.stop_after:
+            return "adopted_enough"
+        limits = self._pack.limits
+        pack_state = self._pack_state
+        last = pack_state.last_shown
+        if limits.min_gap is not None and last is not None and t - last < limits.min_gap:
+            return "pack_gap"
+        pack_today = pack_state.shown_today if pack_state.shown_day == day else 0
+        if limits.max_per_day is not None and pack_today >= limits.max_per_day:
+            return "pack_daily_cap"
+        if self._quiet or self._locked or self._focus_never:
+            return "quiet"
+        return None
+
+    def _mark_shown(self, run: _RuleRun, t: float, day: int) -> None:
+        state = run.state
+        if state.shown_day != day:
+            state.shown_day, state.shown_today = day, 0
+        state.shown_today += 1
+        state.total_shown += 1
+        state.last_shown = t
+        run.times.clear()  # the count restarts after the rule is shown
+        pack_state = self._pack_state
+        if pack_state.shown_day != day:
+            pack_state.shown_day, pack_state.shown_today = day, 0
+        pack_state.shown_today += 1
+        pack_state.last_shown = t
+        self._store.save_rule(run.id, state)
+        self._store.save_pack(self._pack.id, pack_state)
+
+    def _day_of(self, t: float) -> int:
+        """The local calendar day of ``t`` as a date ordinal (cached for the current day)."""
+        if self._day_start <= t < self._day_end:
+            return self._day
+        tz = self.clock.tz
+        date = datetime.fromtimestamp(t, tz).date()
+        start = datetime(date.year, date.month, date.day, tzinfo=tz).timestamp()
+        nxt = date + timedelta(days=1)
+        end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz).timestamp()
+        if start <= t < end:  # a DST oddity could break the interval; then do not cache
+            self._day_start, self._day_end = start, end
+        self._day = date.toordinal()
+        return self._day
+
+    # -- actions and records -----------------------------------------------------
+
+    def _on_action(self, event: Action) -> list[Effect]:
+        run = self._by_id.get(event.rule)
+        action = event.action
+        t = event.t
+        if action == "snooze":
+            kind: Literal["snoozed", "never", "dismissed", "acted"] = "snoozed"
+            if run is not None:
+                length = event.snooze_for
+                if length is None:
+                    choices = run.rule.toast.snooze
+                    length = choices[0] if choices else DEFAULT_SNOOZE
+                run.state.snooze_until = t + length
+                self._store.save_rule(run.id, run.state)
+        elif action == "never":
+            kind = "never"
+            if run is not None:
+                run.state.never = True
+                self._store.save_rule(run.id, run.state)
+        elif action == "dismiss":
+            kind = "dismissed"
+        else:
+            kind = "acted"
+        pack = self._pack
+        return [
+            Record(
+                t,
+                kind,
+                pack.id,
+                pack.version,
+                rule=event.rule,
+                habit=run.habit if run is not None else None,
+                action=action,
+            )
+        ]
+
+    def _record(
+        self,
+        t: float,
+        kind: Literal["shown", "suppressed", "adopted"],
+        run: _RuleRun,
+        names: tuple[str, ...],
+        reason: str | None = None,
+    ) -> Record:
+        app: str | None = None
+        if names:
+            adopted = run.rule.adopted
+            wanted = run.when_apps if kind != "adopted" else adopted.apps if adopted else None
+            app = next((n for n in names if wanted is None or n in wanted), names[0])
+        pack = self._pack
+        return Record(
+            t, kind, pack.id, pack.version, rule=run.id, habit=run.habit, reason=reason, app=app
+        )
+
+    def _make_runs(
+        self,
+        pack: Pack,
+        saved: _SavedLookup,
+        previous: dict[str, _RuleRun] | None,
+    ) -> list[_RuleRun]:
+        runs: list[_RuleRun] = []
+        for i, rule in enumerate(pack.rules):
+            run = _RuleRun(rule, i, self.device, self.groups)
+            old = previous.get(rule.id) if previous is not None else None
+            if old is not None:
+                run.state = old.state
+                if old.count_n == run.count_n and old.count_within == run.count_within:
+                    run.times = old.times
+                if old.after_within is not None and run.after_within is not None:
+                    run.last_after = old.last_after
+            else:
+                state = saved(rule.id)
+                if state is not None:
+                    run.state = state
+            runs.append(run)
+        return runs
