@@ -75,22 +75,9 @@ class InputSource:
         except ImportError as exc:  # pynput raises ImportError when it cannot reach the display
             self._detail = f"input hook unavailable: {str(exc).splitlines()[0]}"
             raise RuntimeError(self._detail) from exc
-        key_cls = keyboard.Key
-        self._key_type = key_cls
-        bits = modifier_bits(self._platform)
-        self._mod_of = {key_cls[n]: b for n, b in bits.items() if n in key_cls.__members__}
-        self._named_of = {}
-        for member in key_cls:
-            name = named_key(member.name)
-            if name is not None:
-                self._named_of[member] = name
-        self._button_of = {
-            b: _BUTTONS.get(b.name, "other") for b in mouse.Button if b.name != "unknown"
-        }
-        self._emit = emit
-        self._mods = 0
-        self._keyboard = keyboard.Listener(on_press=self._on_press, on_release=self._on_release)
-        self._mouse = mouse.Listener(on_click=self._on_click, on_move=self._on_move)
+        self.bind(keyboard.Key, mouse.Button, emit)
+        self._keyboard = keyboard.Listener(on_press=self.on_press, on_release=self.on_release)
+        self._mouse = mouse.Listener(on_click=self.on_click, on_move=self.on_move)
         self._keyboard.daemon = True
         self._mouse.daemon = True
         self._keyboard.start()
@@ -103,6 +90,27 @@ class InputSource:
             raise RuntimeError(self._detail)
         self._last_seen = time.monotonic()
         self._detail = "keyboard and mouse hooks installed"
+
+    def bind(self, key_cls: Any, button_cls: Any, emit: Emitter) -> None:
+        """Build the lookup tables from pynput's ``Key`` and ``Button`` enums.
+
+        Separate from :meth:`start` so that tests and the bench can drive the
+        callbacks with synthetic keys and no installed hook.
+        """
+        self._key_type = key_cls
+        bits = modifier_bits(self._platform)
+        self._mod_of = {key_cls[n]: b for n, b in bits.items() if n in key_cls.__members__}
+        self._named_of = {}
+        for member in key_cls:
+            name = named_key(member.name)
+            if name is not None:
+                self._named_of[member] = name
+        self._button_of = {
+            b: _BUTTONS.get(b.name, "other") for b in button_cls if b.name != "unknown"
+        }
+        self._chords = {}
+        self._emit = emit
+        self._mods = 0
 
     def stop(self) -> None:
         """Remove both hooks and join their threads."""
@@ -130,9 +138,9 @@ class InputSource:
     def state(self) -> SourceState:
         return SourceState(self.name, self._keyboard is not None and self.alive(), self._detail)
 
-    # -- hook callbacks: hand off only -------------------------------------------
+    # -- hook callbacks: hand off only (public so tests and the bench can drive them) --
 
-    def _on_press(self, key: Any, injected: bool = False) -> None:
+    def on_press(self, key: Any, injected: bool = False) -> None:
         self._last_seen = time.monotonic()
         if key is None:
             return
@@ -165,18 +173,18 @@ class InputSource:
         elif self._emit is not None:
             self._emit(Chord(time.time(), chord))
 
-    def _on_release(self, key: Any, injected: bool = False) -> None:
+    def on_release(self, key: Any, injected: bool = False) -> None:
         if key is not None and key.__class__ is self._key_type:
             bit = self._mod_of.get(key)
             if bit is not None:
                 self._mods &= ~bit
 
-    def _on_click(self, x: int, y: int, button: Any, pressed: bool, injected: bool = False) -> None:
+    def on_click(self, x: int, y: int, button: Any, pressed: bool, injected: bool = False) -> None:
         self._last_seen = time.monotonic()
         if pressed and self._emit is not None:
             self._emit(Click(time.time(), self._button_of.get(button, "other")))  # type: ignore[arg-type]
 
-    def _on_move(self, x: int, y: int, injected: bool = False) -> None:
+    def on_move(self, x: int, y: int, injected: bool = False) -> None:
         # Only proof of life for the watchdog; the position is dropped here.
         self._last_seen = time.monotonic()
 

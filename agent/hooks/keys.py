@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from agent.events import NAMED_KEYS
+from agent.events import MODIFIERS, NAMED_KEYS
 
 __all__ = [
     "ALT",
@@ -126,7 +126,9 @@ def char_key_name(char: str | None, vk: int | None, platform: str) -> str | None
     return None  # a non-ASCII character: a layout's own key, never part of a chord
 
 
-_ORDER: Final = ((CTRL, "ctrl"), (ALT, "alt"), (SHIFT, "shift"), (CMD, "cmd"), (WIN, "win"))
+_BIT_OF: Final = {"ctrl": CTRL, "alt": ALT, "shift": SHIFT, "cmd": CMD, "win": WIN}
+# The canonical modifier order is defined once, in agent.events.MODIFIERS.
+_ORDER: Final = tuple((_BIT_OF[name], name) for name in MODIFIERS)
 
 
 def chord_for(mods: int, key: str, named: bool) -> str | None:
