@@ -93,10 +93,16 @@ class SingleInstance(QObject):
     def _on_connection(self) -> None:
         while self._server.hasPendingConnections():
             socket = self._server.nextPendingConnection()
-            socket.readyRead.connect(lambda s=socket: self._read(s))
+            socket.readyRead.connect(self._reader(socket))
             socket.disconnected.connect(socket.deleteLater)
             if socket.bytesAvailable():
                 self._read(socket)
+
+    def _reader(self, socket: QLocalSocket) -> Callable[[], None]:
+        def slot() -> None:
+            self._read(socket)
+
+        return slot
 
     def _read(self, socket: QLocalSocket) -> None:
         while socket.canReadLine():

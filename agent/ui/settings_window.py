@@ -243,14 +243,14 @@ class SettingsWindow(QWidget):
         editor: QWidget
         if option.type == "bool":
             box = QCheckBox(label_text)
-            box.toggled.connect(lambda on, o=option: self._apply(o, bool(on)))
+            box.toggled.connect(self._bool_slot(option))
             editor = box
         elif option.type == "enum":
             combo = QComboBox()
             for choice in option.choices:
                 texts = option.choice_labels.get(choice, {})
                 combo.addItem(texts.get(lang) or texts.get("en") or choice, choice)
-            combo.activated.connect(lambda i, o=option, c=combo: self._apply(o, c.itemData(i)))
+            combo.activated.connect(self._combo_slot(option, combo))
             editor = combo
         else:
             line = QLineEdit()
@@ -258,7 +258,7 @@ class SettingsWindow(QWidget):
                 line.setPlaceholderText(tr("time_hint", lang))
             elif option.type == "list":
                 line.setPlaceholderText(tr("list_hint", lang))
-            line.editingFinished.connect(lambda o=option, w=line: self._apply_text(o, w))
+            line.editingFinished.connect(self._text_slot(option, line))
             editor = line
         editor.setObjectName(f"field-{option.key}")
         editor.setAccessibleName(label_text)
@@ -537,6 +537,25 @@ class SettingsWindow(QWidget):
         self.stack.setCurrentWidget(self.tabs)
         self.tabs.setCurrentIndex(PAGES.index("privacy"))
         self.refresh_privacy()
+
+    # Closures without default arguments (see agent.ui.toast._slot).
+    def _bool_slot(self, option: Option) -> Callable[[bool], None]:
+        def slot(on: bool) -> None:
+            self._apply(option, bool(on))
+
+        return slot
+
+    def _combo_slot(self, option: Option, combo: QComboBox) -> Callable[[int], None]:
+        def slot(index: int) -> None:
+            self._apply(option, combo.itemData(index))
+
+        return slot
+
+    def _text_slot(self, option: Option, line: QLineEdit) -> Callable[[], None]:
+        def slot() -> None:
+            self._apply_text(option, line)
+
+        return slot
 
     def _apply(self, option: Option, value: Any) -> None:
         field = self.fields[option.key]

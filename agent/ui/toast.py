@@ -53,6 +53,7 @@ from agent.ui.theme import Theme, toast_stylesheet
 
 __all__ = [
     "TOAST_WIDTH",
+    "Choice",
     "ToastAction",
     "ToastContent",
     "ToastStack",
@@ -121,10 +122,32 @@ def content_for(effect: ShowToast, lang: str) -> ToastContent:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """What the person chose on ``window``."""
+
+    window: ToastWindow
+    action: str
+    snooze_for: float | None
+
+
+def _slot(fn: Callable[..., object], *args: object) -> Callable[[], None]:
+    """A no-argument slot calling ``fn(*args)``.
+
+    Used instead of ``lambda _=False, x=x: …``: a closure without default
+    arguments, so PySide passes no signal arguments and holds no defaults.
+    """
+
+    def slot() -> None:
+        fn(*args)
+
+    return slot
+
+
 class ToastWindow(QFrame):
     """One toast. Emits ``chosen(action, snooze_for)`` once, then closes itself."""
 
-    chosen = Signal(str, object)
+    chosen = Signal(object)  # Choice
     painted = Signal()
 
     def __init__(
@@ -149,6 +172,7 @@ class ToastWindow(QFrame):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._on_timeout)
         self.hovered = False
+        self.keyboard_taken = False
 
         self.setObjectName("WaymarkToast")
         self.setWindowFlags(
@@ -240,7 +264,7 @@ class ToastWindow(QFrame):
             button = QPushButton(action.label, self)
             button.setObjectName("primary")
             button.setAccessibleName(action.label)
-            button.clicked.connect(lambda _=False, a=action: self._on_action(a))
+            button.clicked.connect(_slot(self._on_action, action))
             row.addWidget(button)
             self.action_buttons[action.id] = button
         self.got_it_button = QPushButton(tr("got_it", lang), self)
@@ -266,7 +290,7 @@ class ToastWindow(QFrame):
             for seconds, label in c.snooze:
                 text = tr("snooze_for", lang, duration=label)
                 act = menu.addAction(text)
-                act.triggered.connect(lambda _=False, s=seconds: self.choose("snooze", s))
+                act.triggered.connect(_slot(self.choose, "snooze", seconds))
             snooze.setMenu(menu)
             row2.addWidget(snooze)
             self.snooze_button, self.snooze_menu = snooze, menu
@@ -290,7 +314,7 @@ class ToastWindow(QFrame):
             return
         self._decided = True
         self._timer.stop()
-        self.chosen.emit(action, snooze_for)
+        self.chosen.emit(Choice(self, action, snooze_for))
         self.close()
 
     def _on_action(self, action: ToastAction) -> None:
@@ -303,7 +327,7 @@ class ToastWindow(QFrame):
             self._open_url(url)
 
     def _on_timeout(self) -> None:
-        if not self.hovered and not self.isActiveWindow():
+        if not self.hovered and not self.keyboard_taken:
             self.choose("dismiss")
 
     def start_timer(self) -> None:
@@ -330,6 +354,7 @@ class ToastWindow(QFrame):
 
     def take_keyboard(self) -> None:
         """Let the keyboard reach this toast (asked for by the person) and focus it."""
+        self.keyboard_taken = True
         self.pause_timer()
         self.setWindowFlag(Qt.WindowType.WindowDoesNotAcceptFocus, False)
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, False)
@@ -353,7 +378,7 @@ class ToastWindow(QFrame):
 
     def leaveEvent(self, event: QEvent) -> None:
         self.hovered = False
-        if not self.isActiveWindow():
+        if not self.keyboard_taken:
             self.start_timer()
         super().leaveEvent(event)
 
@@ -372,7 +397,7 @@ class ToastWindow(QFrame):
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._decided:  # closed by the window manager or the app: a dismissal
             self._decided = True
-            self.chosen.emit("dismiss", None)
+            self.chosen.emit(Choice(self, "dismiss", None))
         self._timer.stop()
         super().closeEvent(event)
 
@@ -436,7 +461,7 @@ class ToastStack(QObject):
             image_root=self._image_root,
             open_url=self._open_url,
         )
-        window.chosen.connect(lambda action, snooze, w=window: self._on_chosen(w, action, snooze))
+        window.chosen.connect(self._on_chosen)
         self.toasts.append(window)
         self.relayout()
         window.show()
@@ -488,9 +513,9 @@ class ToastStack(QObject):
     def placement(self, toast: ToastWindow) -> QRect:
         return toast.frameGeometry()
 
-    def _on_chosen(self, window: ToastWindow, action: str, snooze_for: object) -> None:
-        seconds = float(snooze_for) if isinstance(snooze_for, int | float) else None
-        self._post(Action(self._now(), window.content.rule, action, seconds))
+    def _on_chosen(self, choice: Choice) -> None:
+        window = choice.window
+        self._post(Action(self._now(), window.content.rule, choice.action, choice.snooze_for))
         if window in self.toasts:
             self.toasts.remove(window)
             self.relayout()
