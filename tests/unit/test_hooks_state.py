@@ -128,7 +128,8 @@ def test_linux_lock_signals() -> None:
     assert decode_lock_signal("org.freedesktop.ScreenSaver", "ActiveChanged", (True,)) == "lock"
     assert decode_lock_signal("org.gnome.ScreenSaver", "ActiveChanged", (False,)) == "unlock"
     assert decode_lock_signal("org.freedesktop.login1.Session", "Lock", ()) == "lock"
-    changed: tuple[object, ...] = ("org.freedesktop.login1.Session", {"LockedHint": ("b", False)}, [])
+    session = "org.freedesktop.login1.Session"
+    changed: tuple[object, ...] = (session, {"LockedHint": ("b", False)}, [])
     assert decode_lock_signal("org.freedesktop.DBus.Properties", "PropertiesChanged", changed) == (
         "unlock"
     )
