@@ -1,14 +1,14 @@
 """Guard against a PySide6 6.12.0 reference-count bug on Python 3.11.
 
-PySide6-Essentials 6.12.0 returns ``None`` from every void C++ method without
+PySide6-Essentials 6.12.0 returns ``None`` from void C++ methods without
 taking a reference to it, and some paths do the same with ``True``/``False``
-(correct only on Python ≥ 3.12, where these are immortal, PEP 683).  On Python 3.11 each such call removes one reference from
-``None``; a long-running agent makes tens of thousands of calls and the
-interpreter then aborts with "none_dealloc: deallocating None".  6.11.x is not
-affected.  Until the dependency pin excludes 6.12.0, we give ``None``, ``True`` and ``False`` the same
-practically infinite reference count that Python 3.12 gives it.  The objects
-involved are singletons that are never freed anyway, so this changes nothing
-else.
+(correct only on Python >= 3.12, where these are immortal, PEP 683).  On
+Python 3.11 each such call removes one reference; a long-running agent makes
+tens of thousands of calls and the interpreter then aborts with
+"none_dealloc: deallocating None".  6.11.x is not affected.  Until the
+dependency pin excludes 6.12.0, we give ``None``, ``True`` and ``False`` the
+practically infinite reference count that Python 3.12 gives them.  They are
+singletons that are never freed anyway, so this changes nothing else.
 """
 
 from __future__ import annotations
