@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+
+from sqlalchemy import Engine
 
 from server.db import make_engine, migration_state, upgrade
 from server.store import NotFound, Store
@@ -20,6 +23,15 @@ class SchemaError(Exception):
 def open_store(url: str | None) -> Store:
     """A store over ``url``; an empty database is migrated, an old one is refused."""
     engine = make_engine(url)
+    try:
+        _check_schema(engine, url)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine)
+
+
+def _check_schema(engine: Engine, url: str | None) -> None:
     state = migration_state(engine)
     if state == "empty":
         upgrade(engine)
@@ -32,7 +44,15 @@ def open_store(url: str | None) -> Store:
         raise SchemaError(
             "the database was migrated by a newer waymark-server; upgrade this server"
         )
-    return Store(engine)
+
+
+@contextmanager
+def _opened(url: str | None) -> Iterator[Store]:
+    store = open_store(url)
+    try:
+        yield store
+    finally:
+        store.engine.dispose()
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -40,50 +60,53 @@ def _serve(args: argparse.Namespace) -> int:
 
     from server.app import ServerSettings, create_app
 
-    store = open_store(args.db)
     settings = ServerSettings(rate_per_second=args.rate_per_second, rate_burst=args.rate_burst)
-    app = create_app(store, settings)
-    print(f"waymark-server: listening on http://{args.host}:{args.port}", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    with _opened(args.db) as store:
+        app = create_app(store, settings)
+        print(f"waymark-server: listening on http://{args.host}:{args.port}", file=sys.stderr)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:
     engine = make_engine(args.db)
-    before = migration_state(engine)
-    if before == "ahead":
-        raise SchemaError("the database was migrated by a newer waymark-server")
-    upgrade(engine)
+    try:
+        before = migration_state(engine)
+        if before == "ahead":
+            raise SchemaError("the database was migrated by a newer waymark-server")
+        upgrade(engine)
+    finally:
+        engine.dispose()
     print(f"waymark-server: database schema is current (was {before})")
     return 0
 
 
 def _tenant_create(args: argparse.Namespace) -> int:
-    store = open_store(args.db)
-    tenant = store.create_tenant(args.name)
+    with _opened(args.db) as store:
+        tenant = store.create_tenant(args.name)
     print(f"tenant {args.name} created (id {tenant})")
     return 0
 
 
 def _token_enroll(args: argparse.Namespace) -> int:
-    store = open_store(args.db)
-    print(store.add_enroll_token(store.tenant_id(args.tenant)))
+    with _opened(args.db) as store:
+        print(store.add_enroll_token(store.tenant_id(args.tenant)))
     return 0
 
 
 def _token_admin(args: argparse.Namespace) -> int:
-    store = open_store(args.db)
-    print(store.add_admin_token(store.tenant_id(args.tenant), args.role))
+    with _opened(args.db) as store:
+        print(store.add_admin_token(store.tenant_id(args.tenant), args.role))
     return 0
 
 
 def _publisher_key_add(args: argparse.Namespace) -> int:
-    store = open_store(args.db)
     text: str = args.pubkey
     candidate = Path(text)
     if len(text) < 4096 and candidate.is_file():
         text = candidate.read_text(encoding="utf-8")
-    kid = store.add_publisher_key(store.tenant_id(args.tenant), text)
+    with _opened(args.db) as store:
+        kid = store.add_publisher_key(store.tenant_id(args.tenant), text)
     print(f"publisher key {kid} added to tenant {args.tenant}")
     return 0
 

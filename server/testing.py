@@ -34,8 +34,11 @@ __all__ = [
     "wait_for",
 ]
 
-PG_BIN_CANDIDATES = ("/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin",
-                     "/usr/lib/postgresql/15/bin")  # fmt: skip
+PG_BIN_CANDIDATES = (
+    "/usr/lib/postgresql/17/bin",
+    "/usr/lib/postgresql/16/bin",
+    "/usr/lib/postgresql/15/bin",
+)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -119,7 +122,7 @@ def running_postgres(
             {}
             if durable
             else {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
-        ),  # fmt: skip
+        ),
         **(settings or {}),
     }
     opt_text = " ".join(f"-c {k}={v}" for k, v in options.items())
@@ -137,7 +140,7 @@ def running_postgres(
                     "UTF8",
                     "--no-sync",
                 ]
-            ),  # fmt: skip
+            ),
             check=True,
             capture_output=True,
         )
@@ -156,7 +159,7 @@ def running_postgres(
                     "60",
                     "start",
                 ]
-            ),  # fmt: skip
+            ),
             check=True,
             capture_output=True,
         )
@@ -166,7 +169,7 @@ def running_postgres(
             subprocess.run(
                 _as_postgres(
                     [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]
-                ),  # fmt: skip
+                ),
                 capture_output=True,
                 check=False,
             )
