@@ -107,8 +107,9 @@ def lift_chart(adoption: list[dict[str, Any]], width: int = 520) -> str:
     rows = [a for a in adoption if not a["withheld"]]
     if not rows:
         return "<p class=muted>No habit has 10 nudged and 10 holdout devices yet.</p>"
+    width = max(width, 640)
     height = 30 * len(rows) + 30
-    left, right = 150, width - 20
+    left, right = 150, width - 190
     lo: float = min(-0.1, *(float(a["lift_ci95"][0]) for a in rows))
     hi: float = max(0.1, *(float(a["lift_ci95"][1]) for a in rows))
 
@@ -133,7 +134,7 @@ def lift_chart(adoption: list[dict[str, Any]], width: int = 520) -> str:
             f'<rect x="{min(x(0), x(d)):.1f}" y="{cy - 7}" width="{abs(x(d) - x(0)):.1f}" '
             f'height="14" fill="{colour}" opacity="0.35"/>',
             f'<circle cx="{x(d):.1f}" cy="{cy}" r="4" fill="{colour}"/>',
-            f'<text x="{right}" y="{cy + 4}" font-size="11" text-anchor="end">'
+            f'<text x="{width - 4}" y="{cy + 4}" font-size="11" text-anchor="end">'
             f"{d * 100:+.1f} pp [{clo * 100:+.1f}, {chi * 100:+.1f}]</text>",
         ]
     parts.append("</svg>")
@@ -143,20 +144,30 @@ def lift_chart(adoption: list[dict[str, Any]], width: int = 520) -> str:
 def render_dashboard(report: dict[str, Any], bundles: list[Any], tenant_note: str) -> str:
     """The whole dashboard page for one report document and the tenant's bundles."""
     days = sorted({d["day"] for d in report["days"]})
-    per_habit: dict[str, dict[str, dict[str, int | None]]] = defaultdict(lambda: defaultdict(dict))
+    # Only visible figures are added, so a withheld part cannot be recovered by
+    # subtraction; a day whose figures are all withheld is drawn as a gap.
+    sums: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    hidden: set[tuple[str, str, str]] = set()
     for d in report["days"]:
         habit = d["habit"] or "(no habit)"
-        for name in ("shown", "acted", "adopted"):
-            cell = per_habit[habit][name]
-            v = d[name]
-            # Only visible figures are added: a withheld part must not be recoverable.
-            if v is not None:
-                cell[d["day"]] = (cell.get(d["day"]) or 0) + v
-            else:
-                cell.setdefault(d["day"], None)
+        for name in COLOURS:
+            cell = sums[habit][name]
+            cell[d["day"]] = cell.get(d["day"], 0) + (d[name] or 0)
+            if d[name] is None:
+                hidden.add((habit, name, d["day"]))
+    per_habit = {
+        habit: {
+            name: {
+                day: (None if value == 0 and (habit, name, day) in hidden else value)
+                for day, value in cells.items()
+            }
+            for name, cells in figures.items()
+        }
+        for habit, figures in sums.items()
+    }
     charts = []
     for habit, figures in sorted(per_habit.items()):
-        series = {name: [figures[name].get(day, 0) for day in days] for name in COLOURS}
+        series = {name: [figures.get(name, {}).get(day, 0) for day in days] for name in COLOURS}
         charts.append(
             f"<div class=card><b>{escape(habit)}</b>"
             f"<div class=legend>{_legend()}</div>{line_chart(days, series)}</div>"

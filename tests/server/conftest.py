@@ -1,0 +1,159 @@
+"""Fixtures for the server tests: the same tests run on SQLite and on a real PostgreSQL.
+
+PostgreSQL is started once per session (initdb into a temporary folder, run as
+the ``postgres`` user when the tests run as root, 127.0.0.1 on a free port);
+every test gets its own database in it, or its own SQLite file.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent.sync.bundle import make_bundle, public_key_text
+from server.app import ServerSettings
+from server.cli import open_store
+from server.store import Store
+from server.testing import (
+    PostgresCluster,
+    RunningServer,
+    postgres_available,
+    running_postgres,
+    running_server,
+)
+
+
+_counter = itertools.count()
+
+PACK_TEMPLATE = """\
+waymark: 1
+id: {pack_id}
+version: {version}
+title: Microsoft 365 habits
+default_locale: en
+apps:
+  outlook: {{windows: [outlook.exe], macos: [com.microsoft.Outlook], linux: [thunderbird]}}
+rules:
+  - id: share-link
+    habit: share-links
+    when: {{event: chord, app: outlook, chord: ctrl+v}}
+    adopted: {{event: chord, app: outlook, chord: ctrl+k}}
+    toast:
+      title: {{en: Share a link instead}}
+      body: {{en: "Links keep **one** version of the file."}}
+"""
+
+
+def pack_text(version: int, pack_id: str = "m365-habits") -> str:
+    return PACK_TEMPLATE.format(pack_id=pack_id, version=version)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    if not postgres_available():
+        pytest.skip("PostgreSQL is not installed (scripts/bootstrap-debian.sh installs it)")
+    with running_postgres() as cluster:
+        yield cluster
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'server.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
+    return cluster.create_database(f"t{next(_counter)}")
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    opened = open_store(db_url)
+    yield opened
+    opened.engine.dispose()
+
+
+@dataclass
+class Tenant:
+    """A tenant with every kind of credential, as an admin would set it up."""
+
+    name: str
+    id: int
+    enroll_token: str
+    publisher_token: str
+    analyst_token: str
+    key: Ed25519PrivateKey
+
+    def bundle(self, version: int, *, pack_id: str = "m365-habits", days: int = 90) -> bytes:
+        return make_bundle(
+            pack_source=pack_text(version, pack_id),
+            pack_id=pack_id,
+            version=version,
+            private_key=self.key,
+            created=datetime.now(UTC),
+            expires_in=timedelta(days=days),
+        )
+
+
+def make_tenant(store: Store, name: str) -> Tenant:
+    tenant_id = store.create_tenant(name)
+    key = Ed25519PrivateKey.generate()
+    store.add_publisher_key(tenant_id, public_key_text(key.public_key()))
+    return Tenant(
+        name=name,
+        id=tenant_id,
+        enroll_token=store.add_enroll_token(tenant_id),
+        publisher_token=store.add_admin_token(tenant_id, "publisher"),
+        analyst_token=store.add_admin_token(tenant_id, "analyst"),
+        key=key,
+    )
+
+
+@pytest.fixture
+def acme(store: Store) -> Tenant:
+    return make_tenant(store, "acme")
+
+
+@pytest.fixture
+def globex(store: Store) -> Tenant:
+    return make_tenant(store, "globex")
+
+
+@pytest.fixture
+def live(store: Store) -> Iterator[RunningServer]:
+    """The real server on its own loopback port (generous rate limit)."""
+    with running_server(store, ServerSettings(rate_per_second=1000, rate_burst=1000)) as srv:
+        yield srv
+
+
+@pytest.fixture
+def client(live: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live.url, timeout=30) as c:
+        yield c
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def enroll(client: httpx.Client, tenant: Tenant, groups: list[str] | None = None) -> str:
+    """Enroll a device; returns its secret."""
+    r = client.post(
+        "/v1/enroll",
+        json={
+            "token": tenant.enroll_token,
+            "os": "linux",
+            "agent_version": "0.1.0",
+            "groups": groups or [],
+        },
+    )
+    assert r.status_code == 200, r.text
+    secret: str = r.json()["device_secret"]
+    return secret

@@ -1,0 +1,99 @@
+"""/dashboard in headless Chromium: login with an admin token, charts drawn as SVG."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from server.cli import open_store
+from server.ingest import CheckedEvent
+from server.store import Store
+from server.testing import running_server, wait_for
+from tests.server.conftest import make_tenant
+from tests.server.webdriver import chromium_available, headless_chromium
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "dashboard.png"
+HABITS = {"share-links": "share-link", "meeting-notes": "notes-in-loop", "ctrl-k": "insert-link"}
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    store = open_store(f"sqlite:///{tmp_path / 'dash.db'}")
+    yield store
+    store.engine.dispose()
+
+
+def _fill(store: Store, tenant_id: int, devices: int = 120, days: int = 14) -> None:
+    """Two weeks of telemetry in which nudged devices adopt more and more."""
+    rng = random.Random(7)
+    today = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)
+    fleet = [
+        store.enroll_device(tenant_id, ["sales"], "windows", "0.1.0")[0] for _ in range(devices)
+    ]
+    for index, device in enumerate(fleet):
+        holdout = index % 4 == 0
+        batch: list[CheckedEvent] = []
+        for back in range(days):
+            moment = today - timedelta(days=days - 1 - back)
+            for habit, rule in HABITS.items():
+
+                def add(kind: str, reason: str | None = None, *, r: str | None = rule,
+                        h: str = habit, at: datetime = moment) -> None:  # fmt: skip
+                    batch.append(CheckedEvent(
+                        uuid=str(uuid.uuid4()), t=at.timestamp(), day=at.strftime("%Y-%m-%d"),
+                        kind=kind, pack_id="m365-habits", pack_version=3, rule=r, habit=h,
+                        reason=reason, action=None, app=None))  # fmt: skip
+
+                if holdout:
+                    add("suppressed", "holdout")
+                    if rng.random() < 0.03:
+                        add("adopted", r=None)
+                    continue
+                add("shown")
+                if rng.random() < 0.5:
+                    add("acted")
+                if rng.random() < 0.3:
+                    add("suppressed", "cooldown")
+                if rng.random() < 0.05 + back * 0.025:
+                    add("adopted", r=None)
+        store.insert_events(device, batch)
+
+
+@pytest.mark.chromium
+@pytest.mark.skipif(not chromium_available(), reason="needs chromium and chromium-driver")
+def test_dashboard_logs_in_with_an_admin_token_and_draws_the_report(
+    sqlite_store: Store,
+) -> None:
+    acme = make_tenant(sqlite_store, "acme")
+    _fill(sqlite_store, acme.id)
+    for version, rollout in ((2, 100), (3, 20)):
+        data = acme.bundle(version)
+        sqlite_store.add_bundle(
+            acme.id, pack_id="m365-habits", version=version, data=data,
+            sha256=hashlib.sha256(data).hexdigest(), key="0123456789abcdef",
+            created=0.0, expires=4e9, rollout=rollout, groups=None,
+        )  # fmt: skip
+    with running_server(sqlite_store) as srv, headless_chromium() as browser:
+        browser.open(srv.url + "/dashboard")
+        assert "Admin token" in browser.source()
+        browser.type("input[name=token]", "wma_not-a-token")
+        browser.click("button[type=submit]")
+        assert "not a valid admin token" in browser.source()
+        browser.type("input[name=token]", acme.analyst_token)
+        browser.click("button[type=submit]")
+        wait_for(lambda: "Sign out" in browser.source(), 20, "the dashboard after login")
+        page = browser.source()
+        assert "Shown, acted on and adopted per day" in page
+        assert page.count("<svg") >= 4  # three habits + the lift chart (+ legends)
+        assert "pp [" in page  # a lift with its interval
+        assert "20%" in page.split("Pack versions")[1]
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        png = browser.screenshot()
+        assert png.startswith(b"\x89PNG")
+        SCREENSHOT.write_bytes(png)
