@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QLocale, QObject, Signal
+from PySide6.QtCore import QLocale, QObject, Signal, Slot
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication
 
@@ -78,6 +78,7 @@ class SingleInstance(QObject):
         self._server = QLocalServer(self)
         self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         self._server.newConnection.connect(self._on_connection)
+        self._clients: list[QLocalSocket] = []
 
     def listen(self) -> bool:
         if self._server.listen(self.name):
@@ -88,17 +89,30 @@ class SingleInstance(QObject):
         return self._server.listen(self.name)
 
     def close(self) -> None:
+        for socket in self._clients:
+            socket.readyRead.disconnect()
+            socket.disconnected.disconnect()
+            socket.abort()  # the server owns its sockets and deletes them with itself
+        self._clients.clear()
         self._server.close()
 
     def _on_connection(self) -> None:
         while self._server.hasPendingConnections():
             socket = self._server.nextPendingConnection()
+            # Kept until close(): deleting a server socket from Python while Qt still
+            # has events queued for it crashed PySide6 6.12; a few stay per second start.
+            self._clients.append(socket)
             socket.readyRead.connect(self._reader(socket))
-            socket.disconnected.connect(socket.deleteLater)
-            if socket.bytesAvailable():
-                self._read(socket)
+            socket.disconnected.connect(self._forget(socket))
+            self._read(socket)
 
     def _reader(self, socket: QLocalSocket) -> Callable[[], None]:
+        def slot() -> None:
+            self._read(socket)
+
+        return slot
+
+    def _forget(self, socket: QLocalSocket) -> Callable[[], None]:
         def slot() -> None:
             self._read(socket)
 
@@ -161,6 +175,7 @@ class DesktopUi(QObject):
         self.settings_window.show_page(page or "coaching")
         return self.settings_window
 
+    @Slot(str)
     def handle_message(self, message: str) -> None:
         """A request from another start of Waymark (``show-settings[:page]``)."""
         command, _, page = message.partition(":")
