@@ -30,6 +30,7 @@ from server.testing import (
 )
 
 
+
 _counter = itertools.count()
 
 PACK_TEMPLATE = """\

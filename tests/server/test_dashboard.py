@@ -29,6 +29,16 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     store.engine.dispose()
 
 
+def _event(
+    kind: str, habit: str, rule: str | None, at: datetime, reason: str | None = None
+) -> CheckedEvent:
+    return CheckedEvent(
+        uuid=str(uuid.uuid4()), t=at.timestamp(), day=at.strftime("%Y-%m-%d"), kind=kind,
+        pack_id="m365-habits", pack_version=3, rule=rule, habit=habit, reason=reason,
+        action=None, app=None,
+    )  # fmt: skip
+
+
 def _fill(store: Store, tenant_id: int, devices: int = 120, days: int = 14) -> None:
     """Two weeks of telemetry in which nudged devices adopt more and more."""
     rng = random.Random(7)
@@ -40,28 +50,20 @@ def _fill(store: Store, tenant_id: int, devices: int = 120, days: int = 14) -> N
         holdout = index % 4 == 0
         batch: list[CheckedEvent] = []
         for back in range(days):
-            moment = today - timedelta(days=days - 1 - back)
+            at = today - timedelta(days=days - 1 - back)
             for habit, rule in HABITS.items():
-
-                def add(kind: str, reason: str | None = None, *, r: str | None = rule,
-                        h: str = habit, at: datetime = moment) -> None:  # fmt: skip
-                    batch.append(CheckedEvent(
-                        uuid=str(uuid.uuid4()), t=at.timestamp(), day=at.strftime("%Y-%m-%d"),
-                        kind=kind, pack_id="m365-habits", pack_version=3, rule=r, habit=h,
-                        reason=reason, action=None, app=None))  # fmt: skip
-
                 if holdout:
-                    add("suppressed", "holdout")
+                    batch.append(_event("suppressed", habit, rule, at, "holdout"))
                     if rng.random() < 0.03:
-                        add("adopted", r=None)
+                        batch.append(_event("adopted", habit, None, at))
                     continue
-                add("shown")
+                batch.append(_event("shown", habit, rule, at))
                 if rng.random() < 0.5:
-                    add("acted")
+                    batch.append(_event("acted", habit, rule, at))
                 if rng.random() < 0.3:
-                    add("suppressed", "cooldown")
+                    batch.append(_event("suppressed", habit, rule, at, "cooldown"))
                 if rng.random() < 0.05 + back * 0.025:
-                    add("adopted", r=None)
+                    batch.append(_event("adopted", habit, None, at))
         store.insert_events(device, batch)
 
 
@@ -81,10 +83,10 @@ def test_dashboard_logs_in_with_an_admin_token_and_draws_the_report(
         )  # fmt: skip
     with running_server(sqlite_store) as srv, headless_chromium() as browser:
         browser.open(srv.url + "/dashboard")
-        assert "Admin token" in browser.source()
+        wait_for(lambda: "Admin token" in browser.source(), 20, "the login page")
         browser.type("input[name=token]", "wma_not-a-token")
         browser.click("button[type=submit]")
-        assert "not a valid admin token" in browser.source()
+        wait_for(lambda: "not a valid admin token" in browser.source(), 20, "the refusal")
         browser.type("input[name=token]", acme.analyst_token)
         browser.click("button[type=submit]")
         wait_for(lambda: "Sign out" in browser.source(), 20, "the dashboard after login")

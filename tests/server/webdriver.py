@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +93,8 @@ def headless_chromium(width: int = 1280, height: int = 1500) -> Iterator[Browser
         yield Browser(http, session)
     finally:
         if session is not None:
-            try:
+            with suppress(httpx.HTTPError):
                 http.delete(f"/session/{session}")
-            except httpx.HTTPError:
-                pass
         http.close()
         driver.terminate()
         try:
