@@ -630,9 +630,14 @@ class Engine:
     ) -> Record:
         app: str | None = None
         if names:
-            adopted = run.rule.adopted
-            wanted = run.when_apps if kind != "adopted" else adopted.apps if adopted else None
-            app = next((n for n in names if wanted is None or n in wanted), names[0])
+            app = names[0]
+            if len(names) > 1:  # an identifier shared by two aliases: name the one that matched
+                adopted = run.rule.adopted
+                wanted = run.when_apps if kind != "adopted" else adopted.apps if adopted else None
+                for name in names:
+                    if wanted is None or name in wanted:
+                        app = name
+                        break
         pack = self._pack
         return Record(
             t, kind, pack.id, pack.version, rule=run.id, habit=run.habit, reason=reason, app=app
