@@ -291,7 +291,8 @@ class Engine:
     def swap(self, pack: Pack) -> None:
         """Replace the running pack atomically, keeping the state of rules that keep their id."""
         old = self._by_id
-        runs = self._make_runs(pack, lambda rid: None, old)
+        saved = self._store.load_rules() if any(r.id not in old for r in pack.rules) else {}
+        runs = self._make_runs(pack, saved.get, old)
         compiled = CompiledPack(pack, self.os_name)
         gone = [rid for rid in old if rid not in {r.id for r in runs}]
         self._store.delete_rules(gone)
