@@ -26,7 +26,7 @@ from agent.events import (
 from agent.events import Focus as FocusEvent
 from agent.rules.engine import Engine, bucket, decisions_of
 from agent.rules.model import Pack
-from agent.rules.state import StateStore
+from agent.rules.state import RuleState, StateStore
 from tests.unit.packs import MONDAY_9, clock, pack, rule, when
 
 T0 = MONDAY_9
@@ -491,3 +491,27 @@ def test_events_without_candidates_produce_nothing() -> None:
     assert e.handle(focus(0, "excel.exe")) == []
     assert e.handle(chord(1)) == []
     assert e.handle(Typing(T0 + 2)) == []
+
+
+def test_swap_keeps_a_count_window_in_progress_and_picks_up_saved_state() -> None:
+    store = StateStore(None)
+    e = engine(pack(rule("r1", count=(3, 600))), state=store)
+    feed(e, pastes(1, 2))
+    store.save_rule("later", RuleState(total_shown=1, never=True))
+    e.swap(pack(rule("r1", count=(3, 600)), rule("later"), version=2))
+    assert feed(e, [chord(3)]) == [
+        (3, "show", "r1", None),
+        (3, "suppress", "later", "never"),
+    ]
+
+
+def test_decisions_serialise_to_the_design_json_shape() -> None:
+    e = engine(pack(rule("r1", cooldown=H, adopted=when(chord="ctrl+k"))))
+    events = [focus(0), chord(3.5), chord(4), chord(5, "ctrl+k"), Action(T0 + 6, "r1", "got-it")]
+    effects = [effect for ev in events for effect in e.handle(ev)]
+    got = [d.as_json(round(d.t - T0, 3)) for d in decisions_of(effects)]
+    assert got == [
+        {"t": 3.5, "rule": "r1", "decision": "show"},
+        {"t": 4.0, "rule": "r1", "decision": "suppress", "reason": "cooldown"},
+        {"t": 5.0, "habit": "r1-habit", "decision": "adopted"},
+    ]
