@@ -507,7 +507,13 @@ def test_swap_keeps_a_count_window_in_progress_and_picks_up_saved_state() -> Non
 
 def test_decisions_serialise_to_the_design_json_shape() -> None:
     e = engine(pack(rule("r1", cooldown=H, adopted=when(chord="ctrl+k"))))
-    events = [focus(0), chord(3.5), chord(4), chord(5, "ctrl+k"), Action(T0 + 6, "r1", "got-it")]
+    events: list[InputEvent] = [
+        focus(0),
+        chord(3.5),
+        chord(4),
+        chord(5, "ctrl+k"),
+        Action(T0 + 6, "r1", "got-it"),
+    ]
     effects = [effect for ev in events for effect in e.handle(ev)]
     got = [d.as_json(round(d.t - T0, 3)) for d in decisions_of(effects)]
     assert got == [
