@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -116,8 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument(
         "--db",
         metavar="URL",
-        help="database URL: postgresql://user:pass@host/db or sqlite:///path "
-        "(default: SQLite in the data folder; WAYMARK_SERVER_DATA_DIR overrides the folder)",
+        default=os.environ.get("WAYMARK_SERVER_DB") or None,
+        help="database URL: postgresql://user:pass@host/db or sqlite:///path (default: "
+        "$WAYMARK_SERVER_DB, else SQLite in the data folder, which "
+        "$WAYMARK_SERVER_DATA_DIR overrides)",
     )
     parser = argparse.ArgumentParser(
         prog="waymark-server",
