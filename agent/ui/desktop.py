@@ -136,6 +136,7 @@ class DesktopUi(QObject):
         theme: Callable[[], Theme] = system_theme,
         image_root: Path | None = None,
         quit_app: Callable[[], None] | None = None,
+        open_url: Callable[[str], object] | None = None,
     ) -> None:
         super().__init__()
         self.core = core
@@ -149,6 +150,7 @@ class DesktopUi(QObject):
             theme=theme,
             now=now,
             image_root=image_root,
+            open_url=open_url,
         )
         self.tray = TrayController(
             core,

@@ -266,7 +266,7 @@ class SettingsWindow(QWidget):
         editor.setToolTip(description)
         note = QLabel()
         note.setObjectName(f"managed-{option.key}")
-        note.setStyleSheet(_MUTED)
+        note.setStyleSheet("color: #8a5a00; font-style: italic;")
         error = QLabel()
         error.setObjectName(f"error-{option.key}")
         error.setStyleSheet("color: #c62828;")
@@ -417,7 +417,7 @@ class SettingsWindow(QWidget):
         managed = self._core.settings.is_managed(key)
         editor.setEnabled(not managed)
         lang = self._lang()
-        field.note.setText("🔒 " + tr("managed_by", lang, org=_org(self._core, lang)))
+        field.note.setText(tr("managed_by", lang, org=_org(self._core, lang)))
         field.note.setVisible(managed)
         if managed:
             editor.setAccessibleDescription(tr("managed_by", lang, org=_org(self._core, lang)))

@@ -63,6 +63,9 @@ __all__ = [
 ]
 
 TOAST_WIDTH = 380
+ACCENT_WIDTH = 5
+PADDING = (16, 10, 12, 14)  # left, top, right, bottom inside the accent bar
+TEXT_WIDTH = TOAST_WIDTH - ACCENT_WIDTH - PADDING[0] - PADDING[2] - 2
 MARGIN = 16
 GAP = 10
 IMAGE_MAX_HEIGHT = 160
@@ -200,11 +203,11 @@ class ToastWindow(QFrame):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
         bar = QWidget(self)
-        bar.setFixedWidth(5)
+        bar.setFixedWidth(ACCENT_WIDTH)
         bar.setStyleSheet(f"background: {self.theme.accent};")
         outer.addWidget(bar)
         inner = QVBoxLayout()
-        inner.setContentsMargins(16, 10, 10, 14)
+        inner.setContentsMargins(*PADDING)
         inner.setSpacing(8)
         outer.addLayout(inner)
 
@@ -231,6 +234,7 @@ class ToastWindow(QFrame):
         self.title_label.setTextFormat(Qt.TextFormat.PlainText)
         self.title_label.setWordWrap(True)
         self.title_label.setAccessibleName(c.title)
+        self.title_label.setFixedWidth(TEXT_WIDTH)  # wrapped labels need a fixed width to size
         inner.addWidget(self.title_label)
 
         self.body_label: QLabel | None = None
@@ -244,6 +248,7 @@ class ToastWindow(QFrame):
             body.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
             body.linkActivated.connect(self._on_link)
             body.setAccessibleName(to_plain_text(c.body))
+            body.setFixedWidth(TEXT_WIDTH)
             inner.addWidget(body)
             self.body_label = body
 

@@ -135,7 +135,7 @@ def test_managed_fields_are_locked_with_the_organisation(
         field = window.fields[key]
         assert not field.editor.isEnabled()
         assert not field.note.isHidden()
-        assert field.note.text() == "🔒 Managed by Example Corp"
+        assert field.note.text() == "Managed by Example Corp"
     assert window.fields["coaching_enabled"].editor.isEnabled()
     assert window.fields["coaching_enabled"].note.isHidden()
 
