@@ -65,10 +65,23 @@ def typing_window(xserver: XServer) -> Iterator[str]:
     proc = subprocess.Popen(["xlogo", "-geometry", "400x300+100+100"], env=xserver.env,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        window = wait_for(lambda: xdotool(xserver, "search", "--class", "xlogo", check=False),
-                          10, "the xlogo window").splitlines()[0]  # fmt: skip
-        xdotool(xserver, "windowactivate", "--sync", window)
-        wait_for(lambda: _focus(xserver) == window or None, 10, "xlogo to take the focus")
+        found = wait_for(
+            lambda: xdotool(xserver, "search", "--class", "xlogo", check=False),
+            20,
+            "the xlogo window",
+        )
+        window = found.splitlines()[-1]
+
+        def focused() -> bool:
+            if _focus(xserver) == window:
+                return True
+            # Map it (again) and ask the window manager for it, until it is ours:
+            # a client that starts while openbox settles can stay unmapped.
+            xdotool(xserver, "windowmap", window, check=False)
+            xdotool(xserver, "windowactivate", window, check=False)
+            return False
+
+        wait_for(focused, 20, "xlogo to take the focus")
         yield window
     finally:
         proc.terminate()
