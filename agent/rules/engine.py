@@ -330,7 +330,7 @@ class Engine:
         if kind == "chord":
             assert event.kind == "chord"
             chord = event.chord
-            if event.app is None:
+            if event.app is None or event.app == self._focus_app:
                 cands = self._chord_cands.get(chord, _MISS)
                 if cands is _MISS:
                     cands = self._chord_cands[chord] = self._compiled.candidates(
@@ -343,7 +343,7 @@ class Engine:
         elif kind == "click":
             assert event.kind == "click"
             button = event.button
-            if event.app is None:
+            if event.app is None or event.app == self._focus_app:
                 cands = self._click_cands.get(button, _MISS)
                 if cands is _MISS:
                     cands = self._click_cands[button] = self._compiled.candidates(

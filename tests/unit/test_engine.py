@@ -521,3 +521,9 @@ def test_decisions_serialise_to_the_design_json_shape() -> None:
         {"t": 4.0, "rule": "r1", "decision": "suppress", "reason": "cooldown"},
         {"t": 5.0, "habit": "r1-habit", "decision": "adopted"},
     ]
+
+
+def test_a_chord_naming_the_focused_app_uses_the_same_candidates() -> None:
+    e = engine(pack(rule("r1", cooldown=None)))
+    got = feed(e, [focus(0), chord(1, app="outlook.exe"), chord(2), chord(3, app="excel.exe")])
+    assert got == [(1, "show", "r1", None), (2, "show", "r1", None)]
