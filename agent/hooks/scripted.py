@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -199,7 +200,12 @@ def _event(data: dict[str, Any], t: float) -> ScriptItem:
         return Click(t, button, _text(data, "app", False))
     if kind == "idle":
         seconds = data.get("seconds")
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds)
+            or seconds < 0
+        ):
             raise _Bad("idle needs 'seconds', a number >= 0")
         return Idle(t, float(seconds))
     if kind == "quiet":
@@ -264,7 +270,12 @@ def parse_script(text: str, source: str = "<script>", *, now: float | None = Non
             if header is None:
                 header = _header({}, now)
             offset = data.get("t")
-            if isinstance(offset, bool) or not isinstance(offset, int | float) or offset < 0:
+            if (
+                isinstance(offset, bool)
+                or not isinstance(offset, int | float)
+                or not math.isfinite(offset)
+                or offset < 0
+            ):
                 raise _Bad("'t' must be a number of seconds since start (>= 0)")
             if offset < last:
                 raise _Bad(f"'t' goes back in time ({offset} after {last})")

@@ -82,16 +82,17 @@ def test_malformed_lines_are_reported_with_their_line_number_and_skipped() -> No
         {"t": 4, "kind": "idle"},
         {"t": 5, "kind": "action", "rule": "r1", "action": "snooze", "for": "soon"},
         [1, 2],
+        '{"t": NaN, "kind": "typing"}',
         {"t": 6, "kind": "typing"},
     )
     script = parse_script(text, "day.jsonl")
     assert [p.split(":")[1] for p in script.problems] == [
-        "3", "4", "5", "6", "7", "8", "9", "10",
+        "3", "4", "5", "6", "7", "8", "9", "10", "11",
     ]  # fmt: skip
     assert all(p.startswith("day.jsonl:") for p in script.problems)
     assert "unknown kind 'teleport'" in script.problems[1]
     assert "goes back in time" in script.problems[4]
-    assert [e.line for e in script] == [2, 11]
+    assert [e.line for e in script] == [2, 12]
 
 
 def test_without_a_header_the_script_starts_now_in_local_time() -> None:
