@@ -1,0 +1,175 @@
+"""Server ingestion under load: 200 simulated agents posting 100-event batches.
+
+The server runs as its own process (`waymark-server serve`, one uvicorn
+worker) on 127.0.0.1; the load generator is one asyncio process with httpx.
+Both share the machine's cores.  Bodies are prepared before the clock starts,
+so the generator spends its time sending.  Bounded: a fixed number of batches
+per agent and a deadline per backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from server.cli import open_store
+from server.testing import free_port, postgres_available, running_postgres, wait_for
+
+AGENTS = 200
+BATCH = 100
+BATCHES_PER_AGENT = 8
+DEADLINE_S = 40.0
+
+
+def _bodies(count: int) -> list[bytes]:
+    now = time.time()
+    return [
+        json.dumps(
+            {
+                "events": [
+                    {
+                        "uuid": str(uuid.uuid4()),
+                        "t": now - 60,
+                        "kind": "shown" if i % 3 else "suppressed",
+                        "pack_id": "m365-habits",
+                        "pack_version": 7,
+                        "rule": "share-link",
+                        "habit": "share-links",
+                        "reason": None if i % 3 else "cooldown",
+                    }
+                    for i in range(BATCH)
+                ]
+            }
+        ).encode()
+        for _ in range(count)
+    ]
+
+
+async def _load(url: str, secrets: list[str]) -> tuple[float, list[float], int, int]:
+    bodies = [_bodies(BATCHES_PER_AGENT) for _ in secrets]
+    latencies: list[float] = []
+    stored = 0
+    errors = 0
+    limits = httpx.Limits(max_connections=AGENTS, max_keepalive_connections=AGENTS)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        deadline = time.monotonic() + DEADLINE_S
+
+        async def agent(secret: str, mine: list[bytes]) -> None:
+            nonlocal stored, errors
+            headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+            for body in mine:
+                if time.monotonic() > deadline:
+                    return
+                start = time.perf_counter()
+                try:
+                    r = await client.post("/v1/events", content=body, headers=headers)
+                except httpx.HTTPError:
+                    errors += 1
+                    continue
+                latencies.append(time.perf_counter() - start)
+                if r.status_code == 200:
+                    stored += int(r.json()["ok"])
+                else:
+                    errors += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(agent(s, b) for s, b in zip(secrets, bodies, strict=True)))
+        elapsed = time.perf_counter() - start
+    return elapsed, latencies, stored, errors
+
+
+def _run(db_url: str, data_dir: Path) -> dict[str, float]:
+    store = open_store(db_url)
+    tenant = store.create_tenant("bench")
+    secrets = [store.enroll_device(tenant, [], "linux", "0.1.0")[1] for _ in range(AGENTS)]
+    store.engine.dispose()
+    port = free_port()
+    env = {**os.environ, "WAYMARK_SERVER_DATA_DIR": str(data_dir)}
+    cmd = [sys.executable, "-m", "server", "serve", "--db", db_url, "--port", str(port),
+           "--rate-burst", "100000", "--rate-per-second", "100000"]  # fmt: skip
+    log = open(data_dir / "server.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def healthy() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError("server exited: " + (data_dir / "server.log").read_text())
+            try:
+                return httpx.get(url + "/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(healthy, 30, "waymark-server to answer /healthz")
+        try:
+            elapsed, latencies, stored, errors = asyncio.run(_load(url, secrets))
+        except httpx.HTTPError:
+            print((data_dir / "server.log").read_text()[-3000:], file=sys.stderr)
+            raise
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    latencies.sort()
+    return {
+        "events_per_s": stored / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "requests": float(len(latencies)),
+        "stored": float(stored),
+        "errors": float(errors),
+        "seconds": elapsed,
+    }
+
+
+def main() -> str:
+    rows: list[tuple[str, dict[str, float] | str]] = []
+    with tempfile.TemporaryDirectory(prefix="waymark-bench-") as tmp:
+        folder = Path(tmp)
+        rows.append(
+            ("SQLite (WAL, synchronous=NORMAL)", _run(f"sqlite:///{folder / 'b.db'}", folder))
+        )
+        if postgres_available():
+            with running_postgres(durable=True) as cluster:
+                url = cluster.create_database("bench")
+                rows.append(("PostgreSQL 15 (fsync on, local)", _run(url, folder)))
+        else:
+            rows.append(("PostgreSQL", "not installed: skipped"))
+    lines = [
+        "## Server ingestion (bench/server_ingest.py)",
+        "",
+        f"{AGENTS} concurrent simulated agents (httpx async, one process) each post up to "
+        f"{BATCHES_PER_AGENT} batches of {BATCH} events (plain JSON) to `POST /v1/events` on "
+        f"127.0.0.1; the server is one `waymark-server serve` process (one uvicorn worker). "
+        f"Generator and server share the same cores. Budget: ≥ 20,000 events/s on "
+        f"PostgreSQL and p99 ≤ 200 ms.",
+        "",
+        "| database | events/s | p50 | p99 | batches | errors | wall |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in rows:
+        if isinstance(r, str):
+            lines.append(f"| {name} | {r} | | | | | |")
+            continue
+        lines.append(
+            f"| {name} | {r['events_per_s']:,.0f} | {r['p50_ms']:.0f} ms | {r['p99_ms']:.0f} ms "
+            f"| {r['requests']:.0f} | {r['errors']:.0f} | {r['seconds']:.1f} s |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(main())
