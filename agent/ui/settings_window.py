@@ -157,6 +157,8 @@ class _Field:
 class SettingsWindow(QWidget):
     """The opt-in settings window. ``show_page(name)`` brings it forward on a page."""
 
+    closed = Signal()  # the person closed the window (it hides; the agent keeps running)
+
     def __init__(
         self,
         core: CoreLike,
@@ -609,6 +611,7 @@ class SettingsWindow(QWidget):
         # Closing the window never quits the agent; it keeps running in the tray.
         event.ignore()
         self.hide()
+        self.closed.emit()
 
 
 _KINDS = frozenset(
