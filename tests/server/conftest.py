@@ -29,8 +29,6 @@ from server.testing import (
     running_server,
 )
 
-
-
 _counter = itertools.count()
 
 PACK_TEMPLATE = """\
