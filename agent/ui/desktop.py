@@ -20,10 +20,11 @@ from PySide6.QtCore import QLocale, QObject, Signal, Slot
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication
 
-from agent.events import Action
+from agent.events import Action, ShowToast
 from agent.ui.bridge import UiBridge
 from agent.ui.core import CoreLike
 from agent.ui.icons import app_icon
+from agent.ui.presenters import NotificationAdapter, QtToastPresenter, TrayMessagePresenter
 from agent.ui.settings_window import SettingsWindow, needs_consent_page
 from agent.ui.strings import resolve_language, tr
 from agent.ui.theme import Theme, system_theme
@@ -156,12 +157,18 @@ class DesktopUi(QObject):
             core,
             lang=self.lang,
             open_settings=self.open_settings,
-            focus_newest_toast=self.toasts.focus_newest,
+            focus_newest_toast=self._focus_newest,
             quit_app=self.quit,
             now=now,
         )
+        self.presenters = NotificationAdapter(
+            [
+                lambda: QtToastPresenter(self.toasts),
+                lambda: TrayMessagePresenter(self.tray.icon, self._post_action, self.lang, now),
+            ]
+        )
         self.settings_window: SettingsWindow | None = None
-        self.bridge.toast_requested.connect(self.toasts.show_toast)
+        self.bridge.toast_requested.connect(self._present)
         self.bridge.setting_changed.connect(self._on_setting_changed)
         self.bridge.show_settings_requested.connect(self.open_settings)
         core.settings.subscribe(self.bridge.setting_did_change)
@@ -187,8 +194,15 @@ class DesktopUi(QObject):
     def quit(self) -> None:
         if not self.core.settings.get("allow_quit"):
             return
-        self.toasts.close_all()
+        self.presenters.close_all()
         self._quit()
+
+    def _present(self, effect: ShowToast) -> None:
+        if not self.presenters.present(effect):
+            log.warning("no way to show a tip here: %s", "; ".join(self.presenters.problems))
+
+    def _focus_newest(self) -> bool:
+        return self.presenters.focus_newest()
 
     def _post_action(self, action: Action) -> None:
         self.core.post(action)
@@ -233,6 +247,6 @@ def run_desktop(core: CoreLike, *, show_settings: bool = False) -> int:
     try:
         return int(app.exec())
     finally:
-        ui.toasts.close_all()
+        ui.presenters.close_all()
         ui.tray.hide()
         instance.close()
