@@ -193,7 +193,7 @@ class Spec:
         raise NotImplementedError
 
     def _wrong(self, node: yaml.Node, ctx: Ctx, where: str) -> _Invalid:
-        ctx.error(node, f"{where} must be {self.noun}, not {describe(node)}")
+        ctx.error(node, f"{where or 'the pack'} must be {self.noun}, not {describe(node)}")
         return INVALID
 
 

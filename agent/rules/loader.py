@@ -61,6 +61,9 @@ __all__ = [
     "validate_pack_file",
 ]
 
+#: Checking visits a value once per use; aliases may reuse values, within reason.
+MAX_EXPANDED_NODES: Final = 2_000_000
+
 _Loader: Final[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -155,7 +158,9 @@ def _load(text: str, source: str) -> Pack:
     if isinstance(found, Found):
         _cross_checks(found, ctx)
     if ctx.issues or not isinstance(found, Found):
-        raise PackError(sorted(ctx.issues, key=lambda i: (i.line, i.col)))
+        # A cross-field check can meet a value reused through an alias twice.
+        unique = dict.fromkeys(ctx.issues)
+        raise PackError(sorted(unique, key=lambda i: (i.line, i.col)))
     return _build_pack(found, source)
 
 
@@ -167,8 +172,6 @@ def _compose(text: str, ctx: Ctx) -> yaml.Node | None:
         # keeps both the meaning and every column.
         text = text.replace("\t", " ")
     try:
-        if "&" in text and _reject_anchors(text, ctx):
-            return None
         node: yaml.Node | None = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -185,20 +188,53 @@ def _compose(text: str, ctx: Ctx) -> yaml.Node | None:
     if node is None:
         ctx.issues.append(PackIssue(ctx.source, 1, 1, "the pack is empty"))
         return None
+    if "*" in text and _expansion_problem(node, ctx):
+        return None
     return node
 
 
-def _reject_anchors(text: str, ctx: Ctx) -> bool:
-    """Report YAML anchors: aliases could expand a small file into a huge tree."""
-    for token in yaml.scan(text, Loader=_Loader):
-        if isinstance(token, yaml.AnchorToken | yaml.AliasToken):
-            ctx.error(
-                token.start_mark,
-                "YAML anchors and aliases (&name, *name) are not allowed in packs; "
-                "write the value out in full",
-            )
+def _expansion_problem(root: yaml.Node, ctx: Ctx) -> bool:
+    """Report aliases that loop or blow a small file up into a huge tree ("billion laughs").
+
+    Aliases are fine for reusing a toast; the walk below visits each distinct
+    node once and computes how many nodes the checks would visit.
+    """
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    # Iterative post-order walk: a deeply nested document must not hit the recursion limit.
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            kids = _children(node)
+            sizes[key] = 1 + sum(sizes[id(k)] for k in kids)
+            in_progress.discard(key)
+            if sizes[key] > MAX_EXPANDED_NODES:
+                ctx.error(
+                    node,
+                    f"through YAML aliases (*name) this value expands to more than "
+                    f"{MAX_EXPANDED_NODES:,} values; write it out or reuse less",
+                )
+                return True
+            continue
+        if key in sizes:
+            continue
+        if key in in_progress:
+            ctx.error(node, "this YAML anchor (&name) contains an alias to itself (*name)")
             return True
+        in_progress.add(key)
+        stack.append((node, True))
+        stack.extend((kid, False) for kid in _children(node) if id(kid) not in sizes)
     return False
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _rules_fit(root: yaml.Node, ctx: Ctx) -> bool:

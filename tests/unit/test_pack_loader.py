@@ -39,13 +39,13 @@ def pack(rules: str, head: str = HEAD) -> str:
     return head + textwrap.dedent(rules)
 
 
-def issues_of(text: str) -> list[PackIssue]:
+def issues_of(text: str | bytes) -> list[PackIssue]:
     with pytest.raises(PackError) as info:
         load_pack_text(text, "p.yaml")
     return info.value.issues
 
 
-def only_issue(text: str) -> PackIssue:
+def only_issue(text: str | bytes) -> PackIssue:
     issues = issues_of(text)
     assert len(issues) == 1, "\n".join(map(str, issues))
     return issues[0]
@@ -518,11 +518,58 @@ def test_rule_ids_must_be_simple_names() -> None:
     assert_issue(text, 10, 7, "'Share Link' is not valid", "lower-case")
 
 
-def test_anchors_and_aliases_are_refused() -> None:
+def test_anchors_and_aliases_can_reuse_a_toast() -> None:
     text = pack(
-        "- id: r\n  when: &w {event: start}\n" + TOAST[2:] + "- id: s\n  when: *w\n" + TOAST[2:]
+        """\
+        - id: r
+          when: {event: start}
+          toast: &tip {title: {en: Hi, it: Ciao}}
+        - id: s
+          when: {event: lock}
+          toast: *tip
+        """
     )
-    assert_issue(text, 11, 9, "anchors and aliases")
+    p = load_pack_text(text)
+    assert p.rules[0].toast == p.rules[1].toast
+    assert [r.line for r in p.rules] == [10, 13]
+
+
+def test_an_error_in_a_reused_value_points_at_the_anchor_for_each_use() -> None:
+    text = pack(
+        """\
+        - id: r
+          when: {event: start}
+          toast: &tip {title: {en: Hi}, timeout: never}
+        - id: s
+          when: {event: lock}
+          toast: *tip
+        """
+    )
+    issues = issues_of(text)
+    assert [(i.line, i.col) for i in issues] == [(12, 42), (12, 42)]
+    assert issues[0].message.startswith("rules[1].toast.timeout: 'never' is not a duration")
+    assert issues[1].message.startswith("rules[2].toast.timeout: 'never' is not a duration")
+
+
+def test_alias_bombs_are_refused_quickly() -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 10):
+        prev, name = chr(96 + i), chr(97 + i)
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    assert_issue("\n".join(lines) + "\n", 7, 4, "expands to more than 2,000,000 values")
+
+
+def test_recursive_alias_is_refused() -> None:
+    assert_issue("a: &a [*a]\n", 1, 4, "alias to itself")
+
+
+def test_deep_nesting_is_a_yaml_error_not_a_crash() -> None:
+    issue = only_issue("[" * 100_000 + "]" * 100_000)
+    assert "nesting depth" in issue.message
+
+
+def test_top_level_list_says_the_pack_must_be_a_mapping() -> None:
+    assert_issue("[1, 2]\n", 1, 1, "the pack must be a mapping")
 
 
 def test_every_error_is_collected_and_sorted() -> None:
@@ -541,6 +588,27 @@ def test_every_error_is_collected_and_sorted() -> None:
     assert len(issues) == 7
     assert [(i.line, i.col) for i in issues] == sorted((i.line, i.col) for i in issues)
     assert str(issues[0]).startswith("p.yaml:11:")
+
+
+def test_a_plain_text_where_locales_are_expected_shows_the_form() -> None:
+    text = pack("- id: r\n  when: {event: start}\n  toast: {title: Hello}\n")
+    assert_issue(text, 12, 18, "must give the text per locale", "{en: 'Hello'}")
+
+
+def test_missing_when_and_toast_point_at_the_rule() -> None:
+    issues = issues_of(pack("- id: r\n  priority: 1\n"))
+    assert [(i.line, i.col) for i in issues] == [(10, 3), (10, 3)]
+    assert "missing the required key 'when'" in issues[0].message
+    assert "missing the required key 'toast'" in issues[1].message
+
+
+def test_rules_must_be_a_list() -> None:
+    assert_issue(HEAD + "  id: r\n", 10, 3, "rules must be a list, not a mapping")
+
+
+def test_unknown_key_inside_a_toast_lists_the_allowed_ones() -> None:
+    text = pack("- id: r\n  when: {event: start}\n  toast: {title: {en: Hi}, buttons: []}\n")
+    assert_issue(text, 12, 28, "unknown key 'buttons' in rules[1].toast", "allowed: title, body")
 
 
 def test_pack_error_str_is_one_issue_per_line() -> None:
