@@ -276,7 +276,9 @@ def _cross_checks(pack: Found, ctx: Ctx) -> None:
             elif isinstance(alias, Found) and not any(alias.get(o) for o in alias):
                 ctx.error(apps.key_nodes[name], f"apps.{name} lists no identifiers; add "
                           "windows, macos or linux identifiers")  # fmt: skip
-    locale = pack.get("default_locale", "en") if "default_locale" in pack.key_nodes else "en"
+    # A broken default_locale or apps is reported once, not again at every use.
+    locale = pack.get("default_locale") if "default_locale" in pack.key_nodes else "en"
+    check_apps = isinstance(apps, Found) or "apps" not in pack.key_nodes
     seen_ids: dict[str, int] = {}
     rules = pack.get("rules")
     if not isinstance(rules, FoundList):
@@ -297,7 +299,7 @@ def _cross_checks(pack: Found, ctx: Ctx) -> None:
                 seen_ids[rule_id] = node.start_mark.line + 1
         for role in ("when", "after", "adopted"):
             matcher = rule.get(role)
-            if isinstance(matcher, Found):
+            if check_apps and isinstance(matcher, Found):
                 _check_app_refs(matcher, declared, ctx, f"{where}.{role}")
         audience = rule.get("audience")
         if isinstance(audience, Found):

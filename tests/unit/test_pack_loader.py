@@ -330,6 +330,15 @@ def test_invalid_default_locale(tag: str, hint: str) -> None:
     )
 
 
+def test_a_broken_default_locale_or_apps_is_reported_once() -> None:
+    head = HEAD.replace("default_locale: en", "default_locale: en_GB")
+    issues = issues_of(pack("- id: r\n  when: {event: focus, app: outlook}\n" + TOAST[2:], head))
+    assert [(i.line, i.col) for i in issues] == [(5, 17)]
+    head = HEAD.replace("apps:\n", "apps: [outlook]\nx:\n")
+    issues = issues_of(pack("- id: r\n  when: {event: focus, app: outlook}\n" + TOAST[2:], head))
+    assert [i.message.split(" ")[0] for i in issues] == ["apps", "unknown"]
+
+
 def test_invalid_locale_key_in_a_text() -> None:
     assert_issue(
         pack("- id: r\n  when: {event: start}\n  toast: {title: {en: Hi, pt-br: Oi}}\n"),
