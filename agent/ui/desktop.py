@@ -8,15 +8,19 @@ start (or ``waymark settings``) brings the running agent's settings forward.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import logging
 import re
+import signal
+import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QLocale, QObject, Signal, Slot
+from PySide6.QtCore import QLocale, QObject, QSocketNotifier, Signal, Slot
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication
 
@@ -57,14 +61,14 @@ def forward_to_running_instance(
     message: str = SHOW_SETTINGS, *, name: str | None = None, timeout_ms: int = 1000
 ) -> bool:
     """Send ``message`` to a running Waymark of this user; False when none runs."""
-    socket = QLocalSocket()
-    socket.connectToServer(name or instance_name())
-    if not socket.waitForConnected(timeout_ms):
+    client = QLocalSocket()
+    client.connectToServer(name or instance_name())
+    if not client.waitForConnected(timeout_ms):
         return False
-    socket.write((message + "\n").encode())
-    socket.flush()
-    socket.waitForBytesWritten(timeout_ms)
-    socket.disconnectFromServer()
+    client.write((message + "\n").encode())
+    client.flush()
+    client.waitForBytesWritten(timeout_ms)
+    client.disconnectFromServer()
     return True
 
 
@@ -90,38 +94,38 @@ class SingleInstance(QObject):
         return self._server.listen(self.name)
 
     def close(self) -> None:
-        for socket in self._clients:
-            socket.readyRead.disconnect()
-            socket.disconnected.disconnect()
-            socket.abort()  # the server owns its sockets and deletes them with itself
+        for client in self._clients:
+            client.readyRead.disconnect()
+            client.disconnected.disconnect()
+            client.abort()  # the server owns its sockets and deletes them with itself
         self._clients.clear()
         self._server.close()
 
     def _on_connection(self) -> None:
         while self._server.hasPendingConnections():
-            socket = self._server.nextPendingConnection()
+            client = self._server.nextPendingConnection()
             # Kept until close(): deleting a server socket from Python while Qt still
             # has events queued for it crashed PySide6 6.12; a few stay per second start.
-            self._clients.append(socket)
-            socket.readyRead.connect(self._reader(socket))
-            socket.disconnected.connect(self._forget(socket))
-            self._read(socket)
+            self._clients.append(client)
+            client.readyRead.connect(self._reader(client))
+            client.disconnected.connect(self._forget(client))
+            self._read(client)
 
-    def _reader(self, socket: QLocalSocket) -> Callable[[], None]:
+    def _reader(self, client: QLocalSocket) -> Callable[[], None]:
         def slot() -> None:
-            self._read(socket)
+            self._read(client)
 
         return slot
 
-    def _forget(self, socket: QLocalSocket) -> Callable[[], None]:
+    def _forget(self, client: QLocalSocket) -> Callable[[], None]:
         def slot() -> None:
-            self._read(socket)
+            self._read(client)
 
         return slot
 
-    def _read(self, socket: QLocalSocket) -> None:
-        while socket.canReadLine():
-            line = bytes(socket.readLine().data()).decode(errors="replace").strip()
+    def _read(self, client: QLocalSocket) -> None:
+        while client.canReadLine():
+            line = bytes(client.readLine().data()).decode(errors="replace").strip()
             if line:
                 self.message_received.emit(line)
 
@@ -215,6 +219,48 @@ class DesktopUi(QObject):
             self.toasts.relayout()
 
 
+class QuitOnSignal(QObject):
+    """Ctrl+C / SIGTERM end the Qt loop cleanly (so the agent can flush and stop).
+
+    Python runs signal handlers only between bytecodes, which never happens
+    while Qt waits in ``exec()``; ``signal.set_wakeup_fd`` writes to a socket
+    that Qt watches instead, so there is no polling timer.
+    """
+
+    def __init__(self, quit_app: Callable[[], None]) -> None:
+        super().__init__()
+        self._quit = quit_app
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+        self._previous_fd = signal.set_wakeup_fd(self._writer.fileno())
+        self._previous = {s: signal.signal(s, self._noop) for s in _QUIT_SIGNALS}
+        self._notifier = QSocketNotifier(self._reader.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._on_wakeup)
+
+    @staticmethod
+    def _noop(signum: int, frame: object) -> None:
+        """The wake-up byte does the work; the handler only stops the default action."""
+
+    def _on_wakeup(self) -> None:
+        with contextlib.suppress(OSError):
+            self._reader.recv(64)
+        self._quit()
+
+    def close(self) -> None:
+        self._notifier.setEnabled(False)
+        signal.set_wakeup_fd(self._previous_fd)
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._reader.close()
+        self._writer.close()
+
+
+_QUIT_SIGNALS = tuple(
+    s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s is not None
+)
+
+
 def run_desktop(core: CoreLike, *, show_settings: bool = False) -> int:
     """Run the desktop UI until Quit; returns the process exit code.
 
@@ -236,6 +282,9 @@ def run_desktop(core: CoreLike, *, show_settings: bool = False) -> int:
         log.warning("single-instance socket %s unavailable; continuing", instance.name)
     ui = DesktopUi(core)
     instance.message_received.connect(ui.handle_message)
+    stopper = (
+        QuitOnSignal(app.quit) if threading.current_thread() is threading.main_thread() else None
+    )
     if ui.tray.available:
         ui.tray.show()
     else:
@@ -250,3 +299,5 @@ def run_desktop(core: CoreLike, *, show_settings: bool = False) -> int:
         ui.presenters.close_all()
         ui.tray.hide()
         instance.close()
+        if stopper is not None:
+            stopper.close()

@@ -104,3 +104,17 @@ def test_run_desktop_returns_on_quit_and_opens_consent_on_first_run(
     for w in qapp.topLevelWidgets():
         if type(w).__name__ == "SettingsWindow":
             w.deleteLater()
+
+
+def test_sigterm_ends_run_desktop_cleanly(core: FakeCore, qapp: QApplication, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import signal
+
+    monkeypatch.setattr(
+        "agent.ui.desktop.instance_name", lambda user=None: f"wm-{uuid.uuid4().hex[:8]}"
+    )
+    core.settings.set("consent", "declined")
+    previous = signal.getsignal(signal.SIGTERM)
+    QTimer.singleShot(200, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    assert run_desktop(core) == 0
+    assert signal.getsignal(signal.SIGTERM) is previous
