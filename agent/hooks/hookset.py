@@ -60,8 +60,8 @@ class HookSet:
     """Input, focus, idle, lock and quiet sources for one OS, kept alive by a watchdog.
 
     ``emit`` receives :mod:`agent.events` objects from the sources' threads.
-    ``display`` (X11 only) overrides ``$DISPLAY`` for the Xlib sources; pynput
-    always uses ``$DISPLAY``.
+    ``display`` (X11 only) overrides ``$DISPLAY``; since pynput reads only the
+    environment, the input source sets ``$DISPLAY`` to it when it starts.
     """
 
     def __init__(
@@ -195,7 +195,7 @@ class HookSet:
         def input_source() -> Source:
             from agent.hooks.input_pynput import InputSource
 
-            return InputSource(platform=self._platform)
+            return InputSource(platform=self._platform, display=self._display)
 
         def focus() -> Source:
             from agent.hooks.focus_x11 import X11FocusSource

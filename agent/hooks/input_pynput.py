@@ -15,6 +15,7 @@ tick per ``typing_interval`` seconds, and a click is reported by button only.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -23,7 +24,15 @@ from typing import Any
 
 from agent.events import Chord, Click, Typing
 from agent.hooks.base import Emitter, SourceState
-from agent.hooks.keys import ALTGR, CHORD_MODS, char_key_name, chord_for, modifier_bits, named_key
+from agent.hooks.keys import (
+    ALTGR,
+    CHORD_MODS,
+    char_key_name,
+    chord_for,
+    modifier_bits,
+    named_key,
+    named_vk,
+)
 
 __all__ = ["InputSource", "end_listener", "hook_looks_dead"]
 
@@ -48,8 +57,10 @@ class InputSource:
         typing_interval: float = 1.0,
         system_idle: Callable[[], float | None] | None = None,
         dead_after: float = 10.0,
+        display: str | None = None,
     ) -> None:
         self._platform = platform
+        self._display = display
         self._typing_interval = typing_interval
         self._system_idle = system_idle
         self._dead_after = dead_after
@@ -64,12 +75,15 @@ class InputSource:
         self._mod_of: dict[Any, int] = {}
         self._named_of: dict[Any, str] = {}
         self._button_of: dict[Any, str] = {}
+        self._named_vk: dict[int, str] = {}
         self._chords: dict[tuple[int, str, bool], str | None] = {}
 
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self, emit: Emitter) -> None:
         """Install the keyboard and mouse hooks; returns once both are live."""
+        if self._display and self._platform not in ("win32", "darwin"):
+            os.environ["DISPLAY"] = self._display  # pynput's X backend reads only $DISPLAY
         try:
             from pynput import keyboard, mouse
         except ImportError as exc:  # pynput raises ImportError when it cannot reach the display
@@ -82,9 +96,7 @@ class InputSource:
         self._mouse.daemon = True
         self._keyboard.start()
         self._mouse.start()
-        self._keyboard.wait()
-        self._mouse.wait()
-        if not (self._keyboard.is_alive() and self._mouse.is_alive()):
+        if not (_wait_ready(self._keyboard) and _wait_ready(self._mouse)):
             self.stop()
             self._detail = "input hook did not start (the OS refused the listener)"
             raise RuntimeError(self._detail)
@@ -108,6 +120,7 @@ class InputSource:
         self._button_of = {
             b: _BUTTONS.get(b.name, "other") for b in button_cls if b.name != "unknown"
         }
+        self._named_vk = named_vk(self._platform)
         self._chords = {}
         self._emit = emit
         self._mods = 0
@@ -153,6 +166,9 @@ class InputSource:
             if name is None:
                 return  # media keys, num lock …: neither typing nor a chord
             named = True
+        elif key.vk in self._named_vk:
+            name = self._named_vk[key.vk]
+            named = True
         else:
             mods = self._mods
             if not mods & CHORD_MODS or mods & ALTGR:
@@ -193,6 +209,23 @@ class InputSource:
         if now - self._last_typing >= self._typing_interval and self._emit is not None:
             self._last_typing = now
             self._emit(Typing(now))
+
+
+def _wait_ready(listener: Any, timeout: float = 5.0) -> bool:
+    """Wait until ``listener`` is live; False if its thread died or it took too long.
+
+    pynput's own ``wait()`` blocks forever when the thread fails before it is
+    ready (for example when the X display cannot be opened).
+    """
+    ready = getattr(listener, "_ready_event", None)
+    if ready is None:
+        listener.wait()
+        return bool(listener.is_alive())
+    deadline = time.monotonic() + timeout
+    while not ready.wait(0.05):
+        if not listener.is_alive() or time.monotonic() > deadline:
+            return False
+    return bool(listener.is_alive())
 
 
 def end_listener(listener: Any) -> None:

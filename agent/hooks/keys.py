@@ -32,10 +32,12 @@ __all__ = [
     "US_SHIFTED",
     "WIN",
     "WINDOWS_VK",
+    "X11_NAMED_KEYSYMS",
     "char_key_name",
     "chord_for",
     "modifier_bits",
     "named_key",
+    "named_vk",
 ]
 
 CTRL: Final = 1
@@ -128,6 +130,20 @@ def char_key_name(char: str | None, vk: int | None, platform: str) -> str | None
 
 _BIT_OF: Final = {"ctrl": CTRL, "alt": ALT, "shift": SHIFT, "cmd": CMD, "win": WIN}
 # The canonical modifier order is defined once, in agent.events.MODIFIERS.
+#: X11 keysyms of named keys that pynput delivers as plain key codes, not ``Key``
+#: members: Shift+Tab arrives as ISO_Left_Tab, the keypad's keys as KP_*.
+X11_NAMED_KEYSYMS: Final[dict[int, str]] = {
+    0xFE20: "tab", 0xFF8D: "enter", 0xFF9F: "delete", 0xFF9E: "insert", 0xFF95: "home",
+    0xFF9C: "end", 0xFF9A: "page_up", 0xFF9B: "page_down", 0xFF97: "up", 0xFF99: "down",
+    0xFF96: "left", 0xFF98: "right",
+}  # fmt: skip
+
+
+def named_vk(platform: str) -> dict[int, str]:
+    """Virtual-key codes that are named keys even when pynput calls them key codes."""
+    return dict(X11_NAMED_KEYSYMS) if platform not in ("win32", "darwin") else {}
+
+
 _ORDER: Final = tuple((_BIT_OF[name], name) for name in MODIFIERS)
 
 

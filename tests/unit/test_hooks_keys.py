@@ -179,3 +179,12 @@ def test_hook_looks_dead_when_the_os_saw_input_the_hook_did_not(
     system_idle: float, since_seen: float, dead: bool
 ) -> None:
     assert hook_looks_dead(system_idle, since_seen, dead_after=10.0) is dead
+
+
+def test_x11_shift_tab_arrives_as_iso_left_tab_and_is_still_a_chord() -> None:
+    src, q = _source("linux")
+    src.on_press(Key.shift_l)
+    src.on_press(KeyCode(None, 0xFE20))
+    src.on_release(Key.shift_l)
+    src.on_press(KeyCode(None, 0xFF8D))  # keypad Enter
+    assert [e.chord for e in _drain(q) if isinstance(e, Chord)] == ["shift+tab", "enter"]
