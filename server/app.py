@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent import __version__
-from agent.sync.bundle import BundleError, read_manifest_unverified, verify_bundle
+from agent.sync.bundle import BundleError, verify_bundle
 from server import reports
 from server.ingest import KINDS, MAX_COMPRESSED, BatchError, CheckedEvent, check_event, decode_body
 from server.ingest import parse_batch as parse_events
@@ -493,22 +493,23 @@ def _info(row: Any) -> BundleInfo:
     )
 
 
-_BUNDLE_STATUS: Final[dict[str, int]] = {"rollback": 409}
-
-
 def _store_bundle(
     store: Store, admin: Admin, data: bytes, rollout: int, groups: list[str] | None
 ) -> BundleInfo:
     keys = store.publisher_keys(admin.tenant_id)
+    # Verify first (signature, expiry, pack); only then look at the version.
     try:
-        claimed = read_manifest_unverified(data).pack_id
+        verified = verify_bundle(data, keys, None, datetime.now(UTC))
     except BundleError as exc:
         raise ApiError(400, exc.reason, str(exc)) from exc
-    current = store.latest_version(admin.tenant_id, claimed)
-    try:
-        verified = verify_bundle(data, keys, current, datetime.now(UTC))
-    except BundleError as exc:
-        raise ApiError(_BUNDLE_STATUS.get(exc.reason, 400), exc.reason, str(exc)) from exc
+    current = store.latest_version(admin.tenant_id, verified.manifest.pack_id)
+    if current is not None and verified.manifest.version <= current:
+        raise ApiError(
+            409,
+            "rollback",
+            f"pack {verified.manifest.pack_id} version {verified.manifest.version} is not "
+            f"newer than version {current} already uploaded; sign a higher version",
+        )
     m = verified.manifest
     try:
         store.add_bundle(
