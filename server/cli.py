@@ -62,10 +62,31 @@ def _serve(args: argparse.Namespace) -> int:
     from server.app import ServerSettings, create_app
 
     settings = ServerSettings(rate_per_second=args.rate_per_second, rate_burst=args.rate_burst)
+    # Longer than a load balancer's idle timeout, so the server is not the side
+    # that closes a connection a client is about to reuse.
+    common = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "access_log": False,
+        "timeout_keep_alive": 75,
+    }
     with _opened(args.db) as store:
-        app = create_app(store, settings)
         print(f"waymark-server: listening on http://{args.host}:{args.port}", file=sys.stderr)
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+        if args.workers <= 1:
+            uvicorn.run(create_app(store, settings), **common)
+            return 0
+    # Several processes: each builds its own app from the environment.
+    os.environ["WAYMARK_RATE_PER_SECOND"] = str(args.rate_per_second)
+    os.environ["WAYMARK_RATE_BURST"] = str(args.rate_burst)
+    if args.db:
+        os.environ["WAYMARK_SERVER_DB"] = args.db
+    uvicorn.run(
+        "server.asgi:app_from_env",
+        factory=True,
+        workers=args.workers,
+        **common,
+    )
     return 0
 
 
@@ -134,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--rate-per-second", type=float, default=2.0, help="per-device refill")
     serve.add_argument("--rate-burst", type=int, default=60, help="per-device burst")
     serve.add_argument("--log-level", default="warning")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes (rate limits are per process)"
+    )
     serve.set_defaults(func=_serve)
 
     migrate = sub.add_parser("migrate", parents=[db], help="upgrade the database schema")

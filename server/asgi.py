@@ -1,0 +1,26 @@
+"""An app factory for uvicorn's multi-process mode (``waymark-server serve --workers N``).
+
+Each worker process builds its own engine from the environment that
+``serve`` sets: ``WAYMARK_SERVER_DB``, ``WAYMARK_RATE_PER_SECOND``,
+``WAYMARK_RATE_BURST``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from server.app import ServerSettings, create_app
+from server.db import make_engine
+from server.store import Store
+
+__all__ = ["app_from_env"]
+
+
+def app_from_env() -> FastAPI:
+    settings = ServerSettings(
+        rate_per_second=float(os.environ.get("WAYMARK_RATE_PER_SECOND", "2")),
+        rate_burst=int(os.environ.get("WAYMARK_RATE_BURST", "60")),
+    )
+    return create_app(Store(make_engine(os.environ.get("WAYMARK_SERVER_DB") or None)), settings)
