@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -14,6 +18,7 @@ from agent.sync.bundle import key_id, public_key_text
 from server import cli
 from server.db import make_engine, migration_state, normalise_url
 from server.schema import metadata
+from server.testing import free_port, wait_for
 
 
 def test_migrations_build_exactly_the_declared_schema(db_url: str) -> None:
@@ -66,3 +71,33 @@ def test_postgres_urls_use_psycopg_3() -> None:
     assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_creates_the_schema_and_answers_on_loopback(tmp_path: Path, workers: int) -> None:
+    port = free_port()
+    env = {**os.environ, "WAYMARK_SERVER_DATA_DIR": str(tmp_path)}
+    cmd = [sys.executable, "-m", "server", "serve", "--port", str(port), "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+
+        def answers() -> bool:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).is_success
+            except httpx.HTTPError:
+                return False
+
+        wait_for(answers, 60, "waymark-server serve")
+        assert (tmp_path / "waymark.db").exists()
+        spec = httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()
+        assert spec["info"]["title"] == "Waymark reference server"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
