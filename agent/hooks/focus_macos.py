@@ -98,10 +98,11 @@ class MacFocusSource:
         if emit is None:
             return
         now = time.time()
-        emit(Focus(now, app, title))
+        # Quiet first: a focus rule must already see the quiet state of the new window.
         change = self.quiet.update(now, app, "")
         if change is not None:
             emit(change)
+        emit(Focus(now, app, title))
 
 
 def _ax_title(pid: int) -> str:

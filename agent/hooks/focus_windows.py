@@ -129,12 +129,13 @@ class WindowsFocusSource:
         if emit is None:
             return
         now = time.time()
-        if (app, title) != self._last:
-            self._last = (app, title)
-            emit(Focus(now, app, title))
+        # Quiet first: a focus rule must already see the quiet state of the new window.
         change = self.quiet.update(now, app, busy)
         if change is not None:
             emit(change)
+        if (app, title) != self._last:
+            self._last = (app, title)
+            emit(Focus(now, app, title))
 
     if sys.platform == "win32":
 

@@ -239,9 +239,10 @@ class X11FocusSource:
         emit = self._emit
         if emit is None:
             return
-        if (app, title) != self._last:
-            self._last = (app, title)
-            emit(Focus(now, app, title))
+        # Quiet first: a focus rule must already see the quiet state of the new window.
         change = self.quiet.update(now, app, "fullscreen" if fullscreen else "")
         if change is not None:
             emit(change)
+        if (app, title) != self._last:
+            self._last = (app, title)
+            emit(Focus(now, app, title))

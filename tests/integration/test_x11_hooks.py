@@ -193,7 +193,10 @@ def test_full_screen_and_never_interrupt_apps_switch_quiet_on_and_off(
     got.wait(lambda e: isinstance(e, Quiet) and not e.on, "quiet off")
     hooks.set_never_interrupt(["chat"])
     chat.activate()
-    got.wait(lambda e: isinstance(e, Quiet) and e.on and e.why == "never_interrupt", "never")
+    never = got.wait(lambda e: isinstance(e, Quiet) and e.on and e.why == "never_interrupt", "n")
+    chat_focus = got.wait(lambda e: isinstance(e, Focus) and e.app == "chat", "focus chat")
+    # Quiet comes before the focus it belongs to, so no focus rule fires in between.
+    assert got.seen.index(never) < got.seen.index(chat_focus)
     slides.activate()
     quiet = [e for e in got.drain() if isinstance(e, Quiet)]
     wait_for(lambda: len([e for e in got.drain() if isinstance(e, Quiet)]) == 4, 10, "off")
