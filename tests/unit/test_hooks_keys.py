@@ -188,3 +188,30 @@ def test_x11_shift_tab_arrives_as_iso_left_tab_and_is_still_a_chord() -> None:
     src.on_release(Key.shift_l)
     src.on_press(KeyCode(None, 0xFF8D))  # keypad Enter
     assert [e.chord for e in _drain(q) if isinstance(e, Chord)] == ["shift+tab", "enter"]
+
+
+def test_windows_callbacks_decode_control_characters_and_ignore_altgr_ctrl() -> None:
+    src, q = _source("win32")
+    src.on_press(Key.ctrl_l)
+    src.on_press(KeyCode("\x16", 0x56))  # what Windows reports for ctrl+v
+    src.on_release(Key.ctrl_l)
+    src.on_press(Key.ctrl_l)  # AltGr = a fake left Ctrl, then AltGr
+    src.on_press(Key.alt_gr)
+    src.on_press(KeyCode("@", 0x51))  # AltGr+Q on a German layout
+    src.on_release(Key.alt_gr)
+    src.on_release(Key.ctrl_l)
+    src.on_press(Key.cmd)
+    src.on_press(KeyCode("e", 0x45))
+    events = _drain(q)
+    assert [e.chord for e in events if isinstance(e, Chord)] == ["ctrl+v", "win+e"]
+    assert sum(isinstance(e, Typing) for e in events) == 1
+
+
+def test_macos_callbacks_use_key_codes_for_option_characters() -> None:
+    src, q = _source("darwin")
+    src.on_press(Key.cmd)
+    src.on_press(KeyCode("k", 0x28))
+    src.on_release(Key.cmd)
+    src.on_press(Key.alt)
+    src.on_press(KeyCode("√", 0x09))
+    assert [e.chord for e in _drain(q) if isinstance(e, Chord)] == ["cmd+k", "alt+v"]
