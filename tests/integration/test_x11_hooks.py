@@ -348,3 +348,18 @@ def test_lock_and_unlock_arrive_from_the_session_bus_screensaver(
         daemon.wait(5)
         if daemon.stdout is not None:
             daemon.stdout.close()
+
+
+def test_a_window_closing_while_in_front_does_not_break_the_focus_source(
+    desktop: tuple[XServer, HookSet, Collected, list[Window]],
+) -> None:
+    _, hooks, got, _ = desktop
+    keep = open_window(desktop, "Keep", "stays")
+    gone = open_window(desktop, "Gone", "closes")
+    gone.activate()
+    got.wait(lambda e: isinstance(e, Focus) and e.app == "gone", "focus gone")
+    gone.close()  # its window vanishes: reads of it fail with BadWindow
+    keep.activate()
+    got.wait(lambda e: isinstance(e, Focus) and e.app == "keep", "focus keep")
+    focus = hooks.source("focus")
+    assert focus.alive() and focus.reconnects == 0
