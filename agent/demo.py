@@ -193,7 +193,7 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
     from agent.config.policy import Policy
     from agent.events import ShowToast
     from agent.ui.backdrop import DesktopBackdrop
-    from agent.ui.desktop import DesktopUi
+    from agent.ui.desktop import DesktopUi, exit_event_loop
     from agent.ui.icons import app_icon
     from agent.ui.theme import DARK, LIGHT, Theme
     from agent.ui.toast import ToastStack, ToastWindow
@@ -219,13 +219,18 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
                                   hooks=False, policy=policy))  # fmt: skip
     theme: list[Theme] = [LIGHT]
     opened: list[str] = []
-    ui = DesktopUi(core, theme=lambda: theme[0], quit_app=app.quit, open_url=opened.append)
+    ui = DesktopUi(core, theme=lambda: theme[0], quit_app=exit_event_loop, open_url=opened.append)
     result = DemoResult()
     effects: dict[str, ShowToast] = {}
     ui.bridge.toast_requested.connect(lambda e: effects.__setitem__(e.rule, e))
     shots = ToastStack(lambda a: None, corner=lambda: "bottom-right", ui_lang=ui.lang,
                        theme=lambda: DARK)  # fmt: skip
     deadline = time.monotonic() + timeout
+
+    t0 = time.monotonic()
+
+    def say(text: str) -> None:
+        print(f"waymark demo: [{time.monotonic() - t0:5.1f}s] {text}", flush=True)
 
     def save(name: str, image: Any) -> None:
         path = out_dir / name
@@ -255,6 +260,7 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
     def on_toast(window: ToastWindow) -> None:
         rule = window.content.rule
         result.toasts.append(rule)
+        say(f"the agent shows the tip {rule!r}")
         n = len(result.toasts)
 
         def shoot() -> None:
@@ -268,6 +274,7 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
 
     def answer(window: ToastWindow, rule: str, n: int) -> None:
         choice, index = PERSON.get(rule, ("got-it", 0))
+        say(f"the person answers {rule!r} with {choice!r}")
         if choice == "snooze" and window.snooze_menu is not None:
             window.snooze_menu.actions()[index].trigger()
         elif choice in window.action_buttons:
@@ -299,6 +306,7 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
                 save("consent.png", window.grab())
             assert window.consent is not None and window.consent.opt_in_button is not None
             window.consent.opt_in_button.click()  # the person opts in
+            say("first run: the person reads the consent page and opts in")
             window.hide()
             core.start()
             after(300, watch)
@@ -307,10 +315,12 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
 
     def watch() -> None:
         if time.monotonic() > deadline:
-            print("waymark demo: timed out", file=sys.stderr)
-            app.quit()
+            say(f"timed out (script finished: {core.script_finished()}, "
+                f"toasts open: {len(ui.toasts.toasts)}, {len(shots.toasts)})")  # fmt: skip
+            exit_event_loop()
             return
         if core.script_finished() and not ui.toasts.toasts and not shots.toasts:
+            say("the morning is over")
             core.wait_idle()
             after(300, finish)
             return
@@ -329,11 +339,11 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
 
             after(400, shoot)
         else:
-            app.quit()
+            exit_event_loop()
 
     def last_shot(window: Any) -> None:
         save("settings-coaching.png", window.grab())
-        app.quit()
+        exit_event_loop()
 
     after(300, consent_then_start)
     app.exec()

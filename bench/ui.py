@@ -91,7 +91,7 @@ def child_latency() -> dict[str, Any]:
 
     import agent.ui  # noqa: F401  (PySide6 refcount guard)
     from agent.events import Chord
-    from agent.ui.desktop import DesktopUi
+    from agent.ui.desktop import DesktopUi, exit_event_loop
     from agent.ui.theme import LIGHT
     from agent.ui.toast import ToastWindow
 
@@ -99,13 +99,13 @@ def child_latency() -> dict[str, Any]:
     app.setQuitOnLastWindowClosed(False)
     core = _core(Path(tempfile.mkdtemp(prefix="waymark-bench-ui-")))
     core.settings.set("consent", "declined")
-    ui = DesktopUi(core, theme=lambda: LIGHT, quit_app=app.quit, open_url=lambda url: None)
+    ui = DesktopUi(core, theme=lambda: LIGHT, quit_app=exit_event_loop, open_url=lambda url: None)
     samples: list[float] = []
     started = [0.0]
 
     def send() -> None:
         if len(samples) >= TOASTS:
-            app.quit()
+            exit_event_loop()
             return
         started[0] = time.perf_counter()
         core.emit(Chord(core.clock.now(), "ctrl+k"))
@@ -121,7 +121,7 @@ def child_latency() -> dict[str, Any]:
     ui.toasts.shown.connect(on_shown)
     core.start()
     QTimer.singleShot(500, send)
-    QTimer.singleShot(120_000, app.quit)  # bounded even if a toast never comes
+    QTimer.singleShot(120_000, exit_event_loop)  # bounded even if a toast never comes
     app.exec()
     core.stop()
     return {"samples": samples}
@@ -132,6 +132,7 @@ def child_idle(with_agent: bool) -> dict[str, Any]:
     from PySide6.QtWidgets import QApplication
 
     import agent.ui  # noqa: F401
+    from agent.ui.desktop import exit_event_loop
 
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)
@@ -141,7 +142,7 @@ def child_idle(with_agent: bool) -> dict[str, Any]:
 
         core = _core(Path(tempfile.mkdtemp(prefix="waymark-bench-idle-")))
         core.settings.set("consent", "declined")
-        ui = DesktopUi(core, quit_app=app.quit)
+        ui = DesktopUi(core, quit_app=exit_event_loop)
         ui.tray.show()
         core.start()
     marks: dict[str, float] = {}
@@ -154,7 +155,7 @@ def child_idle(with_agent: bool) -> dict[str, Any]:
         marks["cpu_used"] = _cpu_seconds() - marks["cpu"]
         marks["wall_used"] = time.monotonic() - marks["wall"]
         marks["rss"] = _rss_mb()
-        app.quit()
+        exit_event_loop()
 
     QTimer.singleShot(int(WARMUP_SECONDS * 1000), begin)
     app.exec()

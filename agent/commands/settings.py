@@ -37,7 +37,7 @@ def _run(args: argparse.Namespace) -> int:
 
     import agent.ui  # noqa: F401  (applies the PySide6 refcount guard)
     from agent.config.paths import data_dir
-    from agent.ui.desktop import forward_to_running_instance
+    from agent.ui.desktop import exit_event_loop, forward_to_running_instance
     from agent.ui.icons import app_icon
     from agent.ui.settings_window import SettingsWindow
     from agent.ui.standalone import StandaloneCore
@@ -59,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
 
     window = SettingsWindow(core, lang=lang)
     core.settings.subscribe(window.setting_changed)
-    window.closed.connect(app.quit)
+    window.closed.connect(exit_event_loop)
     window.show_page(args.page)
     try:
         return int(app.exec())

@@ -38,6 +38,7 @@ from agent.ui.tray import TrayController
 __all__ = [
     "DesktopUi",
     "SingleInstance",
+    "exit_event_loop",
     "forward_to_running_instance",
     "instance_name",
     "run_desktop",
@@ -146,7 +147,7 @@ class DesktopUi(QObject):
         super().__init__()
         self.core = core
         self._now = now
-        self._quit = quit_app or QApplication.quit
+        self._quit = quit_app or exit_event_loop
         self.bridge = UiBridge()
         self.toasts = ToastStack(
             self._post_action,
@@ -219,6 +220,16 @@ class DesktopUi(QObject):
             self.toasts.relayout()
 
 
+def exit_event_loop() -> None:
+    """End the Qt event loop now.
+
+    Not ``QApplication.quit()``: since Qt 6 that first asks every window to
+    close and is cancelled when one refuses — and the settings window refuses
+    (it hides instead, so that closing it never stops the agent).
+    """
+    QApplication.exit(0)
+
+
 class QuitOnSignal(QObject):
     """Ctrl+C / SIGTERM end the Qt loop cleanly (so the agent can flush and stop).
 
@@ -283,7 +294,9 @@ def run_desktop(core: CoreLike, *, show_settings: bool = False) -> int:
     ui = DesktopUi(core)
     instance.message_received.connect(ui.handle_message)
     stopper = (
-        QuitOnSignal(app.quit) if threading.current_thread() is threading.main_thread() else None
+        QuitOnSignal(exit_event_loop)
+        if threading.current_thread() is threading.main_thread()
+        else None
     )
     if ui.tray.available:
         ui.tray.show()

@@ -14,6 +14,7 @@ from agent.ui.bridge import UiBridge
 from agent.ui.desktop import (
     DesktopUi,
     SingleInstance,
+    exit_event_loop,
     forward_to_running_instance,
     instance_name,
     run_desktop,
@@ -96,7 +97,7 @@ def test_run_desktop_returns_on_quit_and_opens_consent_on_first_run(
     def check_and_quit() -> None:
         windows = [w for w in qapp.topLevelWidgets() if w.objectName() == "" and w.isVisible()]
         seen.append(any(type(w).__name__ == "SettingsWindow" for w in windows))
-        qapp.quit()
+        exit_event_loop()  # what Quit in the tray does; quit() would be refused by the window
 
     QTimer.singleShot(200, check_and_quit)
     assert run_desktop(core) == 0
