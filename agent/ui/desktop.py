@@ -301,8 +301,9 @@ def run_desktop(core: CoreLike, *, show_settings: bool = False) -> int:
     if ui.tray.available:
         ui.tray.show()
     else:
+        # Said once per start, on stderr and in the log (info: it is not a fault).
         message = tr("no_tray", ui.lang())
-        log.warning("%s", message)
+        log.info("%s", message)
         print(f"waymark: {message}", file=sys.stderr)
     if show_settings or needs_consent_page(core):
         ui.open_settings("coaching")
