@@ -13,7 +13,17 @@ from typing import Final, Literal
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QPalette
 
-__all__ = ["DARK", "HIGH_CONTRAST", "LIGHT", "THEMES", "Theme", "ThemeName", "system_theme"]
+__all__ = [
+    "DARK",
+    "HIGH_CONTRAST",
+    "LIGHT",
+    "THEMES",
+    "Theme",
+    "ThemeName",
+    "system_theme",
+    "theme_for",
+    "toast_stylesheet",
+]
 
 ThemeName = Literal["light", "dark", "high-contrast"]
 
@@ -73,21 +83,26 @@ HIGH_CONTRAST: Final = Theme(
 THEMES: Final = {t.name: t for t in (LIGHT, DARK, HIGH_CONTRAST)}
 
 
-def system_theme() -> Theme:
-    """The theme that matches the system now."""
-    hints = QGuiApplication.styleHints()
-    accessibility = getattr(hints, "accessibility", None)
-    if accessibility is not None:
-        contrast = accessibility().contrastPreference()
-        if contrast == Qt.ContrastPreference.HighContrast:
-            return HIGH_CONTRAST
-    scheme = hints.colorScheme()
+def theme_for(scheme: Qt.ColorScheme, high_contrast: bool, window_lightness: int) -> Theme:
+    """The theme for what the platform reports (pure, for tests)."""
+    if high_contrast:
+        return HIGH_CONTRAST
     if scheme == Qt.ColorScheme.Dark:
         return DARK
     if scheme == Qt.ColorScheme.Light:
         return LIGHT
+    return DARK if window_lightness < 128 else LIGHT
+
+
+def system_theme() -> Theme:
+    """The theme that matches the system now."""
+    hints = QGuiApplication.styleHints()
+    accessibility = getattr(hints, "accessibility", None)
+    high_contrast = accessibility is not None and (
+        accessibility().contrastPreference() == Qt.ContrastPreference.HighContrast
+    )
     window = QGuiApplication.palette().color(QPalette.ColorRole.Window)
-    return DARK if window.lightness() < 128 else LIGHT
+    return theme_for(hints.colorScheme(), high_contrast, window.lightness())
 
 
 def toast_stylesheet(theme: Theme) -> str:

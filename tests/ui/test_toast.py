@@ -290,3 +290,29 @@ def test_toast_is_announced_with_its_title(harness: Harness, qtbot: QtBot) -> No
 def test_duration_labels(seconds: float, en: str, it: str) -> None:
     assert duration_label(seconds, "en") == en
     assert duration_label(seconds, "it") == it
+
+
+def test_theme_follows_scheme_then_contrast_then_palette(qapp: QApplication) -> None:
+    from agent.ui.theme import system_theme, theme_for
+
+    assert theme_for(Qt.ColorScheme.Dark, False, 255) is DARK
+    assert theme_for(Qt.ColorScheme.Light, False, 0) is LIGHT
+    assert theme_for(Qt.ColorScheme.Dark, True, 0) is HIGH_CONTRAST
+    assert theme_for(Qt.ColorScheme.Unknown, False, 30) is DARK
+    assert theme_for(Qt.ColorScheme.Unknown, False, 240) is LIGHT
+    assert system_theme() in (LIGHT, DARK, HIGH_CONTRAST)
+
+
+def test_keyboard_moves_between_the_toast_buttons(harness: Harness, qtbot: QtBot) -> None:
+    toast = harness.show()
+    toast.take_keyboard()
+    order = [toast.focusWidget()]
+    for _ in range(4):
+        toast.focusNextChild()
+        order.append(toast.focusWidget())
+    expected = [toast.action_buttons["how"], toast.got_it_button, toast.snooze_button,
+                toast.never_button, toast.close_button]  # fmt: skip
+    assert set(expected) <= set(order)
+    toast.got_it_button.setFocus()
+    qtbot.keyClick(toast.got_it_button, Qt.Key.Key_Space)
+    assert harness.posted == [Action(NOW, "share-link", "got-it")]
