@@ -1,12 +1,8 @@
-"""UI tests run Qt offscreen (set before pytest-qt creates the QApplication);
+"""UI tests run Qt offscreen (a ``-platform`` argument for pytest-qt's
+QApplication, so no environment variable leaks into other tests' processes);
 tests that need a real X server start the UI in a subprocess on that display."""
 
 from __future__ import annotations
-
-import os
-
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
-os.environ.setdefault("QT_ACCESSIBILITY", "0")
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +11,12 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from tests.ui.fakes import FakeCore
+
+
+@pytest.fixture(scope="session")
+def qapp_args() -> list[str]:
+    return ["waymark-ui-tests", "-platform", "offscreen"]
+
 
 # The offscreen platform plugin has no window stacking or activation; these
 # exact notices are its limits, not ours (the X11 tests cover the real thing).
