@@ -138,6 +138,12 @@ class AgentCore:
             return
         self.emit(event)
 
+    def _control(self, message: _Control) -> None:
+        try:
+            self._queue.put_nowait(message)
+        except queue.Full:
+            log.warning("engine queue full; %s dropped", type(message).__name__)
+
     def add_effect_listener(self, callback: Callable[[Effect], None]) -> None:
         """``callback`` runs on the engine thread for every effect; keep it short."""
         self._listeners.append(callback)
@@ -152,7 +158,7 @@ class AgentCore:
 
     def reset_never(self) -> None:
         """Forget every "don't show this again" choice."""
-        self.emit(_ResetNever())
+        self._control(_ResetNever())
 
     def reload_pack(self, path: Path | None = None) -> bool:
         """Load the pack file again; keep the running pack if it is broken."""
@@ -224,7 +230,7 @@ class AgentCore:
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Block until the engine has handled everything queued so far (tests, scripts)."""
         done = threading.Event()
-        self.emit(_Barrier(done))
+        self._control(_Barrier(done))
         return done.wait(timeout)
 
     # -- engine thread ------------------------------------------------------------
@@ -251,7 +257,7 @@ class AgentCore:
             except Exception:  # the engine thread must outlive any single bad event
                 log.exception("engine failed on %s", type(event).__name__)
 
-    def _handle(self, event: Event) -> None:
+    def _handle(self, event: Event | _Control) -> None:
         if isinstance(event, RulesUpdated):
             self.engine.swap(event.pack)
             if self._hookset is not None and hasattr(self._hookset, "set_idle_thresholds"):
@@ -296,7 +302,7 @@ class AgentCore:
             self._apply_pause_setting()
         elif key == "never_interrupt":
             apps = tuple(self.settings.get("never_interrupt"))
-            self.emit(_SetNeverInterrupt(apps))
+            self._control(_SetNeverInterrupt(apps))
             if self._hookset is not None and hasattr(self._hookset, "set_never_interrupt"):
                 self._hookset.set_never_interrupt(apps)
 
@@ -363,6 +369,9 @@ class _ResetNever:
 @dataclass(frozen=True, slots=True)
 class _SetNeverInterrupt:
     apps: tuple[str, ...]
+
+
+_Control = _Barrier | _ResetNever | _SetNeverInterrupt
 
 
 def _mtime(path: Path) -> float:

@@ -49,6 +49,6 @@ def setup_logging(log_dir: Path, verbose: bool = False) -> Path:
     stderr_handler.setFormatter(logging.Formatter("waymark: %(levelname)s: %(message)s"))
     stderr_handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
     for handler in (file_handler, stderr_handler):
-        handler._waymark = True  # type: ignore[attr-defined]
+        setattr(handler, "_waymark", True)  # noqa: B010 - marks our own handlers
         root.addHandler(handler)
     return path

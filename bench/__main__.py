@@ -33,7 +33,8 @@ def main(argv: list[str]) -> int:
         "# Benchmark results\n\n"
         f"Written by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
         f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
-        f"{_cores()} cores. Budgets are in ../shared/DESIGN.md; each section says how it measured.\n"
+        f"{_cores()} cores. Budgets are in ../shared/DESIGN.md; "
+        "each section says how it measured.\n"
     )
     sections = [p.read_text(encoding="utf-8") for p in sorted(out_dir.glob("*.md"))]
     (HERE / "results.md").write_text(header + "\n" + "\n".join(sections), encoding="utf-8")
