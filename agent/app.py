@@ -151,6 +151,11 @@ class AgentCore:
     def pack_info(self) -> tuple[str, int] | None:
         return (self._pack.id, self._pack.version)
 
+    @property
+    def pack_dir(self) -> Path:
+        """The folder of the pack file (relative toast images are found there)."""
+        return self._pack_path.parent
+
     def source_states(self) -> list[SourceState]:
         states = list(self._hookset.states()) if self._hookset is not None else []
         states.extend(s.state() for s in self._sources)

@@ -52,6 +52,13 @@ def run(args: argparse.Namespace) -> int:
         os.environ["WAYMARK_DATA_DIR"] = str(args.data_dir)
     setup_logging(log_dir(), args.verbose)
     headless = args.headless or not has_display()
+    if not headless:
+        from agent.ui.desktop import forward_to_running_instance
+
+        # A second start hands over to the running agent before building an engine.
+        if forward_to_running_instance():
+            print("waymark: already running; showing its settings window", file=sys.stderr)
+            return 0
     if not args.headless and headless:
         print(
             "waymark: no display found (DISPLAY is not set): running headless, printing "
@@ -90,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
 
     core.start()
     try:
-        return run_desktop(core, show_settings=args.settings)
+        return run_desktop(
+            core, show_settings=args.settings, now=core.clock.now, image_root=core.pack_dir
+        )
     finally:
         core.stop()
 

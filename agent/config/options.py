@@ -95,6 +95,13 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "policy", user_editable=False,
     ),
     _o(
+        "notice_seen", "bool", False,
+        "Organisation notice seen", "Avviso dell'organizzazione letto",
+        "Set when the person has acknowledged the organisation-notice page.",
+        "Impostato quando la persona ha preso visione dell'avviso dell'organizzazione.",
+        "policy", user_editable=False,
+    ),
+    _o(
         "quiet_hours", "time_range", "",
         "Quiet hours", "Ore di silenzio",
         "No tips between these local times, e.g. 12:30-13:30. Empty: none.",

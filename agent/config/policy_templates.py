@@ -26,6 +26,8 @@ from agent.config.policy import MACOS_DOMAIN, WINDOWS_POLICY_KEY
 
 __all__ = ["adml", "admx", "example_policy", "mobileconfig", "write_all"]
 
+#: Options the agent keeps for itself; they have no policy template.
+AGENT_STATE_KEYS: Final = frozenset({"paused_until", "notice_seen"})
 ADML_LOCALES: Final = {"en-US": "en", "it-IT": "it"}
 _NAMESPACE: Final = "Waymark.Policies.Agent"
 
@@ -63,8 +65,8 @@ def _sid(text: str) -> str:
 
 
 def _policy_options() -> list[Option]:
-    # paused_until is the agent's own state, not something to manage.
-    return [o for o in OPTIONS if o.key != "paused_until"]
+    # The agent's own state, not something to manage.
+    return [o for o in OPTIONS if o.key not in AGENT_STATE_KEYS]
 
 
 def admx() -> str:

@@ -272,7 +272,13 @@ _QUIT_SIGNALS = tuple(
 )
 
 
-def run_desktop(core: CoreLike, *, show_settings: bool = False) -> int:
+def run_desktop(
+    core: CoreLike,
+    *,
+    show_settings: bool = False,
+    now: Callable[[], float] = time.time,
+    image_root: Path | None = None,
+) -> int:
     """Run the desktop UI until Quit; returns the process exit code.
 
     A second start of Waymark for the same user asks the running one to show
@@ -291,7 +297,7 @@ def run_desktop(core: CoreLike, *, show_settings: bool = False) -> int:
     instance = SingleInstance()
     if not instance.listen():
         log.warning("single-instance socket %s unavailable; continuing", instance.name)
-    ui = DesktopUi(core)
+    ui = DesktopUi(core, now=now, image_root=image_root)
     instance.message_received.connect(ui.handle_message)
     stopper = (
         QuitOnSignal(exit_event_loop)

@@ -528,12 +528,12 @@ class SettingsWindow(QWidget):
 
     def _consent_due(self) -> bool:
         if self._core.settings.get("telemetry_mode") == "org-notice":
-            return needs_consent_page(self._core) and not self._notice_seen
+            return needs_consent_page(self._core) and not self._core.settings.get("notice_seen")
         return needs_consent_page(self._core)
 
     def _on_consent(self, decision: str) -> None:
         if decision == "noticed":
-            self._notice_seen = True
+            self._core.settings.set_internal("notice_seen", True)
         else:
             self._core.settings.set("consent", decision)
         self.stack.setCurrentWidget(self.tabs)

@@ -169,7 +169,7 @@ def test_policy_templates_are_generated_from_the_options() -> None:
         )
     admx = xml.dom.minidom.parse(str(ROOT / "installers/windows/policy/waymark.admx"))
     names = {p.getAttribute("name") for p in admx.getElementsByTagName("policy")}
-    assert names == {o.key for o in OPTIONS if o.key != "paused_until"}
+    assert names == {o.key for o in OPTIONS if o.key not in ("paused_until", "notice_seen")}
     for locale in ("en-US", "it-IT"):
         adml = xml.dom.minidom.parse(str(ROOT / f"installers/windows/policy/{locale}/waymark.adml"))
         ids = {s.getAttribute("id") for s in adml.getElementsByTagName("string")}
