@@ -45,6 +45,7 @@ demo: bootstrap
 
 screenshots: bootstrap
 	$(PY) -m agent.demo --screenshots docs/screenshots
+	WAYMARK_WRITE_SCREENSHOTS=1 $(PY) -m pytest -q tests/server/test_dashboard.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache
