@@ -8,12 +8,20 @@ so that a full queue counts a drop instead of raising (see :class:`Emitter`).
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from typing import Any, Protocol
 
 from agent.events import Event
 
-__all__ = ["Emitter", "Source", "SourceState"]
+__all__ = [
+    "Emitter",
+    "Source",
+    "SourceState",
+    "ThreadedSource",
+    "Win32MessageLoopSource",
+    "join_quietly",
+]
 
 
 class Emitter:
@@ -63,3 +71,58 @@ def join_quietly(thread: threading.Thread | None, timeout: float = 2.0) -> None:
     """Join ``thread`` if it exists and is not the current thread."""
     if thread is not None and thread is not threading.current_thread():
         thread.join(timeout)
+
+
+class ThreadedSource:
+    """A source whose native loop runs on its own thread.
+
+    ``start`` launches ``_run`` and waits until it calls ``_ready.set()``; if
+    ``_run`` set ``_error`` first, ``start`` raises with that message (the
+    espanso init handshake: a hook that cannot install fails fast and clearly).
+    """
+
+    name = "source"
+    thread_name = "waymark-source"
+
+    def __init__(self) -> None:
+        self._emit: Emitter | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error = ""
+
+    def start(self, emit: Emitter) -> None:
+        self._emit = emit
+        self._error = ""
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+        if self._error:
+            join_quietly(self._thread)
+            raise RuntimeError(self._error)
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+
+class Win32MessageLoopSource(ThreadedSource):
+    """A :class:`ThreadedSource` whose thread runs a Win32 message loop;
+    ``stop`` posts WM_QUIT to that thread (``_run`` stores ``_thread_id``)."""
+
+    WM_QUIT = 0x0012
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._thread_id = 0
+
+    def stop(self) -> None:
+        if sys.platform == "win32" and self._thread_id:
+            import ctypes
+
+            ctypes.windll.user32.PostThreadMessageW(self._thread_id, self.WM_QUIT, 0, 0)
+        join_quietly(self._thread)
+        self._thread = None
+        self._thread_id = 0

@@ -15,12 +15,11 @@ Decoding is in pure functions tested on every OS; the native calls are thin.
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Collection
 
 from agent.events import Focus
-from agent.hooks.base import Emitter, SourceState, join_quietly
+from agent.hooks.base import SourceState, Win32MessageLoopSource
 from agent.hooks.quiet import QuietTracker
 
 __all__ = [
@@ -78,42 +77,16 @@ def is_foreground_title_change(event: int, id_object: int, id_child: int) -> boo
     )
 
 
-class WindowsFocusSource:
+class WindowsFocusSource(Win32MessageLoopSource):
     """Emits :class:`Focus` on foreground and title changes, and quiet changes."""
 
     name = "focus"
+    thread_name = "waymark-focus-win"
 
     def __init__(self, never_interrupt: Collection[str] = ()) -> None:
+        super().__init__()
         self.quiet = QuietTracker(never_interrupt)
-        self._emit: Emitter | None = None
-        self._thread: threading.Thread | None = None
-        self._thread_id = 0
-        self._ready = threading.Event()
-        self._error = ""
         self._last: tuple[str, str] | None = None
-
-    def start(self, emit: Emitter) -> None:
-        self._emit = emit
-        self._error = ""
-        self._ready.clear()
-        self._thread = threading.Thread(target=self._run, name="waymark-focus-win", daemon=True)
-        self._thread.start()
-        self._ready.wait(5)
-        if self._error:
-            join_quietly(self._thread)
-            raise RuntimeError(self._error)
-
-    def stop(self) -> None:
-        if sys.platform == "win32" and self._thread_id:
-            import ctypes
-
-            ctypes.windll.user32.PostThreadMessageW(self._thread_id, WM_QUIT, 0, 0)
-        join_quietly(self._thread)
-        self._thread = None
-        self._thread_id = 0
-
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def state(self) -> SourceState:
         ok = self.alive()

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from agent.events import Active, Idle
-from agent.hooks.base import Emitter, SourceState, join_quietly
+from agent.hooks.base import Emitter, SourceState, ThreadedSource, join_quietly
 
 __all__ = ["DEFAULT_THRESHOLDS", "IdleSource", "IdleTracker"]
 
@@ -61,7 +61,7 @@ class IdleTracker:
         return events, min(max(wait, 0.05), MAX_SLEEP)
 
 
-class IdleSource:
+class IdleSource(ThreadedSource):
     """Runs an :class:`IdleTracker` on its own thread over an OS ``query``.
 
     ``open_query`` is called on the source's thread and returns
@@ -69,6 +69,7 @@ class IdleSource:
     """
 
     name = "idle"
+    thread_name = "waymark-idle"
 
     def __init__(
         self,
@@ -77,40 +78,26 @@ class IdleSource:
         *,
         how: str = "",
     ) -> None:
+        super().__init__()
         self._open_query = open_query
         self._tracker = IdleTracker(thresholds)
         self._how = how
-        self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self._stopping = False
-        self._ready = threading.Event()
-        self._error = ""
-        self._emit: Emitter | None = None
 
     def set_thresholds(self, seconds: Sequence[float]) -> None:
         self._tracker.set_thresholds(seconds)
         self._wake.set()
 
     def start(self, emit: Emitter) -> None:
-        self._emit = emit
         self._stopping = False
-        self._error = ""
-        self._ready.clear()
-        self._thread = threading.Thread(target=self._run, name="waymark-idle", daemon=True)
-        self._thread.start()
-        self._ready.wait(5)
-        if self._error:
-            join_quietly(self._thread)
-            raise RuntimeError(self._error)
+        super().start(emit)
 
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
         join_quietly(self._thread)
         self._thread = None
-
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def state(self) -> SourceState:
         ok = self.alive()

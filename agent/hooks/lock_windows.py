@@ -9,12 +9,11 @@ message-only window (parent ``HWND_MESSAGE``) and runs its message loop;
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from typing import Literal
 
 from agent.events import Lock, Unlock
-from agent.hooks.base import Emitter, SourceState, join_quietly
+from agent.hooks.base import SourceState, Win32MessageLoopSource
 
 __all__ = ["WindowsLockSource", "decode_session_change"]
 
@@ -37,40 +36,11 @@ def decode_session_change(msg: int, wparam: int) -> Literal["lock", "unlock"] | 
     return None
 
 
-class WindowsLockSource:
+class WindowsLockSource(Win32MessageLoopSource):
     """Emits :class:`Lock` and :class:`Unlock` for this session."""
 
     name = "lock"
-
-    def __init__(self) -> None:
-        self._emit: Emitter | None = None
-        self._thread: threading.Thread | None = None
-        self._thread_id = 0
-        self._ready = threading.Event()
-        self._error = ""
-
-    def start(self, emit: Emitter) -> None:
-        self._emit = emit
-        self._error = ""
-        self._ready.clear()
-        self._thread = threading.Thread(target=self._run, name="waymark-lock-win", daemon=True)
-        self._thread.start()
-        self._ready.wait(5)
-        if self._error:
-            join_quietly(self._thread)
-            raise RuntimeError(self._error)
-
-    def stop(self) -> None:
-        if sys.platform == "win32" and self._thread_id:
-            import ctypes
-
-            ctypes.windll.user32.PostThreadMessageW(self._thread_id, WM_QUIT, 0, 0)
-        join_quietly(self._thread)
-        self._thread = None
-        self._thread_id = 0
-
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+    thread_name = "waymark-lock-win"
 
     def state(self) -> SourceState:
         ok = self.alive()
