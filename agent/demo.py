@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from agent.virtual_display import running_xserver
 
 __all__ = ["DEMO_PACK", "DEMO_SCRIPT", "main", "virtual_display"]
 
@@ -122,42 +123,12 @@ SERVER = "https://waymark.example.com"
 
 @contextmanager
 def virtual_display(size: str = SCREEN, window_manager: bool = True) -> Iterator[str]:
-    """Start Xvfb (and openbox, if installed) on a free display; yields ``:N``."""
-    if shutil.which("Xvfb") is None:
-        raise SystemExit(
-            "waymark demo: Xvfb is not installed (Debian: apt-get install xvfb openbox, "
-            "or run `make demo` as root to bootstrap it)"
-        )
-    read_fd, write_fd = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", size, "-nolisten", "tcp",
-         "-noreset"],
-        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    os.close(write_fd)
-    wm: subprocess.Popen[bytes] | None = None
+    """Start Xvfb (and openbox) on a free display; yields ``:N``."""
     try:
-        with os.fdopen(read_fd, "rb") as pipe:
-            number = pipe.readline().decode().strip()
-        if not number:
-            raise SystemExit("waymark demo: Xvfb did not start")
-        display = f":{number}"
-        if window_manager and shutil.which("openbox"):
-            env = dict(os.environ, DISPLAY=display,
-                       XDG_CONFIG_HOME=tempfile.mkdtemp(prefix="waymark-openbox-"))  # fmt: skip
-            wm = subprocess.Popen(["openbox", "--sm-disable"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-            time.sleep(0.3)  # openbox takes the screen within a few ms; no API to wait on
-        yield display
-    finally:
-        for proc in (wm, xvfb):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+        with running_xserver(size, window_manager) as server:
+            yield server.display
+    except RuntimeError as exc:
+        raise SystemExit(f"waymark demo: {exc}") from None
 
 
 @dataclass
