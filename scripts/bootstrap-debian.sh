@@ -7,7 +7,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  xvfb openbox xdotool x11-utils x11-apps xauth dbus-x11
+  xvfb openbox xdotool x11-utils x11-apps xauth dbus-daemon dbus-x11
   libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0
