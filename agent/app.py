@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -38,7 +38,7 @@ from agent.events import (
     Start,
     Stop,
 )
-from agent.hooks.base import Emitter, SourceState
+from agent.hooks.base import Emitter, Source, SourceState
 from agent.rules.engine import Engine
 from agent.rules.loader import PackError, load_pack
 from agent.rules.model import Pack
@@ -67,9 +67,13 @@ def default_pack_path() -> Path:
 
 
 class _Sources(Protocol):
+    """What app.py uses of agent.hooks.hookset.HookSet (imported only when hooks run)."""
+
     def start(self) -> list[SourceState]: ...
     def stop(self) -> None: ...
     def states(self) -> list[SourceState]: ...
+    def set_idle_thresholds(self, seconds: Sequence[float]) -> None: ...
+    def set_never_interrupt(self, apps: Collection[str]) -> None: ...
 
 
 @dataclass
@@ -117,7 +121,7 @@ class AgentCore:
         )
         self._pack = pack
         self._thread: threading.Thread | None = None
-        self._sources: list[Any] = []
+        self._sources: list[Source] = []
         self._hookset: _Sources | None = None
         self._quiet_hours_on = False
         self.settings.subscribe(self._on_setting_changed)
@@ -265,7 +269,7 @@ class AgentCore:
     def _handle(self, event: Event | _Control) -> None:
         if isinstance(event, RulesUpdated):
             self.engine.swap(event.pack)
-            if self._hookset is not None and hasattr(self._hookset, "set_idle_thresholds"):
+            if self._hookset is not None:
                 self._hookset.set_idle_thresholds(_idle_thresholds(event.pack))
             log.info("pack %s v%s active (%d rules)", event.pack.id, event.pack.version,
                      len(event.pack.rules))  # fmt: skip
@@ -308,7 +312,7 @@ class AgentCore:
         elif key == "never_interrupt":
             apps = tuple(self.settings.get("never_interrupt"))
             self._control(_SetNeverInterrupt(apps))
-            if self._hookset is not None and hasattr(self._hookset, "set_never_interrupt"):
+            if self._hookset is not None:
                 self._hookset.set_never_interrupt(apps)
 
     def _apply_pause_setting(self) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,15 +15,15 @@ from typing import Any
 
 __all__ = ["parse_duration", "register"]
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
 
 def parse_duration(text: str) -> timedelta:
-    """``90d``, ``12h``, ``2w``, ``45m`` or ``30s`` as a timedelta."""
-    m = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text)
-    if m is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90d, 12h or 2w")
-    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+    """``90d``, ``12h``, ``2w``, ``1d12h`` as a timedelta (the pack format's durations)."""
+    from agent.rules.loader import parse_duration as seconds
+
+    try:
+        return timedelta(seconds=seconds(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub: Any) -> None:

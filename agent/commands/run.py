@@ -8,9 +8,12 @@ import os
 import signal
 import sys
 import threading
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.rules.engine import Decision
 
 __all__ = ["register"]
 
@@ -45,8 +48,9 @@ def has_display(platform: str = sys.platform) -> bool:
 def run(args: argparse.Namespace) -> int:
     from agent.app import AgentCore, AgentOptions
     from agent.config.paths import log_dir
-    from agent.events import Effect, Record
+    from agent.events import Effect
     from agent.logs import setup_logging
+    from agent.rules.engine import decision_of
 
     if args.data_dir is not None:
         os.environ["WAYMARK_DATA_DIR"] = str(args.data_dir)
@@ -76,9 +80,10 @@ def run(args: argparse.Namespace) -> int:
     lock = threading.Lock()
 
     def print_decision(effect: Effect) -> None:
-        if not isinstance(effect, Record) or effect.kind not in ("shown", "suppressed", "adopted"):
+        decision = decision_of(effect)
+        if decision is None:
             return
-        line = _decision_line(effect, start, as_json=args.json, tz=core.clock.tz)
+        line = _decision_line(decision, start, as_json=args.json, tz=core.clock.tz)
         with lock:
             print(line, flush=True)
 
@@ -123,17 +128,11 @@ def _run_headless(core: Any) -> int:
     return 0
 
 
-def _decision_line(record: Any, start: float, *, as_json: bool, tz: Any) -> str:
-    offset = round(record.t - start, 3)
-    if record.kind == "adopted":
-        data: dict[str, object] = {"t": offset, "habit": record.habit, "decision": "adopted"}
-    elif record.kind == "shown":
-        data = {"t": offset, "rule": record.rule, "decision": "show"}
-    else:
-        data = {"t": offset, "rule": record.rule, "decision": "suppress", "reason": record.reason}
+def _decision_line(decision: Decision, start: float, *, as_json: bool, tz: tzinfo) -> str:
+    data = decision.as_json(round(decision.t - start, 3))
     if as_json:
         return json.dumps(data)
-    when = datetime.fromtimestamp(record.t, tz).strftime("%H:%M:%S")
-    what = data.get("rule") or data.get("habit")
-    reason = f" ({data['reason']})" if "reason" in data else ""
-    return f"{when}  {data['decision']:<9} {what}{reason}"
+    when = datetime.fromtimestamp(decision.t, tz).strftime("%H:%M:%S")
+    what = decision.rule if decision.decision != "adopted" else decision.habit
+    reason = f" ({decision.reason})" if decision.reason else ""
+    return f"{when}  {decision.decision:<9} {what}{reason}"

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -50,6 +49,7 @@ from agent.events import (
     normalize_chord,
 )
 from agent.hooks.base import Emitter, SourceState, join_quietly
+from agent.rules.loader import parse_duration
 
 __all__ = [
     "Script",
@@ -65,23 +65,7 @@ log = logging.getLogger(__name__)
 
 ScriptItem = InputEvent | Pause
 
-_UNITS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_DURATION: Final = re.compile(r"^(?:(\d+(?:\.\d+)?)([smhdw]))+$")
-_PART: Final = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _BUTTONS: Final = ("left", "right", "middle", "other")
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from a number or text such as ``"90s"``, ``"10m"``, ``"1h30m"``, ``"1d"``."""
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or text like 10m")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return float(value)
-    if isinstance(value, str) and _DURATION.match(value.strip()):
-        return sum(float(n) * _UNITS[u] for n, u in _PART.findall(value))
-    raise ValueError(f"{value!r} is not a duration (use seconds or text like 90s, 10m, 1h, 1d)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -241,9 +241,8 @@ class Engine:
         self._focus_title = ""
         self._focus_never = False
         self._titles: dict[int, bool] = {}
-        self._chord_cands: dict[str, Candidates | None] = {}
-        self._click_cands: dict[str, Candidates | None] = {}
-        self._plain_cands: dict[str, Candidates | None] = {}
+        # Candidates for events in the focused app by (kind, chord/button); reset on focus change.
+        self._focus_cands: dict[tuple[str, str | None], Candidates | None] = {}
         self._day = 0
         self._day_start = 0.0
         self._day_end = 0.0
@@ -329,30 +328,10 @@ class Engine:
         kind = event.kind
         if kind == "chord":
             assert event.kind == "chord"
-            chord = event.chord
-            if event.app is None or event.app == self._focus_app:
-                cands = self._chord_cands.get(chord, _MISS)
-                if cands is _MISS:
-                    cands = self._chord_cands[chord] = self._compiled.candidates(
-                        "chord", self._focus_names, chord
-                    )
-                names = self._focus_names
-            else:
-                names = self._compiled.resolve_app(event.app)
-                cands = self._compiled.candidates("chord", names, chord)
+            cands, names = self._candidates(kind, event.chord, event.app)
         elif kind == "click":
             assert event.kind == "click"
-            button = event.button
-            if event.app is None or event.app == self._focus_app:
-                cands = self._click_cands.get(button, _MISS)
-                if cands is _MISS:
-                    cands = self._click_cands[button] = self._compiled.candidates(
-                        "click", self._focus_names, button
-                    )
-                names = self._focus_names
-            else:
-                names = self._compiled.resolve_app(event.app)
-                cands = self._compiled.candidates("click", names, button)
+            cands, names = self._candidates(kind, event.button, event.app)
         elif kind in _PLAIN_KINDS:
             if kind == "focus":
                 assert event.kind == "focus"
@@ -361,12 +340,7 @@ class Engine:
                 self._locked = True
             elif kind == "unlock":
                 self._locked = False
-            cands = self._plain_cands.get(kind, _MISS)
-            if cands is _MISS:
-                cands = self._plain_cands[kind] = self._compiled.candidates(
-                    kind, self._focus_names, None
-                )
-            names = self._focus_names
+            cands, names = self._candidates(kind, None, None)
         elif kind == "quiet":
             assert event.kind == "quiet"
             if event.on:
@@ -405,9 +379,26 @@ class Engine:
             self._titles.clear()
 
     def _forget_candidates(self) -> None:
-        self._chord_cands.clear()
-        self._click_cands.clear()
-        self._plain_cands.clear()
+        self._focus_cands.clear()
+
+    def _candidates(
+        self, kind: str, key: str | None, app: str | None
+    ) -> tuple[Candidates | None, tuple[str, ...]]:
+        """Candidate rules for an event and the logical apps it happened in.
+
+        Events in the focused app (the common case) hit a per-focus cache.
+        """
+        if app is None or app == self._focus_app:
+            cache_key = (kind, key)
+            cands = self._focus_cands.get(cache_key, _MISS)
+            if cands is _MISS:
+                cands = self._focus_cands[cache_key] = self._compiled.candidates(
+                    kind, self._focus_names, key
+                )
+            assert cands is None or isinstance(cands, Candidates)
+            return cands, self._focus_names
+        names = self._compiled.resolve_app(app)
+        return self._compiled.candidates(kind, names, key), names
 
     def _update_focus_never(self) -> None:
         never = self._never_interrupt

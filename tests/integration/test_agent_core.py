@@ -63,6 +63,19 @@ def _collect(core: AgentCore) -> list[Effect]:
     return seen
 
 
+def _paste_in_editor(core: AgentCore, title: str = "notes.txt", pastes: int = 1) -> None:
+    """Run ``core``, focus the editor, press Ctrl+V ``pastes`` times, stop when handled."""
+    core.start()
+    try:
+        now = core.clock.now()
+        core.post(Focus(now, "gedit", title))
+        for _ in range(pastes):
+            core.post(Chord(now, "ctrl+v"))
+        assert core.wait_idle()
+    finally:
+        core.stop()
+
+
 def _outbox_rows(data_dir: Path) -> list[tuple[str, str | None, str | None]]:
     with closing(sqlite3.connect(data_dir / "outbox.db")) as db:
         return db.execute("SELECT kind, rule, app FROM outbox ORDER BY rowid").fetchall()
@@ -71,15 +84,7 @@ def _outbox_rows(data_dir: Path) -> list[tuple[str, str | None, str | None]]:
 def test_chords_in_the_focused_app_show_then_cool_down(data_dir: Path, pack_file: Path) -> None:
     core = _core(data_dir, pack_file, Policy())
     seen = _collect(core)
-    core.start()
-    try:
-        now = core.clock.now()
-        core.post(Focus(now, "gedit", "notes.txt"))
-        core.post(Chord(now, "ctrl+v"))
-        core.post(Chord(now, "ctrl+v"))
-        assert core.wait_idle()
-    finally:
-        core.stop()
+    _paste_in_editor(core, pastes=2)
     decisions = [(r.kind, r.rule, r.reason) for r in seen if isinstance(r, Record)]
     assert ("shown", "paste-plain", None) in decisions
     assert ("suppressed", "paste-plain", "cooldown") in decisions
@@ -87,14 +92,7 @@ def test_chords_in_the_focused_app_show_then_cool_down(data_dir: Path, pack_file
 
 def test_no_telemetry_is_stored_before_consent(data_dir: Path, pack_file: Path) -> None:
     core = _core(data_dir, pack_file, Policy())
-    core.start()
-    try:
-        now = core.clock.now()
-        core.post(Focus(now, "gedit", "notes.txt"))
-        core.post(Chord(now, "ctrl+v"))
-        assert core.wait_idle()
-    finally:
-        core.stop()
+    _paste_in_editor(core)
     assert _outbox_rows(data_dir) == []
 
 
@@ -103,14 +101,7 @@ def test_telemetry_after_consent_has_no_app_unless_policy_allows(
 ) -> None:
     core = _core(data_dir, pack_file, Policy())
     core.settings.set("consent", "granted")
-    core.start()
-    try:
-        now = core.clock.now()
-        core.post(Focus(now, "gedit", "secret-title.txt"))
-        core.post(Chord(now, "ctrl+v"))
-        assert core.wait_idle()
-    finally:
-        core.stop()
+    _paste_in_editor(core, "secret-title.txt")
     rows = _outbox_rows(data_dir)
     assert ("shown", "paste-plain", None) in rows
     raw = b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
@@ -120,14 +111,7 @@ def test_telemetry_after_consent_has_no_app_unless_policy_allows(
     allowed.mkdir()
     core = _core(allowed, pack_file, Policy(values={"send_app_names": True}))
     core.settings.set("consent", "granted")
-    core.start()
-    try:
-        now = core.clock.now()
-        core.post(Focus(now, "gedit", "notes.txt"))
-        core.post(Chord(now, "ctrl+v"))
-        assert core.wait_idle()
-    finally:
-        core.stop()
+    _paste_in_editor(core)
     assert ("shown", "paste-plain", "editor") in _outbox_rows(allowed)
 
 
