@@ -59,7 +59,7 @@ def make_engine(url: str | None = None) -> Engine:
         _sqlite_tuning(engine)
         return engine
     # No pre-ping: it costs a round trip per request; recycle instead.
-    return create_engine(real, pool_size=16, max_overflow=16, pool_recycle=1800)
+    return create_engine(real, pool_size=10, max_overflow=10, pool_recycle=1800)
 
 
 def _sqlite_tuning(engine: Engine) -> None:

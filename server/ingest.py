@@ -9,6 +9,8 @@ exhaustion), 500 events.  Each event is checked on its own and answered with
 from __future__ import annotations
 
 import json
+import re
+import time
 import uuid as uuidlib
 import zlib
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ __all__ = [
     "check_event",
     "decode_body",
     "parse_batch",
+    "utc_day",
 ]
 
 MAX_COMPRESSED: Final = 1024 * 1024
@@ -40,6 +43,9 @@ ALLOWED_FIELDS: Final = frozenset(
     {"uuid", "t", "kind", "pack_id", "pack_version", "rule", "habit", "reason", "action", "app"}
 )
 _OPTIONAL_TEXT: Final = ("rule", "habit", "reason", "action", "app")
+#: The form agents send (``str(uuid4())``): taken as is, without building a UUID object.
+_CANONICAL_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_DAYS: dict[int, str] = {}
 
 
 class BatchError(Exception):
@@ -127,6 +133,18 @@ def _text(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_TEXT and value.isprintable()
 
 
+def utc_day(t: float) -> str:
+    """``YYYY-MM-DD`` of a Unix time in UTC (memoised: a batch spans a day or two)."""
+    number = int(t // 86400)
+    day = _DAYS.get(number)
+    if day is None:
+        day = time.strftime("%Y-%m-%d", time.gmtime(number * 86400))
+        if len(_DAYS) > 4096:
+            _DAYS.clear()
+        _DAYS[number] = day
+    return day
+
+
 def check_event(item: object, now: float) -> tuple[str | None, CheckedEvent | str]:
     """``(uuid, event)`` for a good event, ``(uuid or None, "rejected:<why>")`` otherwise."""
     if not isinstance(item, dict):
@@ -134,11 +152,14 @@ def check_event(item: object, now: float) -> tuple[str | None, CheckedEvent | st
     raw_uuid = item.get("uuid")
     if not isinstance(raw_uuid, str) or len(raw_uuid) > 64:
         return None, "rejected:uuid"
-    try:
-        uid = str(uuidlib.UUID(raw_uuid))
-    except ValueError:
-        return None, "rejected:uuid"
-    extra = set(item) - ALLOWED_FIELDS
+    if _CANONICAL_UUID.fullmatch(raw_uuid):
+        uid = raw_uuid
+    else:
+        try:
+            uid = str(uuidlib.UUID(raw_uuid))
+        except ValueError:
+            return None, "rejected:uuid"
+    extra = item.keys() - ALLOWED_FIELDS
     if extra:
         # Never store what the contract does not name (a title, say).
         return uid, f"rejected:unknown_field:{sorted(extra)[0][:32]}"
@@ -159,11 +180,10 @@ def check_event(item: object, now: float) -> tuple[str | None, CheckedEvent | st
         value = item.get(name)
         if value is not None and not _text(value):
             return uid, f"rejected:{name}"
-    day = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
     return uid, CheckedEvent(
         uuid=uid,
         t=t,
-        day=day,
+        day=utc_day(t),
         kind=str(kind),
         pack_id=str(item["pack_id"]),
         pack_version=version,

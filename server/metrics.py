@@ -37,7 +37,8 @@ class Metrics:
             self.events["duplicate"] += duplicate
             self.events["rejected"] += rejected
 
-    def render(self, gauges: dict[str, int]) -> str:
+    def render(self, gauges: dict[str, int], counters: dict[str, tuple[int, str]]) -> str:
+        """The exposition text; ``counters`` maps a name to (value, help) kept elsewhere."""
         lines = [
             "# HELP waymark_http_requests_total HTTP requests by method, route and status.",
             "# TYPE waymark_http_requests_total counter",
@@ -80,6 +81,10 @@ class Metrics:
                     f"# TYPE {metric} counter",
                     f"{metric} {self.events[name]}",
                 ]
+        for name, (value, help_text) in sorted(counters.items()):
+            metric = f"waymark_{name}_total"
+            lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter"]
+            lines.append(f"{metric} {value}")
         for name, value in sorted(gauges.items()):
             lines += [f"# TYPE waymark_{name} gauge", f"waymark_{name} {value}"]
         return "\n".join(lines) + "\n"

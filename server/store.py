@@ -29,31 +29,40 @@ __all__ = [
     "Admin",
     "BundleRow",
     "Device",
+    "EventGroup",
     "NotFound",
     "Store",
 ]
 
 
-_PG_ARRAYS: dict[str, str] = {
-    "uuid": "TEXT[]",
-    "t": "FLOAT8[]",
-    "day": "TEXT[]",
-    "kind": "TEXT[]",
-    "pack_id": "TEXT[]",
-    "pack_version": "INT[]",
-    "rule": "TEXT[]",
-    "habit": "TEXT[]",
-    "reason": "TEXT[]",
-    "action": "TEXT[]",
-    "app": "TEXT[]",
+_EVENT_COLUMNS: dict[str, str] = {
+    "tenant_id": "INT",
+    "device_id": "TEXT",
+    "uuid": "TEXT",
+    "t": "FLOAT8",
+    "day": "TEXT",
+    "kind": "TEXT",
+    "pack_id": "TEXT",
+    "pack_version": "INT",
+    "rule": "TEXT",
+    "habit": "TEXT",
+    "reason": "TEXT",
+    "action": "TEXT",
+    "app": "TEXT",
 }
+# The rows travel as one JSON parameter that PostgreSQL unpacks in C: a short
+# statement psycopg prepares once, with no per-element adaptation in Python
+# (text arrays cost the server 3x the CPU; a multi-row VALUES, 10x).
 _PG_INSERT = text(
-    "INSERT INTO events (tenant_id, device_id, received, "
-    + ", ".join(_PG_ARRAYS)
-    + ") SELECT :tenant_id, :device_id, :received, u.* FROM unnest("
-    + ", ".join(f"CAST(:{name} AS {kind})" for name, kind in _PG_ARRAYS.items())
-    + ") AS u ON CONFLICT (device_id, uuid) DO NOTHING RETURNING uuid"
+    "INSERT INTO events ("
+    + ", ".join(_EVENT_COLUMNS)
+    + ", received) SELECT r.*, :received FROM json_to_recordset(CAST(:rows AS json)) AS r("
+    + ", ".join(f"{name} {kind}" for name, kind in _EVENT_COLUMNS.items())
+    + ") ON CONFLICT (device_id, uuid) DO NOTHING RETURNING device_id, uuid"
 )
+
+#: One device's checked events, as the ingest endpoint hands them to the store.
+EventGroup = tuple["Device", Sequence[CheckedEvent]]
 
 
 class NotFound(Exception):
@@ -204,6 +213,10 @@ class Store:
             ).first()
         return None if row is None else Admin(tenant_id=int(row[0]), role=str(row[1]))
 
+    def cached_device(self, secret: str) -> Device | None:
+        """The device of ``secret`` if it was looked up before (no database access)."""
+        return self._device_cache.get(hash_token(secret))
+
     def device(self, secret: str) -> Device | None:
         digest = hash_token(secret)
         cached = self._device_cache.get(digest)
@@ -251,11 +264,15 @@ class Store:
 
     def insert_events(self, device: Device, batch: Sequence[CheckedEvent]) -> set[str]:
         """Store ``batch``; returns the UUIDs that were new (the rest were duplicates)."""
-        if not batch:
-            return set()
-        received = time.time()
-        if self.engine.dialect.name == "postgresql":
-            return self._insert_events_pg(device, batch, received)
+        return self.insert_event_groups([(device, batch)])[0]
+
+    def insert_event_groups(self, groups: Sequence[EventGroup]) -> list[set[str]]:
+        """Store several devices' batches in one transaction (group commit).
+
+        Returns, per group, the UUIDs that were new.  When two groups carry the
+        same device and UUID (a resend racing its original), the first claims it
+        and the second sees a duplicate.
+        """
         rows = [
             {
                 "tenant_id": device.tenant_id,
@@ -271,34 +288,39 @@ class Store:
                 "reason": e.reason,
                 "action": e.action,
                 "app": e.app,
-                "received": received,
             }
+            for device, batch in groups
             for e in batch
         ]
-        stmt = (
-            self._insert(s.events)
-            .on_conflict_do_nothing(index_elements=["device_id", "uuid"])
-            .returning(s.events.c.uuid)
-        )
-        with self._writing(), self.engine.begin() as conn:
-            inserted = conn.execute(stmt, rows).scalars().all()
-        return {str(u) for u in inserted}
-
-    def _insert_events_pg(
-        self, device: Device, batch: Sequence[CheckedEvent], received: float
-    ) -> set[str]:
-        # One array per column through unnest(): a short statement that psycopg
-        # prepares once, instead of a multi-row VALUES with 1,400 placeholders
-        # that it re-parses for every batch (3x the CPU per event).
-        params = {
-            "tenant_id": device.tenant_id,
-            "device_id": device.id,
-            "received": received,
-            **{name: [getattr(e, name) for e in batch] for name in _PG_ARRAYS},
-        }
-        with self.engine.begin() as conn:
-            inserted = conn.execute(_PG_INSERT, params).scalars().all()
-        return {str(u) for u in inserted}
+        if not rows:
+            return [set() for _ in groups]
+        received = time.time()
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.begin() as conn:
+                stored = conn.execute(
+                    _PG_INSERT, {"rows": json.dumps(rows), "received": received}
+                ).all()
+        else:
+            for row in rows:
+                row["received"] = received
+            stmt = (
+                self._insert(s.events)
+                .on_conflict_do_nothing(index_elements=["device_id", "uuid"])
+                .returning(s.events.c.device_id, s.events.c.uuid)
+            )
+            with self._writing(), self.engine.begin() as conn:
+                stored = conn.execute(stmt, rows).all()
+        new = {(str(r[0]), str(r[1])) for r in stored}
+        results: list[set[str]] = []
+        for device, batch in groups:
+            mine: set[str] = set()
+            for e in batch:
+                key = (device.id, e.uuid)
+                if key in new:
+                    new.discard(key)
+                    mine.add(e.uuid)
+            results.append(mine)
+        return results
 
     def _writing(self) -> AbstractContextManager[object]:
         return self._write_lock if self._write_lock is not None else nullcontext()

@@ -211,6 +211,8 @@ def test_healthz_metrics_and_openapi(client: httpx.Client, acme: Tenant) -> None
     assert "waymark_events_ingested_total 1" in text
     assert "waymark_events_duplicate_total 1" in text
     assert "waymark_events_rejected_total 1" in text
+    assert "waymark_event_write_transactions_total 1" in text
+    assert "waymark_event_write_batches_total 1" in text
     assert 'route="/v1/events",status="200"' in text
     assert "waymark_http_request_duration_seconds_bucket" in text
     spec = client.get("/openapi.json").json()

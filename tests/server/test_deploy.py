@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import subprocess
 import sys
@@ -28,6 +29,10 @@ def test_the_sam_handlers_exist(monkeypatch: pytest.MonkeyPatch) -> None:
     module = importlib.import_module("server.lambda_handler")
     assert callable(module.handler) and callable(module.migrate)
     module._engine.dispose()
+    # Mangum made an event loop for later invocations and set it as current: close it.
+    policy = asyncio.get_event_loop_policy()
+    policy.get_event_loop().close()
+    policy.set_event_loop(None)
 
 
 def test_the_systemd_unit_runs_migrate_then_serve_on_loopback() -> None:

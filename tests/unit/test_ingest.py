@@ -1,0 +1,72 @@
+"""The ingest checks (server/ingest.py) as pure functions: days, UUID forms, rejections."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from server.ingest import CheckedEvent, check_event, utc_day
+
+NOW = 1_790_000_000.0  # 2026-09-21
+
+
+def good(**fields: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()),
+        "t": NOW - 60,
+        "kind": "shown",
+        "pack_id": "m365-habits",
+        "pack_version": 3,
+    }
+    item.update(fields)
+    return item
+
+
+@given(st.floats(min_value=946684800.0, max_value=4102444800.0))
+def test_utc_day_is_the_calendar_day_in_utc(t: float) -> None:
+    assert utc_day(t) == datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
+
+
+def test_utc_day_at_the_midnight_edges() -> None:
+    midnight = datetime(2026, 11, 28, tzinfo=UTC).timestamp()
+    assert utc_day(midnight - 0.001) == "2026-11-27"
+    assert utc_day(midnight) == "2026-11-28"
+
+
+def test_a_canonical_uuid_is_kept_and_other_spellings_are_made_canonical() -> None:
+    uid = uuid.uuid4()
+    for spelling in (str(uid), str(uid).upper(), "{" + str(uid) + "}", uid.hex, uid.urn):
+        got_uuid, event = check_event(good(uuid=spelling), NOW)
+        assert got_uuid == str(uid), spelling
+        assert isinstance(event, CheckedEvent) and event.uuid == str(uid)
+
+
+def test_a_good_event_carries_its_utc_day_and_fields() -> None:
+    _, event = check_event(good(t="2026-09-21T23:59:59Z", rule="r", app="outlook"), NOW + 86400)
+    assert isinstance(event, CheckedEvent)
+    assert (event.day, event.rule, event.app, event.reason) == ("2026-09-21", "r", "outlook", None)
+
+
+def test_each_bad_field_is_named_in_the_rejection() -> None:
+    cases = {
+        "rejected:uuid": good(uuid="not-a-uuid"),
+        "rejected:t": good(t=True),
+        "rejected:future": good(t=NOW + 2 * 86400),
+        "rejected:kind": good(kind="typed"),
+        "rejected:pack_version": good(pack_version=-1),
+        "rejected:rule": good(rule="a\x00b"),
+        "rejected:unknown_field:title": good(title="Quarterly report.docx"),
+    }
+    for expected, item in cases.items():
+        assert check_event(item, NOW)[1] == expected, item
+    assert check_event(["not", "an", "object"], NOW) == (None, "rejected:not_an_object")
+
+
+def test_the_server_clock_is_what_future_is_measured_against() -> None:
+    now = time.time()
+    assert isinstance(check_event(good(t=now + 3600), now)[1], CheckedEvent)
