@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any, Final
+from collections.abc import Callable, Iterable
+from typing import Any, Final, NamedTuple
 
-__all__ = ["FIGURES", "MIN_DEVICES", "adoption", "daily", "newcombe_diff", "wilson"]
+__all__ = ["FIGURES", "MIN_DEVICES", "HabitFact", "adoption", "daily", "newcombe_diff", "wilson"]
 
 MIN_DEVICES: Final = 10
 FIGURES: Final = ("shown", "acted", "snoozed", "dismissed", "never", "adopted")
@@ -75,29 +75,47 @@ def newcombe_diff(a: int, n1: int, b: int, n2: int) -> tuple[float, float, float
     return d, lo, hi
 
 
-def adoption(facts: Iterable[tuple[str, str, str | None, str]]) -> list[dict[str, Any]]:
+class HabitFact(NamedTuple):
+    """One device's events of one kind for a habit: when the first and the last happened."""
+
+    habit: str
+    kind: str
+    reason: str | None
+    device: str
+    first: float
+    last: float
+
+
+def adoption(facts: Iterable[HabitFact]) -> list[dict[str, Any]]:
     """Adoption rate of nudged devices vs. the holdout, per habit.
 
     Nudged: the device was shown a toast of the habit.  Holdout: the device
     had a rule of the habit suppressed with reason ``holdout`` and was never
-    shown one.  Adopted: the device recorded ``adopted`` for the habit.
+    shown one.  Adopted: the device recorded ``adopted`` for the habit at or
+    after its first toast (nudged) or its first holdout suppression (holdout),
+    so a habit a device had before the comparison began counts for neither.
     """
-    shown: dict[str, set[str]] = defaultdict(set)
-    held: dict[str, set[str]] = defaultdict(set)
-    adopted: dict[str, set[str]] = defaultdict(set)
-    for habit, kind, reason, device in facts:
-        if kind == "shown":
-            shown[habit].add(device)
-        elif kind == "suppressed" and reason == "holdout":
-            held[habit].add(device)
-        elif kind == "adopted":
-            adopted[habit].add(device)
+    shown: dict[str, dict[str, float]] = defaultdict(dict)
+    held: dict[str, dict[str, float]] = defaultdict(dict)
+    last_adopted: dict[str, dict[str, float]] = defaultdict(dict)
+    for fact in facts:
+        if fact.kind == "shown":
+            _keep(shown[fact.habit], fact.device, fact.first, min)
+        elif fact.kind == "suppressed" and fact.reason == "holdout":
+            _keep(held[fact.habit], fact.device, fact.first, min)
+        elif fact.kind == "adopted":
+            _keep(last_adopted[fact.habit], fact.device, fact.last, max)
+
+    def adopters(exposed: dict[str, float], habit: str) -> int:
+        after = last_adopted[habit]
+        return sum(1 for device, since in exposed.items() if after.get(device, -1.0) >= since)
+
     out: list[dict[str, Any]] = []
-    for habit in sorted(set(shown) | set(held) | set(adopted)):
+    for habit in sorted(set(shown) | set(held) | set(last_adopted)):
         nudged = shown[habit]
-        holdout = held[habit] - nudged
-        a = len(nudged & adopted[habit])
-        b = len(holdout & adopted[habit])
+        holdout = {d: t for d, t in held[habit].items() if d not in nudged}
+        a = adopters(nudged, habit)
+        b = adopters(holdout, habit)
         entry: dict[str, Any] = {
             "habit": habit,
             "nudged_devices": _withhold(len(nudged), len(nudged)),
@@ -117,3 +135,10 @@ def adoption(facts: Iterable[tuple[str, str, str | None, str]]) -> list[dict[str
             entry.update(lift=round(d, 4), lift_ci95=[round(lo, 4), round(hi, 4)], withheld=False)
         out.append(entry)
     return out
+
+
+def _keep(
+    into: dict[str, float], device: str, t: float, pick: Callable[[float, float], float]
+) -> None:
+    known = into.get(device)
+    into[device] = t if known is None else pick(known, t)

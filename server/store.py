@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from agent.sync.bundle import key_id, load_public_key, public_key_text
+from server import reports
 from server import schema as s
 from server.ingest import CheckedEvent
 from server.tokens import hash_token, new_token, ring_of
@@ -522,11 +523,11 @@ class Store:
 
     def habit_devices(
         self, tenant_id: int, since_day: str, until_day: str, pack_id: str | None
-    ) -> list[tuple[str, str, str | None, str]]:
-        """Distinct ``(habit, kind, reason, device)`` facts for the adoption comparison."""
+    ) -> list[reports.HabitFact]:
+        """Per habit, kind, reason and device: the first and last time, for the lift."""
         c = s.events.c
         query = (
-            select(c.habit, c.kind, c.reason, c.device_id)
+            select(c.habit, c.kind, c.reason, c.device_id, func.min(c.t), func.max(c.t))
             .where(
                 c.tenant_id == tenant_id,
                 c.day >= since_day,
@@ -534,12 +535,15 @@ class Store:
                 c.habit.is_not(None),
                 c.kind.in_(("shown", "adopted", "suppressed")),
             )
-            .distinct()
+            .group_by(c.habit, c.kind, c.reason, c.device_id)
         )
         if pack_id is not None:
             query = query.where(c.pack_id == pack_id)
         with self.engine.connect() as conn:
-            return [(str(r[0]), str(r[1]), r[2], str(r[3])) for r in conn.execute(query)]
+            return [
+                reports.HabitFact(str(r[0]), str(r[1]), r[2], str(r[3]), float(r[4]), float(r[5]))
+                for r in conn.execute(query)
+            ]
 
     def counts(self) -> Mapping[str, int]:
         """Row counts for /metrics gauges."""

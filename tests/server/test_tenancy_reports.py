@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.reports import newcombe_diff, wilson
+from server.reports import HabitFact, adoption, newcombe_diff, wilson
 from tests.server.conftest import Tenant, auth, enroll
 from tests.server.test_packs import upload
 
@@ -142,3 +142,19 @@ def test_wilson_and_newcombe_intervals_match_published_values() -> None:
     assert d == pytest.approx(0.2)
     assert (lo, hi) == (pytest.approx(0.0524, abs=1e-4), pytest.approx(0.3339, abs=1e-4))
     assert wilson(0, 10)[0] == 0.0
+
+
+def test_only_adoption_at_or_after_the_first_nudge_or_holdout_counts() -> None:
+    def fact(device: str, kind: str, first: float, last: float | None = None) -> HabitFact:
+        reason = "holdout" if kind == "suppressed" else None
+        return HabitFact("links", kind, reason, device, first, first if last is None else last)
+
+    facts = [fact(f"n{i}", "shown", 100.0) for i in range(10)]
+    facts += [fact(f"n{i}", "adopted", 20.0, 50.0) for i in range(5)]  # had it already
+    facts += [fact(f"n{i}", "adopted", 40.0, 150.0) for i in range(5, 8)]  # after the toast
+    facts += [fact(f"h{i}", "suppressed", 100.0, 300.0) for i in range(10)]
+    facts += [fact(f"h{i}", "adopted", 90.0) for i in range(4)]  # before the comparison
+    facts += [fact(f"h{i}", "adopted", 100.0) for i in range(4, 6)]  # the same second counts
+    (entry,) = adoption(facts)
+    assert (entry["nudged_rate"], entry["holdout_rate"]) == (0.3, 0.2)
+    assert entry["lift"] == pytest.approx(0.1)
