@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from server.ingest import CheckedEvent, check_event, utc_day
@@ -28,14 +29,17 @@ def good(**fields: Any) -> dict[str, Any]:
 
 
 @given(st.floats(min_value=946684800.0, max_value=4102444800.0))
+@example(2051222399.9999995)  # found by hypothesis: datetime rounds it to the next day
 def test_utc_day_is_the_calendar_day_in_utc(t: float) -> None:
-    assert utc_day(t) == datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
+    # The day that contains t; datetime would round 23:59:59.9999995 up to the next day.
+    assert utc_day(t) == datetime.fromtimestamp(math.floor(t), UTC).strftime("%Y-%m-%d")
 
 
 def test_utc_day_at_the_midnight_edges() -> None:
     midnight = datetime(2026, 11, 28, tzinfo=UTC).timestamp()
     assert utc_day(midnight - 0.001) == "2026-11-27"
     assert utc_day(midnight) == "2026-11-28"
+    assert utc_day(midnight - 5e-7) == "2026-11-27"
 
 
 def test_a_canonical_uuid_is_kept_and_other_spellings_are_made_canonical() -> None:
