@@ -68,6 +68,7 @@ class InputSource:
         self._keyboard: Any = None
         self._mouse: Any = None
         self._detail = "not started"
+        self._live = False
         self._mods = 0
         self._last_typing = 0.0
         self._last_seen = time.monotonic()
@@ -94,14 +95,19 @@ class InputSource:
         self._mouse = mouse.Listener(on_click=self.on_click, on_move=self.on_move)
         self._keyboard.daemon = True
         self._mouse.daemon = True
+        recording = [_recording_started(self._keyboard), _recording_started(self._mouse)]
         self._keyboard.start()
         self._mouse.start()
         if not (_wait_ready(self._keyboard) and _wait_ready(self._mouse)):
             self.stop()
             self._detail = "input hook did not start (the OS refused the listener)"
             raise RuntimeError(self._detail)
+        for started in recording:
+            if started is not None:
+                started.wait(5.0)
         self._last_seen = time.monotonic()
         self._detail = "keyboard and mouse hooks installed"
+        self._live = True  # only now: a watchdog or test seeing alive() can rely on it
 
     def bind(self, key_cls: Any, button_cls: Any, emit: Emitter) -> None:
         """Build the lookup tables from pynput's ``Key`` and ``Button`` enums.
@@ -127,6 +133,7 @@ class InputSource:
 
     def stop(self) -> None:
         """Remove both hooks and join their threads."""
+        self._live = False
         for listener in (self._keyboard, self._mouse):
             if listener is not None:
                 end_listener(listener)
@@ -138,7 +145,7 @@ class InputSource:
     def alive(self) -> bool:
         """False if a listener thread ended or the OS silently dropped the hook."""
         kb, ms = self._keyboard, self._mouse
-        if kb is None or ms is None or not kb.is_alive() or not ms.is_alive():
+        if not self._live or kb is None or ms is None or not kb.is_alive() or not ms.is_alive():
             return False
         if self._system_idle is not None:
             idle = self._system_idle()
@@ -226,6 +233,28 @@ def _wait_ready(listener: Any, timeout: float = 5.0) -> bool:
         if not listener.is_alive() or time.monotonic() > deadline:
             return False
     return bool(listener.is_alive())
+
+
+def _recording_started(listener: Any) -> threading.Event | None:
+    """On X11, an event set once the listener's RECORD context really records.
+
+    pynput marks an X11 listener ready just *before* it enables its RECORD
+    context, so keys pressed in that gap are lost (seen: a key sent right after
+    a watchdog restart went missing).  The X server answers the enable with a
+    StartOfData reply, which reaches the listener's handler first: wrapping the
+    handler tells when recording has begun.  None on other platforms.
+    """
+    if not type(listener).__module__.endswith("xorg") or not hasattr(listener, "_handler"):
+        return None
+    started = threading.Event()
+    handler = listener._handler
+
+    def handle(events: Any) -> Any:
+        started.set()
+        return handler(events)
+
+    listener._handler = handle
+    return started
 
 
 def end_listener(listener: Any) -> None:
