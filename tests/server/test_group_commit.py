@@ -88,29 +88,37 @@ class Gate:
         return self.store.insert_event_groups(groups)
 
 
-def test_batches_that_queue_behind_a_transaction_commit_together(
-    store: Store, acme: Tenant
-) -> None:
+Write = tuple[Device, list[CheckedEvent]]
+
+
+Outcome = list[set[str] | BaseException]
+
+
+def write_gated(store: Store, writes: list[Write]) -> tuple[Outcome, Gate, GroupWriter]:
+    """The first write holds its transaction open until the rest have queued behind it."""
     gate = Gate(store)
     writer = GroupWriter(gate, threads=1)
-    devices = [device(store, acme) for _ in range(6)]
-    batches = [[checked() for _ in range(3)] for _ in devices]
 
-    async def main() -> list[set[str]]:
-        first = asyncio.create_task(writer.write(devices[0], batches[0]))
+    async def main() -> Outcome:
+        first = asyncio.create_task(writer.write(*writes[0]))
         await asyncio.to_thread(gate.entered.wait, 30)
-        rest = [
-            asyncio.create_task(writer.write(d, b))
-            for d, b in zip(devices[1:], batches[1:], strict=True)
-        ]
-        while writer.queued < 5:
+        rest = [asyncio.create_task(writer.write(*w)) for w in writes[1:]]
+        while writer.queued < len(rest):
             await asyncio.sleep(0.001)
         gate.release.set()
-        return await asyncio.gather(first, *rest)
+        return await asyncio.gather(first, *rest, return_exceptions=True)
 
     results = asyncio.run(main())
     writer.close()
-    assert results == [{e.uuid for e in b} for b in batches]
+    return results, gate, writer
+
+
+def test_batches_that_queue_behind_a_transaction_commit_together(
+    store: Store, acme: Tenant
+) -> None:
+    writes = [(device(store, acme), [checked() for _ in range(3)]) for _ in range(6)]
+    results, gate, writer = write_gated(store, writes)
+    assert results == [{e.uuid for e in b} for _, b in writes]
     assert gate.groups == [1, 5]
     assert (writer.transactions, writer.batches) == (2, 6)
     assert stored_count(store) == 18
@@ -119,27 +127,11 @@ def test_batches_that_queue_behind_a_transaction_commit_together(
 def test_a_failing_batch_fails_alone_and_the_others_in_its_group_are_stored(
     store: Store, acme: Tenant
 ) -> None:
-    gate = Gate(store)
-    writer = GroupWriter(gate, threads=1)
     good = [device(store, acme) for _ in range(3)]
     # A device the database does not know: its rows break the foreign key.
     ghost = Device(id=str(uuid.uuid4()), tenant_id=acme.id, ring=0, groups=())
-
-    async def main() -> list[set[str] | BaseException]:
-        first = asyncio.create_task(writer.write(good[0], [checked()]))
-        await asyncio.to_thread(gate.entered.wait, 30)
-        rest = [
-            asyncio.create_task(writer.write(good[1], [checked()])),
-            asyncio.create_task(writer.write(ghost, [checked()])),
-            asyncio.create_task(writer.write(good[2], [checked()])),
-        ]
-        while writer.queued < 3:
-            await asyncio.sleep(0.001)
-        gate.release.set()
-        return await asyncio.gather(first, *rest, return_exceptions=True)
-
-    results = asyncio.run(main())
-    writer.close()
+    writes = [(good[0], [checked()]), (good[1], [checked()]), (ghost, [checked()])]
+    results, gate, _ = write_gated(store, [*writes, (good[2], [checked()])])
     assert [isinstance(r, set) and len(r) == 1 for r in results] == [True, True, False, True]
     assert isinstance(results[2], Exception)
     # The group of three failed, then each was tried on its own.
