@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,6 +44,8 @@ from agent.rules.loader import PackError, load_pack
 from agent.rules.model import Pack
 from agent.rules.state import StateStore
 from agent.sync.outbox import Outbox
+from agent.sync.packs import SyncedPacks, pinned_keys
+from agent.sync.worker import CredentialStore, SyncStatus, SyncWorker
 
 __all__ = ["AgentCore", "AgentOptions", "assets_dir", "default_pack_path"]
 
@@ -87,6 +89,12 @@ class AgentOptions:
     platform: str = sys.platform
     policy: Policy | None = None
     clock: Clock = field(default_factory=SystemClock)
+    #: Talk to ``server_url`` (when policy sets one): send statistics, pull packs.
+    sync: bool = True
+    #: Seconds between sync rounds (statistics out, pack check every 15 minutes).
+    sync_every: float = 60.0
+    #: Where the device secret is kept; None = the OS keyring.
+    credentials: CredentialStore | None = None
 
 
 class AgentCore:
@@ -102,12 +110,14 @@ class AgentCore:
         self.state = StateStore(self.data_dir / "state.db")
         self.clock = options.clock
         self.device = self._device_id()
-        self.last_sync: float | None = None
         self.pack_errors: list[str] = []
+        self.sync_error: str | None = None
+        self._sync: SyncWorker | None = None
+        self._synced = SyncedPacks(self.data_dir / "sync")
         self._queue: queue.Queue[Any] = queue.Queue(QUEUE_SIZE)
         self.emit = Emitter(self._queue)
         self._listeners: list[Callable[[Effect], None]] = []
-        self._pack_path = options.pack_path or default_pack_path()
+        self._pack_path = options.pack_path or self._synced_pack() or default_pack_path()
         self._pack_mtime = 0.0
         pack = self._load_initial_pack()
         self.engine = Engine(
@@ -133,6 +143,24 @@ class AgentCore:
     def server_url(self) -> str | None:
         url = self.settings.get("server_url")
         return url if isinstance(url, str) and url else None
+
+    @property
+    def last_sync(self) -> float | None:
+        """When the last sync round with the server succeeded (None: never, or no server)."""
+        return self._sync.last_success if self._sync is not None else None
+
+    def sync_status(self) -> SyncStatus | None:
+        return self._sync.status() if self._sync is not None else None
+
+    def use_server_pack(self, path: Path) -> bool:
+        """Run the pack file the sync worker verified (unless ``--pack`` named one)."""
+        if self.options.pack_path is not None:
+            log.info("a pack came from the server but --pack %s stays in use",
+                     self.options.pack_path)  # fmt: skip
+            return False
+        self._pack_path = path
+        self._pack_mtime = _mtime(path)
+        return self.reload_pack(path)
 
     def post(self, event: Event) -> None:
         """Hand an event to the engine thread (thread-safe, never blocks)."""
@@ -216,6 +244,31 @@ class AgentCore:
                 if not state.ok:
                     log.warning("source %s unavailable: %s", state.name, state.detail)
             self._hookset = hookset
+        if self.options.sync and self.server_url:
+            self._start_sync(self.server_url)
+
+    def _start_sync(self, url: str) -> None:
+        from agent.sync.client import ServerClient
+        from agent.sync.credentials import KeyringCredentials
+
+        try:
+            client = ServerClient(url)
+        except ValueError as exc:
+            self.sync_error = str(exc)
+            log.error("sync is off: %s", exc)
+            return
+        self._sync = SyncWorker(
+            client=client,
+            credentials=self.options.credentials or KeyringCredentials(client.base_url),
+            outbox=self.outbox,
+            settings=self.settings,
+            packs=self._synced,
+            on_pack=self.use_server_pack,
+            os_name=_os_name(self.options.platform),
+            groups=tuple(self.settings.get("groups")),
+            upload_every=self.options.sync_every,
+        )
+        self._sync.start()
 
     def script_finished(self) -> bool:
         """True once a ``--script`` source has replayed every line."""
@@ -233,6 +286,9 @@ class AgentCore:
             self._queue.put(Stop())  # blocking put: Stop must arrive
             self._thread.join(5)
             self._thread = None
+        if self._sync is not None:
+            self._sync.stop()
+            self._sync = None
         self.outbox.close()
         self.state.close()
 
@@ -309,6 +365,8 @@ class AgentCore:
     def _on_setting_changed(self, key: str) -> None:
         if key in ("paused_until", "coaching_enabled"):
             self._apply_pause_setting()
+        elif key in ("consent", "telemetry_mode") and self._sync is not None:
+            self._sync.wake()  # statistics may go now
         elif key == "never_interrupt":
             apps = tuple(self.settings.get("never_interrupt"))
             self._control(_SetNeverInterrupt(apps))
@@ -334,6 +392,15 @@ class AgentCore:
             ) from None
         self._pack_mtime = _mtime(self._pack_path)
         return pack
+
+    def _synced_pack(self) -> Path | None:
+        """The last verified pack from the server, if there is one and it still verifies."""
+        if not self.options.sync or not self.server_url:
+            return None
+        from agent import __version__
+
+        keys = pinned_keys([k for k in self.settings.get("publisher_keys") if isinstance(k, str)])
+        return self._synced.current(keys, datetime.now(UTC), __version__)
 
     def _check_pack_file(self) -> None:
         mtime = _mtime(self._pack_path)

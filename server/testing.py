@@ -187,12 +187,17 @@ class RunningServer:
 
 @contextmanager
 def running_server(
-    store: Store, settings: ServerSettings | None = None, *, log_level: str = "warning"
+    store: Store,
+    settings: ServerSettings | None = None,
+    *,
+    log_level: str = "warning",
+    port: int = 0,
 ) -> Iterator[RunningServer]:
-    """Serve ``store`` with uvicorn on 127.0.0.1 in a thread until the block ends."""
+    """Serve ``store`` with uvicorn on 127.0.0.1 (``port``, or a free one) until the block ends."""
     app = create_app(store, settings)
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
     port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off")
     server = uvicorn.Server(config)

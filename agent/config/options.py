@@ -188,6 +188,15 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "about", user_editable=False,
     ),
     _o(
+        "enroll_token", "str", "",
+        "Enrollment token", "Token di registrazione",
+        "Tenant enrollment token (wme_…) from `waymark-server token enroll`; the agent trades it "
+        "once for its own device secret, kept in the OS keyring.",
+        "Token di registrazione del tenant (wme_…); l'agente lo scambia una volta con il proprio "
+        "segreto, conservato nel portachiavi del sistema.",
+        "policy", user_editable=False,
+    ),
+    _o(
         "organisation", "str", "",
         "Organisation", "Organizzazione",
         "Name shown beside managed settings (\"Managed by …\").",
@@ -317,6 +326,8 @@ def admin_guide_markdown() -> str:
         '  "organisation": "Example Corp",',
         '  "telemetry_mode": "opt-in",',
         '  "server_url": "https://waymark.example.com",',
+        '  "enroll_token": "wme_…",',
+        '  "publisher_keys": ["MCowBQYDK2VwAyEA…"],',
         '  "groups": ["sales"],',
         '  "never_interrupt": ["zoom.us", "ms-teams.exe"],',
         '  "allow_quit": false',

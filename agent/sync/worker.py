@@ -1,0 +1,270 @@
+"""The sync thread: enroll once, send the outbox, pull the pack; back off when the server can't.
+
+One round (:meth:`SyncWorker.run_once`):
+
+1. credentials from the OS keyring, or enroll with the policy's token and keep them;
+2. if the person agreed to statistics (or policy set the organisation-notice
+   mode), send pending records in batches of 500 until the outbox is empty;
+   ``ok`` and ``duplicate`` mark them sent, ``rejected`` takes them out of the
+   queue with the reason, anything unanswered stays pending;
+3. when due, ask for the pack with the last ETag; a new bundle is verified
+   (pinned key, newer than the trusted version, not expired, valid pack)
+   and handed to the agent, a refused one is logged and the running pack kept;
+4. delete sent records older than the retention period.
+
+Between rounds the thread waits ``upload_every`` seconds.  After a failure it
+waits exponentially longer with jitter (capped), never less than the
+server's Retry-After; a 401 forgets the credentials and enrolls again.
+Nothing is lost while the server is away: records wait on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final, Protocol
+
+from agent import __version__
+from agent.sync.bundle import BundleError
+from agent.sync.client import MAX_BATCH, DeviceCredentials, ServerClient, SyncError
+from agent.sync.credentials import CredentialError
+from agent.sync.outbox import Outbox
+from agent.sync.packs import SyncedPacks, pinned_keys
+
+__all__ = ["CredentialStore", "SyncSettings", "SyncStatus", "SyncWorker", "backoff_delay"]
+
+log = logging.getLogger(__name__)
+
+#: A round sends at most this many batches, so a huge backlog cannot hog a round.
+MAX_BATCHES_PER_ROUND: Final = 40
+BACKOFF_BASE: Final = 5.0
+BACKOFF_CAP: Final = 900.0
+
+
+class CredentialStore(Protocol):
+    def load(self) -> DeviceCredentials | None: ...
+    def save(self, credentials: DeviceCredentials) -> None: ...
+    def clear(self) -> None: ...
+
+
+class SyncSettings(Protocol):
+    """The part of the settings store the worker reads."""
+
+    @property
+    def telemetry_enabled(self) -> bool: ...
+    def get(self, key: str) -> object: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """What the settings window and ``waymark doctor`` show about sync."""
+
+    server: str
+    device_id: str | None
+    last_success: float | None
+    last_error: str | None
+    sent: int
+    pack: str | None
+
+
+def backoff_delay(
+    failures: int,
+    retry_after: float | None,
+    rng: Callable[[], float] = random.random,
+    base: float = BACKOFF_BASE,
+    cap: float = BACKOFF_CAP,
+) -> float:
+    """Seconds before the next try: doubling per failure, jittered, capped, ≥ Retry-After."""
+    ceiling = min(cap, base * 2.0 ** max(0, failures - 1))
+    delay = ceiling * (0.5 + 0.5 * rng())
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, 24 * 3600.0))
+    return delay
+
+
+class SyncWorker:
+    """Runs sync rounds on its own thread; :meth:`run_once` is one round, for tests too."""
+
+    def __init__(
+        self,
+        *,
+        client: ServerClient,
+        credentials: CredentialStore,
+        outbox: Outbox,
+        settings: SyncSettings,
+        packs: SyncedPacks,
+        on_pack: Callable[[Path], bool] | None,
+        os_name: str,
+        groups: Sequence[str],
+        upload_every: float = 60.0,
+        pack_every: float = 900.0,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self._credentials = credentials
+        self._outbox = outbox
+        self._settings = settings
+        self._packs = packs
+        self._on_pack = on_pack
+        self._os_name = os_name
+        self._groups = tuple(groups)
+        self.upload_every = upload_every
+        self.pack_every = pack_every
+        self._wall = wall
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._device: DeviceCredentials | None = None
+        self._next_pack = 0.0
+        self.failures = 0
+        self.last_success: float | None = None
+        self.last_error: str | None = None
+        self.sent = 0
+        self.pack: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="waymark-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.client.close()
+
+    def wake(self) -> None:
+        """Run a round now (e.g. consent was just given)."""
+        self._wake.set()
+
+    def status(self) -> SyncStatus:
+        device = self._device.device_id if self._device is not None else None
+        return SyncStatus(self.client.base_url, device, self.last_success, self.last_error,
+                          self.sent, self.pack)  # fmt: skip
+
+    # -- one round ---------------------------------------------------------------
+
+    def run_once(self) -> None:
+        """Enroll if needed, send pending records, pull the pack when due.
+
+        Raises :class:`SyncError` or :class:`CredentialError` when the round
+        could not finish; what was done before the failure stays done.
+        """
+        try:
+            device = self._device_credentials()
+            self._send_pending(device)
+            if time.monotonic() >= self._next_pack:
+                self._pull_pack(device)
+                self._next_pack = time.monotonic() + self.pack_every
+        except SyncError as exc:
+            if exc.kind == "auth":
+                log.warning("the server no longer knows this device; enrolling again")
+                self._device = None
+                self._credentials.clear()
+            raise
+        retention = self._settings.get("retention_days")
+        days = retention if isinstance(retention, int) and retention > 0 else 30
+        self._outbox.purge_sent(self._wall() - days * 86400.0)
+
+    def _device_credentials(self) -> DeviceCredentials:
+        if self._device is None:
+            self._device = self._credentials.load()
+        if self._device is None:
+            token = self._settings.get("enroll_token")
+            if not isinstance(token, str) or not token:
+                raise SyncError("refused", "not enrolled and the policy has no enroll_token")
+            self._device = self.client.enroll(token, self._os_name, __version__, self._groups)
+            self._credentials.save(self._device)
+            log.info("enrolled with %s as device %s", self.client.base_url,
+                     self._device.device_id)  # fmt: skip
+        return self._device
+
+    def _send_pending(self, device: DeviceCredentials) -> None:
+        if not self._settings.telemetry_enabled:
+            return  # records wait on this computer until the person agrees
+        for _ in range(MAX_BATCHES_PER_ROUND):
+            rows = self._outbox.take(MAX_BATCH)
+            if not rows or self._stop.is_set():
+                return
+            result = self.client.upload(device.secret, rows)
+            now = self._wall()
+            self._outbox.accept(result.accepted, now)
+            by_reason: dict[str, list[str]] = defaultdict(list)
+            for uid, why in result.rejected:
+                by_reason[why].append(uid)
+            for why, uids in by_reason.items():
+                log.warning("the server refused %d record(s): %s", len(uids), why)
+                self._outbox.reject(uids, why, now)
+            self.sent += len(result.accepted)
+            if result.unanswered:
+                raise SyncError("server", f"{len(result.unanswered)} record(s) went unanswered")
+            if len(rows) < MAX_BATCH:
+                return
+
+    def _pull_pack(self, device: DeviceCredentials) -> None:
+        answer = self.client.fetch_pack(device.secret, self._packs.etag)
+        if answer.status != "new":
+            return
+        keys = pinned_keys(list(_strings(self._settings.get("publisher_keys"))))
+        try:
+            bundle = self._packs.verify(answer.data, keys, datetime.now(UTC), __version__)
+        except BundleError as exc:
+            log.error("the server's pack was refused (%s): %s; keeping the running pack",
+                      exc.reason, exc)  # fmt: skip
+            self.last_error = f"pack refused: {exc}"
+            self._packs.remember_etag(answer.etag)
+            return
+        path = self._packs.accept(answer.data, bundle, answer.etag)
+        self.pack = f"{bundle.manifest.pack_id} v{bundle.manifest.version}"
+        log.info("pack %s received from the server", self.pack)
+        if self._on_pack is not None:
+            self._on_pack(path)
+
+    # -- the thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        # A short random start: a fleet that boots at 9:00 does not arrive at once.
+        delay = random.uniform(0.0, min(5.0, self.upload_every))
+        while True:
+            self._wake.wait(delay)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.run_once()
+            except (SyncError, CredentialError) as exc:
+                delay = self._failed(exc, getattr(exc, "retry_after", None))
+                continue
+            except Exception as exc:  # the sync thread must outlive any one bad round
+                if self._stop.is_set():
+                    return
+                log.exception("sync round failed")
+                delay = self._failed(exc, None)
+                continue
+            self.failures = 0
+            self.last_success = self._wall()
+            if self.last_error and not self.last_error.startswith("pack refused"):
+                self.last_error = None
+            delay = self.upload_every
+
+    def _failed(self, exc: Exception, retry_after: float | None) -> float:
+        self.failures += 1
+        self.last_error = str(exc)
+        delay = backoff_delay(self.failures, retry_after)
+        level = logging.WARNING if self.failures == 1 else logging.DEBUG
+        log.log(level, "sync failed (%s); next try in %.0f s", exc, delay)
+        return delay
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []

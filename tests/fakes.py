@@ -1,0 +1,31 @@
+"""Stand-ins for what cannot run here, and only that.
+
+The OS keyring: Windows Credential Manager and the macOS Keychain do not exist
+on this machine, and no Secret Service runs in CI.  The agent's keyring code is
+tested against keyring's own "no keyring" backend (what this machine really
+has); the sync tests keep the device secret in memory instead.
+"""
+
+from __future__ import annotations
+
+from agent.sync.client import DeviceCredentials
+
+
+class MemoryCredentials:
+    """A CredentialStore in memory; counts how often the agent enrolled."""
+
+    def __init__(self, initial: DeviceCredentials | None = None) -> None:
+        self.value = initial
+        self.saves = 0
+        self.clears = 0
+
+    def load(self) -> DeviceCredentials | None:
+        return self.value
+
+    def save(self, credentials: DeviceCredentials) -> None:
+        self.value = credentials
+        self.saves += 1
+
+    def clear(self) -> None:
+        self.value = None
+        self.clears += 1

@@ -1,0 +1,294 @@
+"""The agent's sync worker against the real server on 127.0.0.1 (SQLite store on disk).
+
+The wired agent (AgentCore, no hooks) enrolls, sends its records, pulls and
+runs signed packs, waits for consent, survives a dead server and a forgotten
+device.  Only the OS keyring is replaced (tests/fakes.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select
+
+from agent.app import AgentCore, AgentOptions
+from agent.config.policy import Policy
+from agent.events import Chord, Focus
+from agent.sync.bundle import make_bundle, public_key_text
+from agent.sync.client import DeviceCredentials
+from server import schema
+from server.app import ServerSettings
+from server.cli import open_store
+from server.store import Store
+from server.testing import free_port, running_server, wait_for
+from tests.fakes import MemoryCredentials
+
+PACK = """\
+waymark: 1
+id: {pack_id}
+version: {version}
+title: Test pack
+default_locale: en
+apps:
+  editor: {{windows: [notepad.exe], macos: [com.apple.TextEdit], linux: [gedit]}}
+rules:
+  - id: paste-plain
+    habit: plain-paste
+    when: {{event: chord, app: editor, chord: ctrl+v}}
+    toast:
+      title: {{en: Paste without formatting}}
+"""
+
+CANARY_TITLE = "canary-title-8d1f Salary review.xlsx"
+
+
+@dataclass
+class Backend:
+    store: Store
+    tenant: int
+    enroll_token: str
+    publisher_token: str
+    key: Ed25519PrivateKey
+    pack_file: Path
+
+    def events(self) -> int:
+        with self.store.engine.connect() as conn:
+            count = conn.execute(select(func.count()).select_from(schema.events)).scalar_one()
+        return int(count)
+
+    def devices(self) -> int:
+        with self.store.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(schema.devices)).scalar_one())
+
+    def bundle(self, version: int, *, key: Ed25519PrivateKey | None = None) -> bytes:
+        return make_bundle(
+            pack_source=PACK.format(pack_id="test-pack", version=version),
+            pack_id="test-pack",
+            version=version,
+            private_key=key or self.key,
+            created=datetime.now(UTC),
+            expires_in=timedelta(days=30),
+        )
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Iterator[Backend]:
+    store = open_store(f"sqlite:///{tmp_path / 'server.db'}")
+    tenant = store.create_tenant("acme")
+    key = Ed25519PrivateKey.generate()
+    store.add_publisher_key(tenant, public_key_text(key.public_key()))
+    pack_file = tmp_path / "local-pack.yaml"
+    pack_file.write_text(PACK.format(pack_id="test-pack", version=1), encoding="utf-8")
+    yield Backend(
+        store,
+        tenant,
+        store.add_enroll_token(tenant),
+        store.add_admin_token(tenant, "publisher"),
+        key,
+        pack_file,
+    )
+    store.engine.dispose()
+
+
+def policy(backend: Backend, url: str, **extra: object) -> Policy:
+    values: dict[str, object] = {
+        "server_url": url,
+        "enroll_token": backend.enroll_token,
+        "publisher_keys": [public_key_text(backend.key.public_key())],
+        "telemetry_mode": "org-notice",
+        **extra,
+    }
+    return Policy(values, "test")
+
+
+def agent(
+    data_dir: Path,
+    pol: Policy,
+    credentials: MemoryCredentials,
+    pack_path: Path | None = None,
+) -> AgentCore:
+    return AgentCore(
+        AgentOptions(
+            pack_path=pack_path,
+            data_dir=data_dir,
+            hooks=False,
+            policy=pol,
+            sync_every=0.1,
+            credentials=credentials,
+        )
+    )
+
+
+def paste(core: AgentCore, title: str = "notes.txt") -> None:
+    now = core.clock.now()
+    core.post(Focus(now, "gedit", title))
+    core.post(Chord(now, "ctrl+v"))
+    assert core.wait_idle()
+
+
+def test_the_agent_enrolls_sends_its_records_once_and_titles_never_leave(
+    backend: Backend, data_dir: Path
+) -> None:
+    creds = MemoryCredentials()
+    with running_server(backend.store, ServerSettings(rate_per_second=100)) as srv:
+        core = agent(data_dir, policy(backend, srv.url), creds, backend.pack_file)
+        core.start()
+        try:
+            paste(core, CANARY_TITLE)
+            wait_for(lambda: backend.events() >= 1, 10, "the record to reach the server")
+            wait_for(lambda: core.outbox.count_pending() == 0, 10, "the outbox to drain")
+            status = core.sync_status()
+            assert status is not None and status.device_id == creds.value.device_id  # type: ignore[union-attr]
+            wait_for(lambda: core.last_sync is not None, 10, "the round to finish")
+        finally:
+            core.stop()
+    assert creds.saves == 1 and backend.devices() == 1
+    assert backend.events() == 1
+    server_db = Path(str(backend.store.engine.url.database)).read_bytes()
+    assert CANARY_TITLE.encode() not in server_db
+    assert b"canary-title" not in server_db
+
+
+def test_records_wait_for_consent_and_go_once_it_is_given(backend: Backend, data_dir: Path) -> None:
+    creds = MemoryCredentials()
+    with running_server(backend.store, ServerSettings(rate_per_second=100)) as srv:
+        pol = policy(backend, srv.url, telemetry_mode="opt-in")
+        core = agent(data_dir, pol, creds, backend.pack_file)
+        core.start()
+        try:
+            paste(core)
+            wait_for(lambda: creds.saves == 1, 10, "enrollment")  # packs need no consent
+            assert core.outbox.count_pending() == 0 and backend.events() == 0
+            core.settings.set("consent", "granted")
+            paste(core)
+            wait_for(lambda: backend.events() == 1, 10, "the record after consent")
+        finally:
+            core.stop()
+
+
+def test_a_dead_server_keeps_records_on_disk_until_it_is_back(
+    backend: Backend, data_dir: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    creds = MemoryCredentials()
+    core = agent(data_dir, policy(backend, url), creds, backend.pack_file)
+    core.start()
+    try:
+        for _ in range(3):
+            paste(core)
+        wait_for(lambda: core.sync_status().last_error is not None, 10, "a failed round")  # type: ignore[union-attr]
+        assert core.outbox.count_pending() == 3
+        with running_server(backend.store, ServerSettings(rate_per_second=100), port=port):
+            core._sync.wake()  # type: ignore[union-attr]  # skip the backoff wait
+            wait_for(lambda: backend.events() == 3, 15, "the backlog to arrive")
+    finally:
+        core.stop()
+    # And after a restart nothing is sent twice: the outbox knows what the server has.
+    assert core.outbox is not None
+    with running_server(backend.store, ServerSettings(rate_per_second=100), port=port):
+        again = agent(data_dir, policy(backend, url), creds, backend.pack_file)
+        assert again.outbox.count_pending() == 0
+        again.outbox.close()
+        again.state.close()
+    assert backend.events() == 3
+
+
+def test_a_forgotten_device_enrolls_again(backend: Backend, data_dir: Path) -> None:
+    creds = MemoryCredentials(DeviceCredentials("gone", "wmd_not-a-real-secret"))
+    with running_server(backend.store, ServerSettings(rate_per_second=100)) as srv:
+        core = agent(data_dir, policy(backend, srv.url), creds, backend.pack_file)
+        core.start()
+        try:
+            paste(core)
+            wait_for(lambda: backend.events() == 1, 15, "the record after enrolling again")
+        finally:
+            core.stop()
+    assert creds.clears == 1 and creds.saves == 1
+    assert creds.value is not None and creds.value.device_id != "gone"
+
+
+def test_a_published_pack_is_verified_run_and_kept_across_restarts(
+    backend: Backend, data_dir: Path
+) -> None:
+    creds = MemoryCredentials()
+    with running_server(backend.store, ServerSettings(rate_per_second=100)) as srv:
+        published = httpx.post(
+            srv.url + "/v1/admin/bundles",
+            content=backend.bundle(5),
+            headers={"Authorization": f"Bearer {backend.publisher_token}"},
+        )
+        assert published.status_code == 201, published.text
+        core = agent(data_dir, policy(backend, srv.url), creds)
+        assert core.pack_info() != ("test-pack", 5)  # the built-in pack until the server answers
+        core.start()
+        try:
+            wait_for(lambda: core.pack_info() == ("test-pack", 5), 10, "the server's pack")
+        finally:
+            core.stop()
+    # Offline restart: the verified pack is run again, a hand edit of it is undone.
+    synced = data_dir / "sync" / "pack.yaml"
+    synced.write_text(synced.read_text().replace("Paste without", "Hacked"), encoding="utf-8")
+    url = f"http://127.0.0.1:{free_port()}"
+    restarted = agent(data_dir, policy(backend, url), creds)
+    try:
+        assert restarted.pack_info() == ("test-pack", 5)
+        assert "Hacked" not in synced.read_text()
+    finally:
+        restarted.outbox.close()
+        restarted.state.close()
+    # Without the publisher key pinned, the stored pack is not trusted at all.
+    unpinned = agent(data_dir, policy(backend, url, publisher_keys=[]), creds)
+    try:
+        assert unpinned.pack_info() != ("test-pack", 5)
+    finally:
+        unpinned.outbox.close()
+        unpinned.state.close()
+
+
+def test_a_bundle_from_an_unpinned_key_is_refused_and_the_running_pack_kept(
+    backend: Backend, data_dir: Path
+) -> None:
+    rogue = Ed25519PrivateKey.generate()
+    # The server trusts the rogue key too (a compromised server account), the agent does not.
+    backend.store.add_publisher_key(backend.tenant, public_key_text(rogue.public_key()))
+    creds = MemoryCredentials()
+    with running_server(backend.store, ServerSettings(rate_per_second=100)) as srv:
+        published = httpx.post(
+            srv.url + "/v1/admin/bundles",
+            content=backend.bundle(9, key=rogue),
+            headers={"Authorization": f"Bearer {backend.publisher_token}"},
+        )
+        assert published.status_code == 201, published.text
+        core = agent(data_dir, policy(backend, srv.url), creds, None)
+        before = core.pack_info()
+        core.start()
+        try:
+            wait_for(
+                lambda: "pack refused" in (core.sync_status().last_error or ""),  # type: ignore[union-attr]
+                10,
+                "the refusal",
+            )
+            assert core.pack_info() == before
+            assert not (data_dir / "sync" / "pack.yaml").exists()
+        finally:
+            core.stop()
+
+
+def test_a_server_url_that_is_not_https_is_refused_with_a_clear_error(
+    backend: Backend, data_dir: Path
+) -> None:
+    core = agent(data_dir, policy(backend, "http://waymark.example.com"), MemoryCredentials(),
+                 backend.pack_file)  # fmt: skip
+    core.start()
+    try:
+        assert core.sync_error is not None and "plain http" in core.sync_error
+        assert core.sync_status() is None
+    finally:
+        core.stop()

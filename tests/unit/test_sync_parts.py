@@ -1,0 +1,169 @@
+"""The sync worker's pure parts: URLs, batches, answers, Retry-After, backoff, keyring, packs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import keyring
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from keyring.backends import fail
+
+from agent.sync.bundle import BundleError, make_bundle, public_key_text
+from agent.sync.client import (
+    DeviceCredentials,
+    SyncError,
+    check_server_url,
+    decode_upload_answer,
+    encode_batch,
+    retry_after_seconds,
+)
+from agent.sync.credentials import (
+    CredentialError,
+    KeyringCredentials,
+    decode_credentials,
+    encode_credentials,
+)
+from agent.sync.outbox import OutboxRow
+from agent.sync.packs import SyncedPacks, pinned_keys
+from agent.sync.worker import backoff_delay
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def row(uid: str, **fields: object) -> OutboxRow:
+    base: dict[str, object] = {"uuid": uid, "t": 1.79e9, "kind": "shown", "pack_id": "p",
+                               "pack_version": 1, "rule": "r", "habit": "h", "reason": None,
+                               "action": None, "app": None}  # fmt: skip
+    base.update(fields)
+    return OutboxRow(**base)  # type: ignore[arg-type]
+
+
+def test_server_urls_must_be_https_or_loopback_http() -> None:
+    assert check_server_url("https://waymark.example.com/") == "https://waymark.example.com"
+    assert check_server_url("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
+    assert check_server_url("http://localhost:8080/") == "http://localhost:8080"
+    assert check_server_url("http://[::1]:8080") == "http://[::1]:8080"
+    for bad in ("http://waymark.example.com", "ftp://x", "waymark.example.com", "https://"):
+        with pytest.raises(ValueError, match="server_url"):
+            check_server_url(bad)
+
+
+def test_a_batch_is_gzipped_json_of_the_wire_fields_only() -> None:
+    body = json.loads(gzip.decompress(encode_batch([row("a"), row("b", app="outlook")])))
+    assert body == {
+        "events": [
+            {"uuid": "a", "t": 1.79e9, "kind": "shown", "pack_id": "p", "pack_version": 1,
+             "rule": "r", "habit": "h"},
+            {"uuid": "b", "t": 1.79e9, "kind": "shown", "pack_id": "p", "pack_version": 1,
+             "rule": "r", "habit": "h", "app": "outlook"},
+        ]
+    }  # fmt: skip
+
+
+def test_an_upload_answer_sorts_uuids_into_accepted_rejected_and_unanswered() -> None:
+    answer = {
+        "results": [
+            {"uuid": "a", "status": "ok"},
+            {"uuid": "b", "status": "duplicate"},
+            {"uuid": "c", "status": "rejected:future"},
+            {"uuid": "zzz", "status": "ok"},  # not sent: ignored
+            "junk",
+        ]
+    }
+    result = decode_upload_answer(["a", "b", "c", "d"], answer)
+    assert result.accepted == ("a", "b")
+    assert result.rejected == (("c", "future"),)
+    assert result.unanswered == ("d",)
+    with pytest.raises(SyncError, match="no results"):
+        decode_upload_answer(["a"], {"ok": 1})
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    assert retry_after_seconds("120", NOW) == 120.0
+    assert retry_after_seconds("Sat, 28 Nov 2026 12:01:30 GMT", NOW) == 90.0
+    assert retry_after_seconds("Sat, 28 Nov 2026 11:00:00 GMT", NOW) == 0.0
+    assert retry_after_seconds("soon", NOW) is None
+    assert retry_after_seconds(None, NOW) is None
+
+
+def test_backoff_doubles_with_jitter_is_capped_and_honours_retry_after() -> None:
+    low, high = (lambda: 0.0), (lambda: 1.0)
+    assert [backoff_delay(n, None, high) for n in (1, 2, 3)] == [5.0, 10.0, 20.0]
+    assert backoff_delay(1, None, low) == 2.5
+    assert backoff_delay(30, None, high) == 900.0
+    assert backoff_delay(1, 120.0, high) == 120.0
+    assert backoff_delay(1, 10 * 86400.0, high) == 86400.0
+
+
+def test_credentials_round_trip_and_garbage_means_enroll_again() -> None:
+    creds = DeviceCredentials("dev-1", "wmd_secret")
+    assert decode_credentials(encode_credentials(creds)) == creds
+    for junk in (None, "", "not json", "[]", '{"device_id": "x"}', '{"device_id": 1, "secret": 2}'):
+        assert decode_credentials(junk) is None
+
+
+@pytest.fixture
+def no_keyring() -> Iterator[None]:
+    """keyring's own backend for a machine without any keyring (what CI has)."""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+def test_without_an_os_keyring_the_secret_is_not_stored_anywhere(
+    no_keyring: None, tmp_path: Path
+) -> None:
+    store = KeyringCredentials("https://waymark.example.com")
+    with pytest.raises(CredentialError, match="no OS keyring"):
+        store.save(DeviceCredentials("dev-1", "wmd_canary-secret"))
+    with pytest.raises(CredentialError, match="Secret Service"):
+        store.load()
+
+
+def _bundle(key: Ed25519PrivateKey, version: int, days: int = 30) -> bytes:
+    pack = (
+        f"waymark: 1\nid: p\nversion: {version}\ntitle: T\ndefault_locale: en\n"
+        "apps:\n  ed: {linux: [gedit]}\n"
+        "rules:\n  - id: r\n    habit: h\n    when: {event: chord, app: ed, chord: ctrl+v}\n"
+        "    toast: {title: {en: Hi}}\n"
+    )
+    return make_bundle(
+        pack_source=pack,
+        pack_id="p",
+        version=version,
+        private_key=key,
+        created=NOW - timedelta(days=1),
+        expires_in=timedelta(days=days),
+    )
+
+
+def test_synced_packs_refuse_a_rollback_even_after_a_restart(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    keys = pinned_keys([public_key_text(key.public_key()), "not a key"])
+    packs = SyncedPacks(tmp_path / "sync")
+    v3 = _bundle(key, 3)
+    packs.accept(v3, packs.verify(v3, keys, NOW, "0.1.0"), '"etag-3"')
+    again = SyncedPacks(tmp_path / "sync")
+    assert again.trusted_version("p") == 3 and again.etag == '"etag-3"'
+    for older in (2, 3):
+        with pytest.raises(BundleError) as refused:
+            again.verify(_bundle(key, older), keys, NOW, "0.1.0")
+        assert refused.value.reason == "rollback"
+    assert again.verify(_bundle(key, 4), keys, NOW, "0.1.0").manifest.version == 4
+    assert again.current(keys, NOW, "0.1.0") == tmp_path / "sync" / "pack.yaml"
+
+
+def test_a_stored_bundle_that_expired_is_not_run(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    keys = pinned_keys([public_key_text(key.public_key())])
+    packs = SyncedPacks(tmp_path / "sync")
+    data = _bundle(key, 3, days=2)
+    packs.accept(data, packs.verify(data, keys, NOW, "0.1.0"), None)
+    assert packs.current(keys, NOW, "0.1.0") is not None
+    assert packs.current(keys, NOW + timedelta(days=3), "0.1.0") is None
