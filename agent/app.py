@@ -45,7 +45,7 @@ from agent.rules.model import Pack
 from agent.rules.state import StateStore
 from agent.sync.outbox import Outbox
 from agent.sync.packs import SyncedPacks, pinned_keys
-from agent.sync.worker import CredentialStore, SyncStatus, SyncWorker
+from agent.sync.worker import CredentialStore, SyncStatus, SyncWorker, make_sync_worker
 
 __all__ = ["AgentCore", "AgentOptions", "assets_dir", "default_pack_path"]
 
@@ -125,7 +125,7 @@ class AgentCore:
             clock=self.clock,
             device=self.device,
             groups=tuple(self.settings.get("groups")),
-            os_name=_os_name(options.platform),
+            os_name=os_name(options.platform),
             state=self.state,
             never_interrupt=tuple(self.settings.get("never_interrupt")),
         )
@@ -248,26 +248,21 @@ class AgentCore:
             self._start_sync(self.server_url)
 
     def _start_sync(self, url: str) -> None:
-        from agent.sync.client import ServerClient
-        from agent.sync.credentials import KeyringCredentials
-
         try:
-            client = ServerClient(url)
+            self._sync = make_sync_worker(
+                url,
+                settings=self.settings,
+                outbox=self.outbox,
+                packs=self._synced,
+                on_pack=self.use_server_pack,
+                os_name=os_name(self.options.platform),
+                credentials=self.options.credentials,
+                upload_every=self.options.sync_every,
+            )
         except ValueError as exc:
             self.sync_error = str(exc)
             log.error("sync is off: %s", exc)
             return
-        self._sync = SyncWorker(
-            client=client,
-            credentials=self.options.credentials or KeyringCredentials(client.base_url),
-            outbox=self.outbox,
-            settings=self.settings,
-            packs=self._synced,
-            on_pack=self.use_server_pack,
-            os_name=_os_name(self.options.platform),
-            groups=tuple(self.settings.get("groups")),
-            upload_every=self.options.sync_every,
-        )
         self._sync.start()
 
     def script_finished(self) -> bool:
@@ -365,8 +360,13 @@ class AgentCore:
     def _on_setting_changed(self, key: str) -> None:
         if key in ("paused_until", "coaching_enabled"):
             self._apply_pause_setting()
-        elif key in ("consent", "telemetry_mode") and self._sync is not None:
-            self._sync.wake()  # statistics may go now
+        elif key in ("consent", "telemetry_mode"):
+            if not self.settings.telemetry_enabled:
+                # Saying no also covers what was waiting: it is deleted, never sent.
+                dropped = self.outbox.discard_pending()
+                log.info("statistics turned off; %d waiting record(s) deleted", dropped)
+            elif self._sync is not None:
+                self._sync.wake()  # statistics may go now
         elif key == "never_interrupt":
             apps = tuple(self.settings.get("never_interrupt"))
             self._control(_SetNeverInterrupt(apps))
@@ -472,5 +472,6 @@ def _idle_thresholds(pack: Pack) -> list[float]:
     return sorted(t for t in found if t is not None)
 
 
-def _os_name(platform: str) -> str:
+def os_name(platform: str) -> str:
+    """windows, macos or linux: the names packs and the server use."""
     return {"win32": "windows", "darwin": "macos"}.get(platform, "linux")

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from agent import __version__
-from agent.commands import doctor, pack_sign, pack_validate, replay, run, settings
+from agent.commands import doctor, pack_sign, pack_validate, replay, run, settings, sync
 
 __all__ = ["build_parser", "main"]
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.register(sub)
     doctor.register(sub)
     settings.register(sub)
+    sync.register(sub)
     return parser
 
 

@@ -29,3 +29,31 @@ class MemoryCredentials:
     def clear(self) -> None:
         self.value = None
         self.clears += 1
+
+
+def _keyring_backend_base() -> type:
+    from keyring.backend import KeyringBackend
+
+    return KeyringBackend
+
+
+class MemoryKeyring(_keyring_backend_base()):  # type: ignore[misc]
+    """A keyring backend for one process (``PYTHON_KEYRING_BACKEND=tests.fakes.MemoryKeyring``)."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        from keyring.errors import PasswordDeleteError
+
+        if self._items.pop((service, username), None) is None:
+            raise PasswordDeleteError("not found")

@@ -168,6 +168,14 @@ class Outbox:
             )
             return cur.rowcount
 
+    def discard_pending(self) -> int:
+        """Delete every record not yet sent (the person withdrew consent)."""
+        with self._lock:
+            dropped = len(self._buffer)
+            self._buffer.clear()
+            cur = self._db.execute("DELETE FROM outbox WHERE state = ?", (PENDING,))
+            return dropped + cur.rowcount
+
     # -- reading (UI) ----------------------------------------------------------
 
     def pending(self, limit: int = 200) -> list[OutboxRow]:

@@ -38,7 +38,14 @@ from agent.sync.credentials import CredentialError
 from agent.sync.outbox import Outbox
 from agent.sync.packs import SyncedPacks, pinned_keys
 
-__all__ = ["CredentialStore", "SyncSettings", "SyncStatus", "SyncWorker", "backoff_delay"]
+__all__ = [
+    "CredentialStore",
+    "SyncSettings",
+    "SyncStatus",
+    "SyncWorker",
+    "backoff_delay",
+    "make_sync_worker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -268,3 +275,31 @@ class SyncWorker:
 
 def _strings(value: object) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def make_sync_worker(
+    server_url: str,
+    *,
+    settings: SyncSettings,
+    outbox: Outbox,
+    packs: SyncedPacks,
+    on_pack: Callable[[Path], bool] | None,
+    os_name: str,
+    credentials: CredentialStore | None = None,
+    upload_every: float = 60.0,
+) -> SyncWorker:
+    """A worker for ``server_url`` with the OS keyring; ValueError for a bad URL."""
+    from agent.sync.credentials import KeyringCredentials
+
+    client = ServerClient(server_url)
+    return SyncWorker(
+        client=client,
+        credentials=credentials or KeyringCredentials(client.base_url),
+        outbox=outbox,
+        settings=settings,
+        packs=packs,
+        on_pack=on_pack,
+        os_name=os_name,
+        groups=_strings(settings.get("groups")),
+        upload_every=upload_every,
+    )

@@ -115,6 +115,25 @@ def test_telemetry_after_consent_has_no_app_unless_policy_allows(
     assert ("shown", "paste-plain", "editor") in _outbox_rows(allowed)
 
 
+def test_withdrawing_consent_deletes_the_records_still_waiting(
+    data_dir: Path, pack_file: Path
+) -> None:
+    core = _core(data_dir, pack_file, Policy())
+    core.settings.set("consent", "granted")
+    core.start()
+    try:
+        now = core.clock.now()
+        core.post(Focus(now, "gedit", "notes.txt"))
+        core.post(Chord(now, "ctrl+v"))
+        assert core.wait_idle()
+        assert core.outbox.count_pending() >= 1
+        core.settings.set("consent", "declined")
+        assert core.outbox.count_pending() == 0
+    finally:
+        core.stop()
+    assert _outbox_rows(data_dir) == []
+
+
 def test_a_broken_pack_keeps_the_last_good_one_running(data_dir: Path, pack_file: Path) -> None:
     core = _core(data_dir, pack_file, Policy())
     seen = _collect(core)

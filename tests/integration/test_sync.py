@@ -7,6 +7,11 @@ device.  Only the OS keyring is replaced (tests/fakes.py).
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,9 +24,10 @@ from sqlalchemy import func, select
 
 from agent.app import AgentCore, AgentOptions
 from agent.config.policy import Policy
-from agent.events import Chord, Focus
+from agent.events import Chord, Focus, Record
 from agent.sync.bundle import make_bundle, public_key_text
 from agent.sync.client import DeviceCredentials
+from agent.sync.outbox import Outbox
 from server import schema
 from server.app import ServerSettings
 from server.cli import open_store
@@ -45,6 +51,7 @@ rules:
       title: {{en: Paste without formatting}}
 """
 
+ROOT = Path(__file__).resolve().parents[2]
 CANARY_TITLE = "canary-title-8d1f Salary review.xlsx"
 
 
@@ -292,3 +299,46 @@ def test_a_server_url_that_is_not_https_is_refused_with_a_clear_error(
         assert core.sync_status() is None
     finally:
         core.stop()
+
+
+def _waymark_sync(
+    data_dir: Path, policy_file: Path, keyring_backend: str
+) -> tuple[int, dict[str, object], str]:
+    env = {
+        **os.environ,
+        "WAYMARK_DATA_DIR": str(data_dir),
+        "WAYMARK_POLICY_FILE": str(policy_file),
+        "PYTHON_KEYRING_BACKEND": keyring_backend,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "agent", "sync", "--json"],
+        env=env, capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    return done.returncode, json.loads(done.stdout or "{}"), done.stderr
+
+
+def test_waymark_sync_runs_one_round_and_says_what_happened(
+    backend: Backend, data_dir: Path, tmp_path: Path
+) -> None:
+    box = Outbox(data_dir / "outbox.db")
+    for kind in ("shown", "acted"):
+        box.append(Record(time.time() - 30, kind, "test-pack", 1, rule="paste-plain"))  # type: ignore[arg-type]
+    box.close()
+    with running_server(backend.store, ServerSettings(rate_per_second=100)) as srv:
+        policy_file = tmp_path / "policy.json"
+        policy_file.write_text(json.dumps(dict(policy(backend, srv.url).values)))
+        code, report, err = _waymark_sync(data_dir, policy_file, "tests.fakes.MemoryKeyring")
+        assert code == 0, err
+        assert report["sent"] == 2 and report["pending"] == 0 and report["device_id"]
+        assert report["error"] is None
+        assert backend.events() == 2
+        # On a machine with no OS keyring (this CI): a clear refusal, and no secret on disk.
+        box = Outbox(data_dir / "outbox.db")
+        box.append(Record(time.time(), "shown", "test-pack", 1, rule="paste-plain"))
+        box.close()
+        code, report, err = _waymark_sync(data_dir, policy_file, "keyring.backends.fail.Keyring")
+        assert code == 1
+        assert "no OS keyring" in str(report["error"]) and report["pending"] == 1
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            assert b"wmd_" not in path.read_bytes(), path

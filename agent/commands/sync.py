@@ -1,0 +1,95 @@
+"""`waymark sync`: one sync round now, in the foreground, and what came of it.
+
+For IT checking a rollout: is the server reachable, is this device enrolled,
+did the statistics go, which pack did the server give.  It uses the same data
+folder, policy and keyring as the running agent (the outbox is safe to share).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "sync",
+        help="send statistics and fetch the pack now",
+        description="Run one sync round with the server named by policy (server_url): enroll "
+        "if needed (enroll_token), send waiting statistics if the person agreed, fetch and "
+        "verify the pack. Prints what happened; exits 1 when the round failed.",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from agent.app import os_name
+    from agent.config.paths import data_dir
+    from agent.config.policy import read_policy
+    from agent.config.settings import SettingsStore
+    from agent.sync.client import SyncError
+    from agent.sync.credentials import CredentialError
+    from agent.sync.outbox import Outbox
+    from agent.sync.packs import SyncedPacks
+    from agent.sync.worker import make_sync_worker
+
+    folder = data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = SettingsStore.open(folder, read_policy(sys.platform))
+    url = settings.get("server_url")
+    if not isinstance(url, str) or not url:
+        print("waymark: no server_url in policy: this agent does not sync", file=sys.stderr)
+        return 1
+    outbox = Outbox(folder / "outbox.db")
+    before = outbox.count_pending()
+    error: str | None = None
+    try:
+        worker = make_sync_worker(
+            url,
+            settings=settings,
+            outbox=outbox,
+            packs=SyncedPacks(folder / "sync"),
+            on_pack=None,  # the running agent notices the new pack file itself
+            os_name=os_name(sys.platform),
+        )
+    except ValueError as exc:
+        print(f"waymark: {exc}", file=sys.stderr)
+        outbox.close()
+        return 1
+    try:
+        worker.run_once()
+    except (SyncError, CredentialError) as exc:
+        error = str(exc)
+    finally:
+        worker.stop()
+        left = outbox.count_pending()
+        outbox.close()
+    status = worker.status()
+    report = {
+        "server": status.server,
+        "device_id": status.device_id,
+        "telemetry": settings.telemetry_enabled,
+        "sent": status.sent,
+        "pending_before": before,
+        "pending": left,
+        "pack": status.pack,
+        "error": error or status.last_error,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"Server: {status.server}")
+        print(f"Device: {status.device_id or 'not enrolled'}")
+        consent = "on" if settings.telemetry_enabled else "off (no consent yet)"
+        print(f"Statistics: {consent}; sent {status.sent}, waiting {left}")
+        print(f"Pack: {status.pack or 'unchanged'}")
+        if report["error"]:
+            print(f"Error: {report['error']}")
+    return 1 if error else 0
