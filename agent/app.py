@@ -3,10 +3,13 @@
 ```
 hook threads ──emit──► bounded queue ──► engine thread ──► listeners (UI bridge, printer)
                                                    └──────► outbox (SQLite, batched)
+                                                              │
+                           server ◄── sync thread (agent/sync/worker.py): records out,
+                                      signed pack in → verified → pack file → hot swap
 ```
 
 Shutdown runs sources first and sinks last: stop hooks → ``Stop`` on the queue
-→ join the engine thread → flush the outbox → return.
+→ join the engine thread → stop the sync thread → flush the outbox → return.
 """
 
 from __future__ import annotations
