@@ -152,6 +152,13 @@ class AgentCore:
         """When the last sync round with the server succeeded (None: never, or no server)."""
         return self._sync.last_success if self._sync is not None else None
 
+    @property
+    def sync_problem(self) -> str | None:
+        """Why the agent cannot sync, or why the last round failed."""
+        if self.sync_error is not None:
+            return self.sync_error
+        return self._sync.last_error if self._sync is not None else None
+
     def sync_status(self) -> SyncStatus | None:
         return self._sync.status() if self._sync is not None else None
 

@@ -85,6 +85,10 @@ class CoreLike(Protocol):
     @property
     def server_url(self) -> str | None: ...
 
+    @property
+    def sync_problem(self) -> str | None:
+        """Why the last sync round failed (None when it worked or there is no server)."""
+
     def post(self, event: Event) -> None:
         """Hand an event (Action, Pause …) to the engine; thread-safe, never blocks."""
 

@@ -499,7 +499,8 @@ class SettingsWindow(QWidget):
                 datetime.fromtimestamp(last).astimezone().strftime("%Y-%m-%d %H:%M")
                 if last
                 else tr("about_never", lang)
-            ),
+            )
+            + (f" — {self._core.sync_problem}" if self._core.sync_problem else ""),
             "about_sources": sources or tr("about_none", lang),
         }
         for key, text in values.items():

@@ -28,6 +28,7 @@ class StandaloneCore:
         self.settings = SettingsStore.open(data_dir, read_policy(platform))
         self.outbox = Outbox(data_dir / "outbox.db")
         self.last_sync: float | None = None
+        self.sync_problem: str | None = None  # only the running agent syncs
 
     @property
     def server_url(self) -> str | None:

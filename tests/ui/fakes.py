@@ -24,6 +24,7 @@ class FakeCore:
         self.posted: list[Event] = []
         self.listeners: list[Callable[[Effect], None]] = []
         self.last_sync: float | None = None
+        self.sync_problem: str | None = None
         self.resets = 0
         self.states = [SourceState("focus", True), SourceState("input", True)]
         self.pack: tuple[str, int] | None = ("m365-habits", 7)

@@ -193,6 +193,14 @@ def test_about_shows_version_pack_server_and_sync(core: FakeCore, qtbot: QtBot) 
     assert "focus: working" in window.about_values["about_sources"].text()
 
 
+def test_about_says_why_sync_fails(core: FakeCore, qtbot: QtBot) -> None:
+    core.sync_problem = "upload: ConnectError: connection refused"
+    window = window_for(core, qtbot)
+    window.show_page("about")
+    text = window.about_values["about_last_sync"].text()
+    assert text.startswith("never — ") and "connection refused" in text
+
+
 def test_language_change_rebuilds_the_window_in_italian(core: FakeCore, qtbot: QtBot) -> None:
     core.settings.set("consent", "declined")
     window = window_for(core, qtbot)
