@@ -102,8 +102,10 @@ def _run(args: argparse.Namespace) -> int:
     titles = not (sys.platform == "darwin" and not permissions.get("accessibility", True))
     pack_path, pack, pack_error = _load(args.pack)
     blocked = blocked_rules(pack.rules, by_name, titles=titles) if pack is not None else []
+    sync = sync_readiness()
     if args.json:
         print(json.dumps({
+            "sync": sync,
             "platform": sys.platform,
             "session": session,
             "display": os.environ.get("DISPLAY", ""),
@@ -130,6 +132,7 @@ def _run(args: argparse.Namespace) -> int:
 
         for line in check_permissions().missing():
             print(f"  {line}")
+    print(f"Sync: {sync['summary']}")
     if pack is None:
         print(f"Pack: {pack_path}: cannot load: {pack_error}")
         return 0
@@ -163,3 +166,34 @@ def _load(path: Path | None) -> tuple[Path, Pack | None, str]:
         return pack_path, load_pack(pack_path), ""
     except Exception as exc:  # a diagnosis reports a broken pack instead of failing
         return pack_path, None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def sync_readiness() -> dict[str, str | None]:
+    """Is this agent set up to sync? From policy and the keyring only (no network)."""
+    from agent.config.policy import read_policy
+    from agent.config.settings import SettingsStore
+    from agent.sync.client import check_server_url
+    from agent.sync.credentials import CredentialError, KeyringCredentials
+
+    settings = SettingsStore(None, read_policy(sys.platform))
+    url = settings.get("server_url")
+    out: dict[str, str | None] = {"server": url or None, "device_id": None, "problem": None}
+    if not url:
+        out["summary"] = "off (no server_url in policy; coaching uses the local pack)"
+        return out
+    try:
+        base = check_server_url(str(url))
+        creds = KeyringCredentials(base).load()
+    except (ValueError, CredentialError) as exc:
+        out["problem"] = str(exc)
+        out["summary"] = f"{url}: cannot sync: {exc}"
+        return out
+    if creds is not None:
+        out["device_id"] = creds.device_id
+        out["summary"] = f"{base}: enrolled as device {creds.device_id} (`waymark sync` tries now)"
+    elif not settings.get("enroll_token"):
+        out["problem"] = "not enrolled and no enroll_token in policy"
+        out["summary"] = f"{base}: cannot enroll: no enroll_token in policy"
+    else:
+        out["summary"] = f"{base}: not enrolled yet; enrolls on the first round (`waymark sync`)"
+    return out

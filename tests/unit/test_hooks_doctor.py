@@ -68,3 +68,34 @@ def test_doctor_without_a_display_reports_and_exits_zero(
     assert main(["doctor", "--pack", str(pack)]) == 0
     text = capsys.readouterr().out
     assert "no display (DISPLAY is not set)" in text and "paste (p.yaml:7) needs input" in text
+
+
+def test_doctor_says_whether_this_agent_can_sync(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import keyring
+    from keyring.backends import fail
+
+    from agent.commands.doctor import sync_readiness
+    from tests.fakes import MemoryKeyring
+
+    policy = tmp_path / "policy.json"
+    monkeypatch.setenv("WAYMARK_POLICY_FILE", str(policy))
+    policy.write_text("{}")
+    assert sync_readiness()["summary"].startswith("off")  # type: ignore[union-attr]
+    policy.write_text(json.dumps({"server_url": "http://waymark.example.com"}))
+    assert "plain http" in str(sync_readiness()["problem"])
+    policy.write_text(json.dumps({"server_url": "https://waymark.example.com"}))
+    previous = keyring.get_keyring()
+    try:
+        keyring.set_keyring(fail.Keyring())
+        assert "no OS keyring" in str(sync_readiness()["problem"])
+        keyring.set_keyring(MemoryKeyring())
+        assert "no enroll_token" in str(sync_readiness()["problem"])
+        policy.write_text(
+            json.dumps({"server_url": "https://waymark.example.com", "enroll_token": "wme_x"})
+        )
+        report = sync_readiness()
+        assert report["problem"] is None and "not enrolled yet" in str(report["summary"])
+    finally:
+        keyring.set_keyring(previous)
