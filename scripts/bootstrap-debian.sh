@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the tests and `make run` need: an X server
 # (Xvfb) with a window manager (openbox), xdotool to drive it, the shared
-# libraries PySide6 loads, PostgreSQL for the server tests and Chromium for the
-# dashboard tests. Runs only as root on a Debian-like system; elsewhere it says
-# what to install and returns success so that a developer machine still works.
+# libraries PySide6 loads, PostgreSQL for the server tests, Chromium for the
+# dashboard tests and GNOME Keyring for the device-secret test. Runs only as
+# root on a Debian-like system; elsewhere it says what to install and returns
+# success so that a developer machine still works.
 set -euo pipefail
 
 PACKAGES=(
@@ -12,7 +13,7 @@ PACKAGES=(
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0
   libxrender1 libxi6 libxtst6 libglib2.0-0 fonts-dejavu-core fonts-noto-core
-  postgresql chromium chromium-driver
+  postgresql chromium chromium-driver gnome-keyring
 )
 
 missing=()

@@ -1,9 +1,10 @@
 """Stand-ins for what cannot run here, and only that.
 
 The OS keyring: Windows Credential Manager and the macOS Keychain do not exist
-on this machine, and no Secret Service runs in CI.  The agent's keyring code is
-tested against keyring's own "no keyring" backend (what this machine really
-has); the sync tests keep the device secret in memory instead.
+here.  The Linux path runs for real against GNOME Keyring
+(tests/integration/test_keyring_linux.py) and the "no keyring" path against
+keyring's own fail backend; the other sync tests keep the device secret in
+memory so that each can start from a known state.
 """
 
 from __future__ import annotations
