@@ -1,5 +1,8 @@
 """Stand-ins for what cannot run here, and only that.
 
+A server that refuses a valid batch: the real one takes every valid record,
+so the agent's handling of a "poison" record needs a stand-in.
+
 The OS keyring: Windows Credential Manager and the macOS Keychain do not exist
 here.  The Linux path runs for real against GNOME Keyring
 (tests/integration/test_keyring_linux.py) and the "no keyring" path against
@@ -8,6 +11,11 @@ memory so that each can start from a known state.
 """
 
 from __future__ import annotations
+
+import gzip
+import json
+
+import httpx
 
 from agent.sync.client import DeviceCredentials
 
@@ -58,3 +66,21 @@ class MemoryKeyring(_keyring_backend_base()):  # type: ignore[misc]
 
         if self._items.pop((service, username), None) is None:
             raise PasswordDeleteError("not found")
+
+
+class PoisonRefusingServer:
+    """An httpx.MockTransport handler: 400 for any batch holding a record with ``rule``."""
+
+    def __init__(self, rule: str) -> None:
+        self.rule = rule
+        self.batch_sizes: list[int] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/pack":
+            return httpx.Response(204)
+        events = json.loads(gzip.decompress(request.content))["events"]
+        self.batch_sizes.append(len(events))
+        if any(e.get("rule") == self.rule for e in events):
+            return httpx.Response(400, json={"error": "bad_shape", "message": "refused"})
+        results = [{"uuid": e["uuid"], "status": "ok"} for e in events]
+        return httpx.Response(200, json={"results": results})

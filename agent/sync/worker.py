@@ -35,7 +35,7 @@ from agent import __version__
 from agent.sync.bundle import BundleError
 from agent.sync.client import MAX_BATCH, DeviceCredentials, ServerClient, SyncError
 from agent.sync.credentials import CredentialError
-from agent.sync.outbox import Outbox
+from agent.sync.outbox import Outbox, OutboxRow
 from agent.sync.packs import SyncedPacks, pinned_keys
 
 __all__ = [
@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 #: A round sends at most this many batches, so a huge backlog cannot hog a round.
 MAX_BATCHES_PER_ROUND: Final = 40
+#: Answers that blame the batch itself (not the server, the token or a proxy).
+REFUSED_PAYLOAD: Final = frozenset({400, 413, 415, 422})
 BACKOFF_BASE: Final = 5.0
 BACKOFF_CAP: Final = 900.0
 
@@ -130,6 +132,8 @@ class SyncWorker:
         self._thread: threading.Thread | None = None
         self._device: DeviceCredentials | None = None
         self._next_pack = 0.0
+        #: Batch size now: halved when the server refuses a batch, to find the bad record.
+        self._batch = MAX_BATCH
         self.failures = 0
         self.last_success: float | None = None
         self.last_error: str | None = None
@@ -199,11 +203,19 @@ class SyncWorker:
     def _send_pending(self, device: DeviceCredentials) -> None:
         if not self._settings.telemetry_enabled:
             return  # records wait on this computer until the person agrees
+        self._batch = MAX_BATCH  # a refusal in an earlier round does not shrink this one
         for _ in range(MAX_BATCHES_PER_ROUND):
-            rows = self._outbox.take(MAX_BATCH)
+            size = self._batch
+            rows = self._outbox.take(size)
             if not rows or self._stop.is_set():
                 return
-            result = self.client.upload(device.secret, rows)
+            try:
+                result = self.client.upload(device.secret, rows)
+            except SyncError as exc:
+                if exc.kind != "refused" or exc.status not in REFUSED_PAYLOAD:
+                    raise  # the server or the way to it is the problem: keep all, retry
+                self._refused(rows, exc)
+                continue
             now = self._wall()
             self._outbox.accept(result.accepted, now)
             by_reason: dict[str, list[str]] = defaultdict(list)
@@ -215,8 +227,20 @@ class SyncWorker:
             self.sent += len(result.accepted)
             if result.unanswered:
                 raise SyncError("server", f"{len(result.unanswered)} record(s) went unanswered")
-            if len(rows) < MAX_BATCH:
-                return
+            if len(rows) < size and size == MAX_BATCH:
+                return  # the outbox is empty (a smaller batch is still hunting)
+
+    def _refused(self, rows: Sequence[OutboxRow], exc: SyncError) -> None:
+        """A batch the server will never take (400, 413 …): split it until the bad record
+        is alone, then set that one aside, so one poison record cannot block the queue."""
+        if len(rows) > 1:
+            self._batch = max(1, len(rows) // 2)
+            log.warning("the server refused a batch of %d (%s); trying %d at a time",
+                        len(rows), exc, self._batch)  # fmt: skip
+            return
+        log.warning("the server refused record %s for good: %s", rows[0].uuid, exc)
+        self._outbox.reject([rows[0].uuid], f"refused:{exc.status}", self._wall())
+        self._batch = MAX_BATCH  # found it: full batches again
 
     def _pull_pack(self, device: DeviceCredentials) -> None:
         answer = self.client.fetch_pack(device.secret, self._packs.etag)

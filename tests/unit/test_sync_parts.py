@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import keyring
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from keyring.backends import fail
 
+from agent.events import Record
 from agent.sync.bundle import BundleError, make_bundle, public_key_text
 from agent.sync.client import (
     DeviceCredentials,
+    ServerClient,
     SyncError,
     check_server_url,
     decode_upload_answer,
@@ -28,9 +33,10 @@ from agent.sync.credentials import (
     decode_credentials,
     encode_credentials,
 )
-from agent.sync.outbox import OutboxRow
+from agent.sync.outbox import Outbox, OutboxRow
 from agent.sync.packs import SyncedPacks, pinned_keys
-from agent.sync.worker import backoff_delay
+from agent.sync.worker import SyncWorker, backoff_delay
+from tests.fakes import MemoryCredentials, PoisonRefusingServer
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -167,3 +173,55 @@ def test_a_stored_bundle_that_expired_is_not_run(tmp_path: Path) -> None:
     packs.accept(data, packs.verify(data, keys, NOW, "0.1.0"), None)
     assert packs.current(keys, NOW, "0.1.0") is not None
     assert packs.current(keys, NOW + timedelta(days=3), "0.1.0") is None
+
+
+class Consenting:
+    """Settings of a person who agreed to statistics, with nothing else set."""
+
+    telemetry_enabled = True
+
+    def get(self, key: str) -> object:
+        return None
+
+
+def mock_worker(
+    tmp_path: Path, box: Outbox, server: Callable[[httpx.Request], httpx.Response]
+) -> SyncWorker:
+    """A worker talking to a misbehaving server (tests/fakes.py)."""
+    return SyncWorker(
+        client=ServerClient("https://waymark.test", transport=httpx.MockTransport(server)),
+        credentials=MemoryCredentials(DeviceCredentials("d", "wmd_s")),
+        outbox=box,
+        settings=Consenting(),
+        packs=SyncedPacks(tmp_path / "sync"),
+        on_pack=None,
+        os_name="linux",
+        groups=(),
+    )
+
+
+def test_a_poison_record_is_found_by_halving_and_set_aside_alone(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.db")
+    for i in range(12):
+        box.append(Record(1.79e9 + i, "shown", "p", 1, rule="poison" if i == 5 else "r"))
+    server = PoisonRefusingServer(rule="poison")
+    worker = mock_worker(tmp_path, box, server)
+    worker.run_once()
+    assert box.count_pending() == 0 and worker.sent == 11
+    # Halving down to the poison record (the 6th), alone; then full batches again.
+    assert server.batch_sizes == [12, 6, 3, 3, 1, 1, 1, 6]
+    with closing(sqlite3.connect(tmp_path / "outbox.db")) as db:
+        assert db.execute("SELECT rule, note FROM outbox WHERE state = 2").fetchall() == [
+            ("poison", "refused:400")
+        ]
+    box.close()
+
+
+def test_a_404_from_a_proxy_keeps_every_record(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.db")
+    box.append(Record(1.79e9, "shown", "p", 1, rule="r"))
+    worker = mock_worker(tmp_path, box, lambda _request: httpx.Response(404))
+    with pytest.raises(SyncError) as failed:
+        worker.run_once()
+    assert failed.value.status == 404 and box.count_pending() == 1
+    box.close()
