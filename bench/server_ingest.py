@@ -29,17 +29,15 @@ import os
 import random
 import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench._server import server_process
 from server.cli import open_store
-from server.testing import free_port, postgres_available, running_postgres, wait_for
+from server.testing import postgres_available, running_postgres
 
 AGENTS = 200
 BATCH = 100
@@ -184,39 +182,13 @@ def _run(db_url: str, data_dir: Path, database_pid: int | None) -> list[_Row]:
     tenant = store.create_tenant("bench")
     secrets = [store.enroll_device(tenant, [], "linux", "0.1.0")[1] for _ in range(AGENTS)]
     store.engine.dispose()
-    port = free_port()
-    env = {**os.environ, "WAYMARK_SERVER_DATA_DIR": str(data_dir)}
-    cmd = [sys.executable, "-m", "server", "serve", "--db", db_url, "--port", str(port),
-           "--rate-burst", "100000", "--rate-per-second", "100000",
-           "--workers", str(WORKERS)]  # fmt: skip
-    log_path = data_dir / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
-        try:
-
-            def healthy() -> bool:
-                if proc.poll() is not None:
-                    raise RuntimeError("server exited: " + log_path.read_text())
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                        return True
-                except OSError:
-                    return False
-
-            wait_for(healthy, 30, "waymark-server to answer /healthz")
-            # A short warm-up: connections opened, statements prepared.
-            _measure(port, proc.pid, database_pid, secrets[:20], None)
-            return [
-                _measure(port, proc.pid, database_pid, secrets, interval)
-                for interval in (PACED_INTERVAL_S, None)
-            ]
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with server_process(db_url, data_dir, WORKERS) as server:
+        # A short warm-up: connections opened, statements prepared.
+        _measure(server.port, server.pid, database_pid, secrets[:20], None)
+        return [
+            _measure(server.port, server.pid, database_pid, secrets, interval)
+            for interval in (PACED_INTERVAL_S, None)
+        ]
 
 
 def _tree_cpu(pid: int | None) -> float:
