@@ -122,8 +122,8 @@ def main() -> str:
         "",
         "A backlog in the agent's outbox drained by its sync worker to `waymark-server serve` "
         "(one process, SQLite) on 127.0.0.1, in gzip batches of 500; timing starts after a "
-        "first, empty round (enrollment, connection). Agent CPU is the agent side only (this process): outbox "
-        "reads and marks, JSON, gzip, HTTP.",
+        "first, empty round (enrollment, connection). Agent CPU is the agent side only (this "
+        "process): outbox reads and marks, JSON, gzip, HTTP.",
         "",
         "| backlog | sent | records/s | per batch p50 | per batch p99 | agent CPU per 1,000 "
         "| wall |",
@@ -133,7 +133,7 @@ def main() -> str:
         lines.append(
             f"| {r['backlog']:,.0f} | {r['sent']:,.0f} | {r['per_s']:,.0f} "
             f"| {r['batch_p50_ms']:.1f} ms | {r['batch_p99_ms']:.1f} ms "
-            f"| {r['cpu_ms_per_1000']:.1f} ms | {r["seconds"]:.2f} s |"
+            f"| {r['cpu_ms_per_1000']:.1f} ms | {r['seconds']:.2f} s |"
         )
     return "\n".join(lines) + "\n"
 
