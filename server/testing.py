@@ -192,14 +192,26 @@ def running_server(
     *,
     log_level: str = "warning",
     port: int = 0,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[RunningServer]:
-    """Serve ``store`` with uvicorn on 127.0.0.1 (``port``, or a free one) until the block ends."""
+    """Serve ``store`` with uvicorn on 127.0.0.1 (``port``, or a free one) until the block ends.
+
+    ``tls`` is (certificate file, key file): then the server speaks https.
+    """
     app = create_app(store, settings)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     port = int(sock.getsockname()[1])
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off")
+    certificate, key = tls if tls is not None else (None, None)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,
+        lifespan="off",
+        ssl_certfile=certificate,
+        ssl_keyfile=key,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="waymark-server", daemon=True
@@ -209,7 +221,8 @@ def running_server(
         wait_for(lambda: server.started or not thread.is_alive(), 30, "the server to start")
         if not server.started:
             raise RuntimeError("the server thread ended before it started")
-        yield RunningServer(url=f"http://127.0.0.1:{port}", store=store, server=server)
+        scheme = "https" if tls is not None else "http"
+        yield RunningServer(url=f"{scheme}://127.0.0.1:{port}", store=store, server=server)
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import json
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -180,6 +181,7 @@ class ServerClient:
             base_url=self.base_url,
             timeout=timeout,
             transport=transport,
+            verify=_system_trust(),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
         )
@@ -235,6 +237,19 @@ class ServerClient:
         if response.status_code != 200:
             raise _error_for(response, "pack")
         return PackAnswer("new", response.content, response.headers.get("etag"))
+
+
+def _system_trust() -> ssl.SSLContext:
+    """TLS verified against the operating system's trust store, not a bundled one.
+
+    Companies that inspect TLS install their proxy's root certificate in the OS
+    store (by group policy, MDM or update-ca-certificates); Python's bundled
+    list would refuse the server behind such a proxy.  On Linux the OS store is
+    OpenSSL's default paths, so ``SSL_CERT_FILE`` also applies.
+    """
+    import truststore
+
+    return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _json(response: httpx.Response, what: str) -> Mapping[str, Any]:
