@@ -120,6 +120,8 @@ def _sign(args: argparse.Namespace) -> int:
 def _publish(args: argparse.Namespace) -> int:
     import httpx
 
+    from agent.sync.client import system_trust
+
     if not 0 <= args.rollout <= 100:
         return _fail("--rollout is a percentage from 0 to 100")
     try:
@@ -140,6 +142,7 @@ def _publish(args: argparse.Namespace) -> int:
                 "Content-Type": "application/vnd.waymark.bundle+json",
             },
             timeout=60,
+            verify=system_trust(),
         )
     except httpx.HTTPError as exc:
         return _fail(f"cannot reach {args.server}: {exc}")

@@ -34,6 +34,7 @@ __all__ = [
     "decode_upload_answer",
     "encode_batch",
     "retry_after_seconds",
+    "system_trust",
 ]
 
 SyncErrorKind = Literal["auth", "rate_limited", "server", "network", "refused"]
@@ -181,7 +182,7 @@ class ServerClient:
             base_url=self.base_url,
             timeout=timeout,
             transport=transport,
-            verify=_system_trust(),
+            verify=system_trust(),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
         )
@@ -239,7 +240,7 @@ class ServerClient:
         return PackAnswer("new", response.content, response.headers.get("etag"))
 
 
-def _system_trust() -> ssl.SSLContext:
+def system_trust() -> ssl.SSLContext:
     """TLS verified against the operating system's trust store, not a bundled one.
 
     Companies that inspect TLS install their proxy's root certificate in the OS
