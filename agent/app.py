@@ -292,7 +292,7 @@ class AgentCore:
             self._thread.join(5)
             self._thread = None
         if self._sync is not None:
-            self._sync.stop()
+            self._sync.stop(timeout=2.0)  # a request in flight is abandoned, not awaited
             self._sync = None
         self.outbox.close()
         self.state.close()
