@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEBIAN_STAMP := $(VENV)/.debian
 
-.PHONY: run test lint typecheck unit bench demo screenshots clean bootstrap
+.PHONY: run test lint typecheck unit bench demo screenshots dist clean bootstrap
 
 bootstrap: $(STAMP) $(DEBIAN_STAMP)
 
@@ -36,6 +36,10 @@ typecheck: $(STAMP)
 
 test: bootstrap lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The agent as one self-contained folder (dist/waymark/), what the MSI and the pkg wrap.
+dist: $(STAMP)
+	$(VENV)/bin/pyinstaller installers/pyinstaller/waymark.spec --noconfirm
 
 bench: bootstrap
 	$(PY) -m bench

@@ -24,3 +24,12 @@ def xserver() -> Iterator[XServer]:
     """A real Xvfb + openbox display for this test only."""
     with running_xserver() as server:
         yield server
+
+
+@pytest.fixture
+def secret_service(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment variables whose session bus has an unlocked GNOME Keyring."""
+    from tests.secret_service import secret_service as running
+
+    with running(tmp_path / "keyring") as env:
+        yield env
