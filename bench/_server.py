@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.virtual_display import stop_process
 from server.testing import free_port, wait_for
 
 __all__ = ["ServerProcess", "server_process"]
@@ -51,9 +52,4 @@ def server_process(db_url: str, data_dir: Path, workers: int = 1) -> Iterator[Se
             wait_for(healthy, 30, "waymark-server to answer /healthz")
             yield ServerProcess(port, proc.pid)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)

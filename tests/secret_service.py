@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.virtual_display import stop_process
 from server.testing import wait_for
 
 __all__ = ["python_in", "secret_service"]
@@ -60,11 +61,6 @@ def secret_service(folder: Path) -> Iterator[dict[str, str]]:
     finally:
         for proc in (daemon, bus):
             if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_process(proc, 10)
         if bus.stdout is not None:
             bus.stdout.close()

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from agent.sync.bundle import key_id, public_key_text
+from agent.virtual_display import stop_process
 from server import cli
 from server.db import make_engine, migration_state, normalise_url
 from server.schema import metadata
@@ -93,11 +94,6 @@ def test_serve_creates_the_schema_and_answers_on_loopback(tmp_path: Path, worker
         spec = httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()
         assert spec["info"]["title"] == "Waymark reference server"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 20)
         if proc.stderr:
             proc.stderr.close()

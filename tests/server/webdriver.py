@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from agent.virtual_display import stop_process
 from server.testing import free_port, wait_for
 
 __all__ = ["Browser", "chromium_available", "headless_chromium"]
@@ -96,10 +97,5 @@ def headless_chromium(width: int = 1280, height: int = 1500) -> Iterator[Browser
             with suppress(httpx.HTTPError):
                 http.delete(f"/session/{session}")
         http.close()
-        driver.terminate()
-        try:
-            driver.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            driver.kill()
-            driver.wait()
+        stop_process(driver, 10)
         shutil.rmtree(profile, ignore_errors=True)
