@@ -169,23 +169,29 @@ class SyncWorker:
         """Enroll if needed, send pending records, pull the pack when due.
 
         Raises :class:`SyncError` or :class:`CredentialError` when the round
-        could not finish; what was done before the failure stays done.
+        could not finish; what was done before the failure stays done.  A
+        device the server no longer knows (401) enrolls again at once.
         """
         try:
-            device = self._device_credentials()
-            self._send_pending(device)
-            if time.monotonic() >= self._next_pack:
-                self._pull_pack(device)
-                self._next_pack = time.monotonic() + self.pack_every
+            self._round()
         except SyncError as exc:
-            if exc.kind == "auth":
-                log.warning("the server no longer knows this device; enrolling again")
-                self._device = None
-                self._credentials.clear()
-            raise
+            if exc.kind != "auth" or self._device is None:
+                raise
+            log.warning("the server no longer knows device %s; enrolling again",
+                        self._device.device_id)  # fmt: skip
+            self._device = None
+            self._credentials.clear()
+            self._round()
         retention = self._settings.get("retention_days")
         days = retention if isinstance(retention, int) and retention > 0 else 30
         self._outbox.purge_sent(self._wall() - days * 86400.0)
+
+    def _round(self) -> None:
+        device = self._device_credentials()
+        self._send_pending(device)
+        if time.monotonic() >= self._next_pack:
+            self._pull_pack(device)
+            self._next_pack = time.monotonic() + self.pack_every
 
     def _device_credentials(self) -> DeviceCredentials:
         if self._device is None:
