@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEBIAN_STAMP := $(VENV)/.debian
 
-.PHONY: run test lint typecheck unit bench demo screenshots dist clean bootstrap
+.PHONY: run test lint typecheck unit bench demo screenshots dist deb clean bootstrap
 
 bootstrap: $(STAMP) $(DEBIAN_STAMP)
 
@@ -40,6 +40,10 @@ test: bootstrap lint typecheck
 # The agent as one self-contained folder (dist/waymark/), what the MSI and the pkg wrap.
 dist: $(STAMP)
 	$(VENV)/bin/pyinstaller installers/pyinstaller/waymark.spec --noconfirm
+
+# dist/waymark_<version>_<arch>.deb for Debian and Ubuntu desktops.
+deb: dist
+	bash installers/linux/build-deb.sh
 
 bench: bootstrap
 	$(PY) -m bench

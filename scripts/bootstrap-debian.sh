@@ -13,7 +13,7 @@ PACKAGES=(
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0
   libxrender1 libxi6 libxtst6 libglib2.0-0 fonts-dejavu-core fonts-noto-core
-  postgresql chromium chromium-driver gnome-keyring
+  postgresql chromium chromium-driver gnome-keyring desktop-file-utils
 )
 
 missing=()

@@ -1,11 +1,11 @@
 """The agent frozen with PyInstaller (installers/pyinstaller/waymark.spec) works on its own.
 
-The bundle is built once for this module (about 20 s) and then run with no
-access to the checkout's Python: the CLI, replay (same decisions as from
-source), the X11 hooks and Qt under a real Xvfb, and sync with the device
-secret in a real GNOME Keyring over the real server.  This is what the MSI
-and the pkg wrap; it caught a missing pynput backend that only shows when
-frozen.
+The bundle is built once per test session (about 20 s; tests/packaging/
+conftest.py) and then run with no access to the checkout's Python: the CLI,
+replay (same decisions as from source), the X11 hooks and Qt under a real
+Xvfb, and sync with the device secret in a real GNOME Keyring over the real
+server.  This is what the MSI, the pkg and the deb wrap; it caught a missing
+pynput backend that only shows when frozen.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from server.app import ServerSettings
 from server.cli import open_store
@@ -25,22 +22,7 @@ from server.testing import running_server
 from tests.xserver import XServer
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT / "installers" / "pyinstaller" / "waymark.spec"
 GOLDEN = ROOT / "tests" / "golden"
-
-
-@pytest.fixture(scope="module")
-def frozen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The built `waymark` executable."""
-    work = tmp_path_factory.mktemp("pyinstaller")
-    pyinstaller = Path(sys.executable).with_name("pyinstaller")
-    done = subprocess.run(
-        [str(pyinstaller), str(SPEC), "--noconfirm", "--log-level", "WARN",
-         "--distpath", str(work / "dist"), "--workpath", str(work / "build")],
-        capture_output=True, text=True, timeout=600, cwd=ROOT,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    yield work / "dist" / "waymark" / "waymark"
 
 
 def run(
