@@ -409,7 +409,7 @@ class AgentCore:
             return None
         from agent import __version__
 
-        keys = pinned_keys([k for k in self.settings.get("publisher_keys") if isinstance(k, str)])
+        keys = pinned_keys(self.settings.get("publisher_keys"))
         return self._synced.current(keys, datetime.now(UTC), __version__)
 
     def _check_pack_file(self) -> None:

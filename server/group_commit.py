@@ -115,29 +115,23 @@ class GroupWriter:
 
     def _run(self) -> None:
         while (group := self._take()) is not None:
-            try:
-                results = self._insert([(p.device, p.events) for p in group])
-            except Exception as exc:
-                if len(group) == 1:
-                    _deliver(group[0], None, exc)
-                    continue
-                for pending in group:
-                    self._write_alone(pending)
-                continue
-            self.transactions += 1
-            self.batches += len(group)
-            for pending, new in zip(group, results, strict=True):
-                _deliver(pending, new, None)
+            if not self._write(group) and len(group) > 1:
+                for pending in group:  # find the batch at fault: each on its own
+                    self._write([pending])
 
-    def _write_alone(self, pending: _Pending) -> None:
+    def _write(self, group: list[_Pending]) -> bool:
+        """One transaction for ``group``; False if it failed (a lone batch gets the error)."""
         try:
-            new = self._insert([(pending.device, pending.events)])[0]
+            results = self._insert([(p.device, p.events) for p in group])
         except Exception as exc:
-            _deliver(pending, None, exc)
-        else:
-            self.transactions += 1
-            self.batches += 1
+            if len(group) == 1:
+                _deliver(group[0], None, exc)
+            return False
+        self.transactions += 1
+        self.batches += len(group)
+        for pending, new in zip(group, results, strict=True):
             _deliver(pending, new, None)
+        return True
 
 
 def _deliver(pending: _Pending, result: set[str] | None, error: BaseException | None) -> None:

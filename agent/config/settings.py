@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agent.config.options import OPTIONS, OPTIONS_BY_KEY, Option, coerce
+from agent.config.paths import write_atomic
 from agent.config.policy import Policy
 
 __all__ = ["ManagedSettingError", "SettingsStore", "UnknownSettingError"]
@@ -156,6 +156,4 @@ class SettingsStore:
     def _save(self) -> None:
         if self._path is None:
             return
-        tmp = self._path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._user, indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self._path)
+        write_atomic(self._path, json.dumps(self._user, indent=2, sort_keys=True).encode("utf-8"))

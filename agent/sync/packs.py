@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -22,17 +20,27 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from agent.sync.bundle import BundleError, VerifiedBundle, key_id, load_public_key, verify_bundle
+from agent.config.paths import write_atomic
+from agent.sync.bundle import (
+    BundleError,
+    VerifiedBundle,
+    key_id,
+    load_public_key,
+    read_manifest_unverified,
+    verify_bundle,
+)
 
 __all__ = ["SyncedPacks", "pinned_keys"]
 
 log = logging.getLogger(__name__)
 
 
-def pinned_keys(texts: list[str]) -> dict[str, Ed25519PublicKey]:
-    """The publisher keys from policy by key id; a bad key is logged and skipped."""
+def pinned_keys(setting: object) -> dict[str, Ed25519PublicKey]:
+    """The ``publisher_keys`` setting as keys by key id; a bad entry is logged and skipped."""
     keys: dict[str, Ed25519PublicKey] = {}
-    for text in texts:
+    for text in setting if isinstance(setting, list) else []:
+        if not isinstance(text, str):
+            continue
         try:
             key = load_public_key(text)
         except ValueError as exc:
@@ -69,8 +77,6 @@ class SyncedPacks:
         agent_version: str,
     ) -> VerifiedBundle:
         """Check a bundle from the server against the keys and the trusted version."""
-        from agent.sync.bundle import read_manifest_unverified
-
         try:
             pack_id = read_manifest_unverified(data).pack_id
         except BundleError:
@@ -82,19 +88,16 @@ class SyncedPacks:
     def accept(self, data: bytes, bundle: VerifiedBundle, etag: str | None) -> Path:
         """Store a verified bundle and its pack; returns the pack file to run."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.bundle_path, data)
-        _write_atomic(self.pack_path, bundle.manifest.pack.encode("utf-8"))
+        write_atomic(self.bundle_path, data)
+        write_atomic(self.pack_path, bundle.manifest.pack.encode("utf-8"))
         trusted = dict(self._state.get("trusted", {}))
         trusted[bundle.manifest.pack_id] = bundle.manifest.version
-        self._state = {"etag": etag, "trusted": trusted}
-        _write_atomic(self._state_path, json.dumps(self._state, indent=1).encode("utf-8"))
+        self._save_state({"etag": etag, "trusted": trusted})
         return self.pack_path
 
     def remember_etag(self, etag: str | None) -> None:
         """Keep the ETag of a bundle that was refused, so it is not fetched again and again."""
-        self._state = {**self._state, "etag": etag}
-        self.folder.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self._state_path, json.dumps(self._state, indent=1).encode("utf-8"))
+        self._save_state({**self._state, "etag": etag})
 
     def current(
         self, keys: Mapping[str, Ed25519PublicKey], now: datetime, agent_version: str
@@ -115,8 +118,13 @@ class SyncedPacks:
             return None
         if on_disk != bundle.manifest.pack:
             log.warning("%s differs from its signed bundle; writing it again", self.pack_path)
-            _write_atomic(self.pack_path, bundle.manifest.pack.encode("utf-8"))
+            write_atomic(self.pack_path, bundle.manifest.pack.encode("utf-8"))
         return self.pack_path
+
+    def _save_state(self, state: dict[str, Any]) -> None:
+        self._state = state
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(self._state_path, json.dumps(state, indent=1).encode("utf-8"))
 
     def _read_state(self) -> dict[str, Any]:
         try:
@@ -124,16 +132,3 @@ class SyncedPacks:
         except (OSError, ValueError):
             return {}
         return doc if isinstance(doc, dict) else {}
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

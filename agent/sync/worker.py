@@ -132,8 +132,6 @@ class SyncWorker:
         self._thread: threading.Thread | None = None
         self._device: DeviceCredentials | None = None
         self._next_pack = 0.0
-        #: Batch size now: halved when the server refuses a batch, to find the bad record.
-        self._batch = MAX_BATCH
         self.failures = 0
         self.last_success: float | None = None
         self.last_error: str | None = None
@@ -209,9 +207,9 @@ class SyncWorker:
     def _send_pending(self, device: DeviceCredentials) -> None:
         if not self._settings.telemetry_enabled:
             return  # records wait on this computer until the person agrees
-        self._batch = MAX_BATCH  # a refusal in an earlier round does not shrink this one
+        # Halved while the server refuses batches, to find the record at fault.
+        size = MAX_BATCH
         for _ in range(MAX_BATCHES_PER_ROUND):
-            size = self._batch
             rows = self._outbox.take(size)
             if not rows or self._stop.is_set():
                 return
@@ -220,7 +218,7 @@ class SyncWorker:
             except SyncError as exc:
                 if exc.kind != "refused" or exc.status not in REFUSED_PAYLOAD:
                     raise  # the server or the way to it is the problem: keep all, retry
-                self._refused(rows, exc)
+                size = self._refused(rows, exc)
                 continue
             now = self._wall()
             self._outbox.accept(result.accepted, now)
@@ -236,23 +234,24 @@ class SyncWorker:
             if len(rows) < size and size == MAX_BATCH:
                 return  # the outbox is empty (a smaller batch is still hunting)
 
-    def _refused(self, rows: Sequence[OutboxRow], exc: SyncError) -> None:
+    def _refused(self, rows: Sequence[OutboxRow], exc: SyncError) -> int:
         """A batch the server will never take (400, 413 …): split it until the bad record
-        is alone, then set that one aside, so one poison record cannot block the queue."""
+        is alone, then set that one aside, so one poison record cannot block the queue.
+        Returns the next batch size."""
         if len(rows) > 1:
-            self._batch = max(1, len(rows) // 2)
+            half = max(1, len(rows) // 2)
             log.warning("the server refused a batch of %d (%s); trying %d at a time",
-                        len(rows), exc, self._batch)  # fmt: skip
-            return
+                        len(rows), exc, half)  # fmt: skip
+            return half
         log.warning("the server refused record %s for good: %s", rows[0].uuid, exc)
         self._outbox.reject([rows[0].uuid], f"refused:{exc.status}", self._wall())
-        self._batch = MAX_BATCH  # found it: full batches again
+        return MAX_BATCH  # found it: full batches again
 
     def _pull_pack(self, device: DeviceCredentials) -> None:
         answer = self.client.fetch_pack(device.secret, self._packs.etag)
         if answer.status != "new":
             return
-        keys = pinned_keys(list(_strings(self._settings.get("publisher_keys"))))
+        keys = pinned_keys(self._settings.get("publisher_keys"))
         try:
             bundle = self._packs.verify(answer.data, keys, datetime.now(UTC), __version__)
         except BundleError as exc:
