@@ -26,8 +26,8 @@ run: bootstrap
 	$(VENV)/bin/waymark run $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check agent server tests bench
-	$(VENV)/bin/ruff format --check agent server tests bench
+	$(VENV)/bin/ruff check agent server devtools tests bench
+	$(VENV)/bin/ruff format --check agent server devtools tests bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -49,10 +49,10 @@ bench: bootstrap
 	$(PY) -m bench
 
 demo: bootstrap
-	$(PY) -m agent.demo
+	$(PY) -m devtools.demo
 
 screenshots: bootstrap
-	$(PY) -m agent.demo --screenshots docs/screenshots
+	$(PY) -m devtools.demo --screenshots docs/screenshots
 	WAYMARK_WRITE_SCREENSHOTS=1 $(PY) -m pytest -q tests/server/test_dashboard.py
 
 clean:

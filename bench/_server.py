@@ -11,8 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.virtual_display import stop_process
-from server.testing import free_port, wait_for
+from devtools.waiting import free_port, stop_process, wait_for
 
 __all__ = ["ServerProcess", "server_process"]
 

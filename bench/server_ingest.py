@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench._server import server_process
+from devtools.postgres import postgres_available, running_postgres
 from server.cli import open_store
-from server.testing import postgres_available, running_postgres
 
 AGENTS = 200
 BATCH = 100

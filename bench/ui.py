@@ -184,7 +184,7 @@ def _result(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
 
 
 def main() -> str:
-    from agent.demo import virtual_display
+    from devtools.demo import virtual_display
 
     with virtual_display() as display:
         env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb")

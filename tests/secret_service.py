@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.virtual_display import stop_process
-from server.testing import wait_for
+from devtools.waiting import stop_process, wait_for
 
 __all__ = ["python_in", "secret_service"]
 

@@ -1,10 +1,11 @@
-"""A real X server for tests (see agent.virtual_display) and xdotool to drive it."""
+"""A real X server for tests (see devtools.virtual_display) and xdotool to drive it."""
 
 from __future__ import annotations
 
 import subprocess
 
-from agent.virtual_display import XServer, running_xserver, wait_for
+from devtools.virtual_display import XServer, running_xserver
+from devtools.waiting import wait_for
 
 __all__ = ["XServer", "running_xserver", "wait_for", "xdotool"]
 

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 from agent.sync.credentials import SERVICE
+from devtools.live_server import running_server
 from server.app import ServerSettings
 from server.cli import open_store
-from server.testing import running_server
 from tests.secret_service import python_in
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -28,11 +28,12 @@ from agent.events import Chord, Focus, Record
 from agent.sync.bundle import make_bundle, public_key_text
 from agent.sync.client import DeviceCredentials
 from agent.sync.outbox import Outbox
+from devtools.live_server import running_server
+from devtools.waiting import free_port, wait_for
 from server import schema
 from server.app import ServerSettings
 from server.cli import open_store
 from server.store import Store
-from server.testing import free_port, running_server, wait_for
 from tests.fakes import MemoryCredentials
 
 PACK = """\

@@ -25,9 +25,9 @@ from cryptography.x509.oid import NameOID
 
 from agent.events import Record
 from agent.sync.outbox import Outbox
+from devtools.live_server import running_server
 from server.app import ServerSettings
 from server.cli import open_store
-from server.testing import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 

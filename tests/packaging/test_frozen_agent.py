@@ -16,9 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devtools.live_server import running_server
 from server.app import ServerSettings
 from server.cli import open_store
-from server.testing import running_server
 from tests.xserver import XServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,16 +18,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.sync.bundle import make_bundle, public_key_text
+from devtools.live_server import RunningServer, running_server
+from devtools.postgres import PostgresCluster, postgres_available, running_postgres
 from server.app import ServerSettings
 from server.cli import open_store
 from server.store import Store
-from server.testing import (
-    PostgresCluster,
-    RunningServer,
-    postgres_available,
-    running_postgres,
-    running_server,
-)
 
 _counter = itertools.count()
 

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from devtools.live_server import running_server
 from server import schema
 from server.app import ServerSettings
 from server.store import Store
-from server.testing import running_server
 from tests.server.conftest import Tenant, auth, enroll
 
 

@@ -15,11 +15,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from agent.sync.bundle import key_id, public_key_text
-from agent.virtual_display import stop_process
+from devtools.waiting import free_port, stop_process, wait_for
 from server import cli
 from server.db import make_engine, migration_state, normalise_url
 from server.schema import metadata
-from server.testing import free_port, wait_for
 
 
 def test_migrations_build_exactly_the_declared_schema(db_url: str) -> None:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from devtools.live_server import running_server
+from devtools.waiting import wait_for
 from server.cli import open_store
 from server.ingest import CheckedEvent
 from server.store import Store
-from server.testing import running_server, wait_for
 from tests.server.conftest import make_tenant
 from tests.server.webdriver import chromium_available, headless_chromium
 

@@ -17,11 +17,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from devtools.live_server import RunningServer
 from server import schema
 from server.group_commit import GroupWriter
 from server.ingest import CheckedEvent, utc_day
 from server.store import Device, EventGroup, Store
-from server.testing import RunningServer
 from tests.server.conftest import Tenant, auth, enroll
 
 

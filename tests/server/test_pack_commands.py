@@ -10,7 +10,7 @@ import pytest
 
 from agent.cli import main as waymark
 from agent.sync.bundle import load_public_key, read_manifest_unverified
-from server.testing import RunningServer
+from devtools.live_server import RunningServer
 from tests.server.conftest import Tenant, auth, enroll, pack_text
 
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from server.testing import RunningServer
+from devtools.live_server import RunningServer
 from tests.server.conftest import Tenant, auth, enroll
 
 EXAMPLES_PER_OPERATION = 25

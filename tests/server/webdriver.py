@@ -13,8 +13,7 @@ from typing import Any
 
 import httpx
 
-from agent.virtual_display import stop_process
-from server.testing import free_port, wait_for
+from devtools.waiting import free_port, stop_process, wait_for
 
 __all__ = ["Browser", "chromium_available", "headless_chromium"]
 

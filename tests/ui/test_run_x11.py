@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.demo import DEMO_PACK
+from devtools.demo import DEMO_PACK
 from tests.xserver import XServer, wait_for, xdotool
 
 ROOT = Path(__file__).resolve().parents[2]

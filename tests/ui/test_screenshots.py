@@ -1,4 +1,4 @@
-"""Screenshots: the committed docs set and a fresh `python -m agent.demo --screenshots`
+"""Screenshots: the committed docs set and a fresh `python -m devtools.demo --screenshots`
 run under its own Xvfb are non-blank, and each toast's title is where the
 layout put it (pixels of the theme's text colour on its background there)."""
 
@@ -69,7 +69,7 @@ def test_make_screenshots_renders_the_set_under_xvfb(tmp_path: Path, qapp: QAppl
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed")
     out = subprocess.run(
-        [sys.executable, "-m", "agent.demo", "--screenshots", str(tmp_path)],
+        [sys.executable, "-m", "devtools.demo", "--screenshots", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr

@@ -11,29 +11,13 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
-T = TypeVar("T")
+from devtools.waiting import stop_process, wait_for
 
-__all__ = ["XServer", "running_xserver", "stop_process", "wait_for"]
-
-
-def wait_for(check: Callable[[], T | None], timeout: float = 10.0, what: str = "condition") -> T:
-    """Poll ``check`` until it returns something truthy or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.1f}s waiting for {what}")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
+__all__ = ["XServer", "running_xserver"]
 
 
 @dataclass
@@ -100,15 +84,3 @@ def running_xserver(size: str = "1280x800x24", window_manager: bool = True) -> I
         for proc in (wm, xvfb):
             if proc is not None:
                 stop_process(proc, 5)
-
-
-def stop_process(proc: subprocess.Popen[Any], timeout: float = 15.0) -> None:
-    """Ask ``proc`` to end (SIGTERM); kill it if it has not within ``timeout`` seconds."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout)

@@ -1,61 +1,26 @@
-"""Real components for tests and benchmarks: a throwaway PostgreSQL and a live server.
-
-Both listen on 127.0.0.1 only and clean up after themselves.  Waiting is on
-conditions with deadlines, never on fixed sleeps.
-"""
+"""A throwaway PostgreSQL cluster for tests and benchmarks, on 127.0.0.1 only."""
 
 from __future__ import annotations
 
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
+from devtools.waiting import free_port
 
-from server.app import ServerSettings, create_app
-from server.store import Store
-
-__all__ = [
-    "PostgresCluster",
-    "RunningServer",
-    "free_port",
-    "postgres_available",
-    "running_postgres",
-    "running_server",
-    "wait_for",
-]
+__all__ = ["PostgresCluster", "postgres_available", "running_postgres"]
 
 PG_BIN_CANDIDATES = (
     "/usr/lib/postgresql/17/bin",
     "/usr/lib/postgresql/16/bin",
     "/usr/lib/postgresql/15/bin",
 )
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``condition`` until true, or raise TimeoutError naming ``what``."""
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _pg_bin() -> Path | None:
@@ -174,56 +139,3 @@ def running_postgres(
                 check=False,
             )
         shutil.rmtree(folder, ignore_errors=True)
-
-
-@dataclass
-class RunningServer:
-    """A live server in this process, on its own loopback port."""
-
-    url: str
-    store: Store
-    server: uvicorn.Server
-
-
-@contextmanager
-def running_server(
-    store: Store,
-    settings: ServerSettings | None = None,
-    *,
-    log_level: str = "warning",
-    port: int = 0,
-    tls: tuple[Path, Path] | None = None,
-) -> Iterator[RunningServer]:
-    """Serve ``store`` with uvicorn on 127.0.0.1 (``port``, or a free one) until the block ends.
-
-    ``tls`` is (certificate file, key file): then the server speaks https.
-    """
-    app = create_app(store, settings)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    port = int(sock.getsockname()[1])
-    certificate, key = tls if tls is not None else (None, None)
-    config = uvicorn.Config(
-        app,
-        log_level=log_level,
-        access_log=False,
-        lifespan="off",
-        ssl_certfile=certificate,
-        ssl_keyfile=key,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="waymark-server", daemon=True
-    )
-    thread.start()
-    try:
-        wait_for(lambda: server.started or not thread.is_alive(), 30, "the server to start")
-        if not server.started:
-            raise RuntimeError("the server thread ended before it started")
-        scheme = "https" if tls is not None else "http"
-        yield RunningServer(url=f"{scheme}://127.0.0.1:{port}", store=store, server=server)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()

@@ -1,7 +1,7 @@
 """A self-contained demonstration: a scripted morning on a virtual desktop.
 
-    python -m agent.demo                      # screenshots of each toast in a temp folder
-    python -m agent.demo --screenshots DIR    # also the docs set: toast-light.png,
+    python -m devtools.demo                      # screenshots of each toast in a temp folder
+    python -m devtools.demo --screenshots DIR    # also the docs set: toast-light.png,
                                               # toast-dark.png, consent.png, settings.png
 
 Starts its own Xvfb (and openbox when installed), so it runs headless and never
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.virtual_display import running_xserver
+from devtools.virtual_display import running_xserver
 
 __all__ = ["DEMO_PACK", "DEMO_SCRIPT", "main", "virtual_display"]
 
@@ -331,7 +331,7 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m agent.demo", description=__doc__.split("\n")[0]
+        prog="python -m devtools.demo", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--screenshots", type=Path, metavar="DIR",
                         help="write the docs screenshots (toast-light/dark, consent, settings) "
