@@ -163,11 +163,11 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
     from agent.app import AgentCore, AgentOptions
     from agent.config.policy import Policy
     from agent.events import ShowToast
-    from devtools.backdrop import DesktopBackdrop
     from agent.ui.desktop import DesktopUi, exit_event_loop
     from agent.ui.icons import app_icon
     from agent.ui.theme import DARK, LIGHT, Theme
     from agent.ui.toast import ToastStack, ToastWindow
+    from devtools.backdrop import DesktopBackdrop
 
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="waymark-demo-"))
