@@ -1,11 +1,15 @@
-"""Frozen event and effect types shared by hooks, the engine, the UI and sync.
+"""Input events: the neutral types every source emits and the engine consumes.
 
 Content-free by construction: no type here has a field that can carry typed
 text, clipboard contents or pointer coordinates.  A chord is a normalised
 string such as ``ctrl+shift+v`` and is checked on construction; plain typing is
 only an anonymous :class:`Typing` tick.  Window titles exist only on
 :class:`Focus`, are used locally for matching, and are never copied into a
-:class:`Record` (the type that leaves the engine for telemetry).
+record (:class:`agent.rules.records.Record`, what leaves the engine for telemetry).
+
+What the engine produces (toasts, records) is in :mod:`agent.rules.effects`;
+the runtime's control messages are in :mod:`agent.rules.messages`.  This
+module imports nothing of the agent.
 
 Times are POSIX timestamps in seconds (``float``); the engine turns them into
 local calendar days with its clock's time zone.
@@ -15,10 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Literal
-
-if TYPE_CHECKING:
-    from agent.rules.model import Pack, Toast
+from typing import Final, Literal
 
 __all__ = [
     "MODIFIERS",
@@ -27,20 +28,13 @@ __all__ = [
     "Active",
     "Chord",
     "Click",
-    "Effect",
-    "Event",
     "Focus",
     "Idle",
     "InputEvent",
     "Lock",
     "Pause",
     "Quiet",
-    "Record",
-    "RecordKind",
-    "RulesUpdated",
-    "ShowToast",
     "Start",
-    "Stop",
     "Typing",
     "Unlock",
     "is_valid_chord",
@@ -224,21 +218,6 @@ class Action:
     kind: Literal["action"] = field(default="action", init=False)
 
 
-InputEvent = Focus | Chord | Click | Typing | Idle | Active | Lock | Unlock | Quiet | Start | Action
-
-
-# --------------------------------------------------------------------------
-# Control messages (travel on the same queue as input events)
-
-
-@dataclass(frozen=True, slots=True)
-class RulesUpdated:
-    """A new validated pack replaces the running one (hot swap)."""
-
-    pack: Pack
-    kind: Literal["rules_updated"] = field(default="rules_updated", init=False)
-
-
 @dataclass(frozen=True, slots=True)
 class Pause:
     """Pause matching until ``until`` (POSIX time); ``until=None`` resumes."""
@@ -248,53 +227,6 @@ class Pause:
     kind: Literal["pause"] = field(default="pause", init=False)
 
 
-@dataclass(frozen=True, slots=True)
-class Stop:
-    """Ends the engine loop; always the last message on the queue."""
-
-    kind: Literal["stop"] = field(default="stop", init=False)
-
-
-Event = InputEvent | RulesUpdated | Pause | Stop
-
-
-# --------------------------------------------------------------------------
-# Effects (what the engine produces)
-
-RecordKind = Literal[
-    "shown", "suppressed", "adopted", "acted", "snoozed", "dismissed", "never"
-]  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class ShowToast:
-    """Show the toast of ``rule`` now. The UI picks the locale."""
-
-    t: float
-    rule: str
-    habit: str
-    pack_id: str
-    pack_version: int
-    toast: Toast
-    default_locale: str
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One telemetry fact. Never holds a title, typed text or a position.
-
-    ``app`` is the logical app name and is only kept when policy allows it.
-    """
-
-    t: float
-    kind: RecordKind
-    pack_id: str
-    pack_version: int
-    rule: str | None = None
-    habit: str | None = None
-    reason: str | None = None
-    action: str | None = None
-    app: str | None = None
-
-
-Effect = ShowToast | Record
+InputEvent = (
+    Focus | Chord | Click | Typing | Idle | Active | Lock | Unlock | Quiet | Start | Action | Pause
+)

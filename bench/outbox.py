@@ -6,7 +6,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.events import Record
+from agent.rules.records import Record
 from agent.sync.outbox import Outbox
 
 N = 200_000

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.events import Record
+from agent.rules.records import Record
 from agent.sync.client import DeviceCredentials, ServerClient
 from agent.sync.outbox import Outbox
 from agent.sync.packs import SyncedPacks

@@ -162,7 +162,7 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
     import agent.ui  # noqa: F401  (applies the PySide6 refcount guard)
     from agent.app import AgentCore, AgentOptions
     from agent.config.policy import Policy
-    from agent.events import ShowToast
+    from agent.rules.effects import ShowToast
     from agent.ui.desktop import DesktopUi, exit_event_loop
     from agent.ui.icons import app_icon
     from agent.ui.theme import DARK, LIGHT, Theme

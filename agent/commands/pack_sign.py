@@ -18,7 +18,7 @@ __all__ = ["parse_duration", "register"]
 
 def parse_duration(text: str) -> timedelta:
     """``90d``, ``12h``, ``2w``, ``1d12h`` as a timedelta (the pack format's durations)."""
-    from agent.rules.loader import parse_duration as seconds
+    from agent.timespans import parse_duration as seconds
 
     try:
         return timedelta(seconds=seconds(text))

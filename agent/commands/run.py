@@ -48,8 +48,8 @@ def has_display(platform: str = sys.platform) -> bool:
 def run(args: argparse.Namespace) -> int:
     from agent.app import AgentCore, AgentOptions
     from agent.config.paths import log_dir
-    from agent.events import Effect
     from agent.logs import setup_logging
+    from agent.rules.effects import Effect
     from agent.rules.engine import decision_of
 
     if args.data_dir is not None:

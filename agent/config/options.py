@@ -8,10 +8,11 @@ committed guide drifts).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
+
+from agent.timespans import TimeRange
 
 __all__ = [
     "OPTIONS",
@@ -25,8 +26,6 @@ __all__ = [
 
 OptionType = Literal["bool", "enum", "str", "list", "float", "time_range", "int"]
 Page = Literal["coaching", "language", "privacy", "about", "policy"]
-
-_TIME_RANGE: Final = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,8 +265,13 @@ def coerce(option: Option, value: Any) -> Any:
             raise ValueError(f"{name}: expected text, got {value!r}")
         return value
     if t == "time_range":
-        if not isinstance(value, str) or (value and not _TIME_RANGE.match(value)):
+        if not isinstance(value, str):
             raise ValueError(f"{name}: expected HH:MM-HH:MM or empty, got {value!r}")
+        if value:
+            try:
+                TimeRange.parse(value)
+            except ValueError:
+                raise ValueError(f"{name}: expected HH:MM-HH:MM or empty, got {value!r}") from None
         return value
     if t == "list":
         if isinstance(value, str):

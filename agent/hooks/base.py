@@ -1,8 +1,10 @@
 """The one small interface every event source implements.
 
 A source runs its own native loop on its own thread and hands events to
-``emit``, which must never block: it is a bounded queue's ``put_nowait`` wrapped
-so that a full queue counts a drop instead of raising (see :class:`Emitter`).
+``emit`` (an :class:`Emit`), which never blocks: the running agent passes the
+engine runtime's inbox (:class:`agent.rules.runtime.Inbox`), which drops and
+counts an event when it is full; :class:`Emitter` does the same over a plain
+bounded queue (``waymark doctor``, tests).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import sys
 import threading
 from typing import Any, Protocol
 
-from agent.events import Event
+from agent.events import InputEvent
 
 __all__ = [
+    "Emit",
     "Emitter",
     "Source",
     "SourceState",
@@ -24,8 +27,14 @@ __all__ = [
 ]
 
 
+class Emit(Protocol):
+    """Hands an input event on from any thread without blocking; False when it was dropped."""
+
+    def __call__(self, event: InputEvent, /) -> bool: ...
+
+
 class Emitter:
-    """Non-blocking hand-off from a hook thread to the engine queue."""
+    """An :class:`Emit` over a bounded :class:`queue.Queue`: a full queue counts a drop."""
 
     __slots__ = ("_put", "dropped")
 
@@ -33,11 +42,13 @@ class Emitter:
         self._put = q.put_nowait
         self.dropped = 0
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event: InputEvent, /) -> bool:
         try:
             self._put(event)
         except queue.Full:
             self.dropped += 1  # counted, never logged from a hook thread
+            return False
+        return True
 
 
 class SourceState:
@@ -58,7 +69,7 @@ class Source(Protocol):
 
     name: str
 
-    def start(self, emit: Emitter) -> None: ...
+    def start(self, emit: Emit) -> None: ...
 
     def stop(self) -> None: ...
 
@@ -85,12 +96,12 @@ class ThreadedSource:
     thread_name = "waymark-source"
 
     def __init__(self) -> None:
-        self._emit: Emitter | None = None
+        self._emit: Emit | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error = ""
 
-    def start(self, emit: Emitter) -> None:
+    def start(self, emit: Emit) -> None:
         self._emit = emit
         self._error = ""
         self._ready.clear()

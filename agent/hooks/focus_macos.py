@@ -11,12 +11,11 @@ changes without an app switch and full screen are not observed on macOS
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from agent.events import Focus
-from agent.hooks.base import Emitter, SourceState
-from agent.hooks.quiet import QuietTracker
+from agent.hooks.base import Emit, SourceState
 
 __all__ = ["MacFocusSource", "app_from_running_application"]
 
@@ -41,16 +40,15 @@ class MacFocusSource:
 
     name = "focus"
 
-    def __init__(self, never_interrupt: Collection[str] = (), *, titles: bool = False) -> None:
-        self.quiet = QuietTracker(never_interrupt)
+    def __init__(self, *, titles: bool = False) -> None:
         self._titles = titles
-        self._emit: Emitter | None = None
+        self._emit: Emit | None = None
         self._observer: Any = None
         self._center: Any = None
         self._queue: Any = None
         self._detail = "not started"
 
-    def start(self, emit: Emitter) -> None:
+    def start(self, emit: Emit) -> None:
         try:
             import AppKit
             import Foundation
@@ -81,11 +79,6 @@ class MacFocusSource:
     def state(self) -> SourceState:
         return SourceState(self.name, self.alive(), self._detail)
 
-    def set_never_interrupt(self, apps: Collection[str]) -> None:
-        change = self.quiet.set_never_interrupt(apps, time.time())
-        if change is not None and self._emit is not None:
-            self._emit(change)
-
     def _on_activate(self, notification: Any) -> None:
         running = user_info_app(notification.userInfo())
         if running is not None:
@@ -97,12 +90,7 @@ class MacFocusSource:
         emit = self._emit
         if emit is None:
             return
-        now = time.time()
-        # Quiet first: a focus rule must already see the quiet state of the new window.
-        change = self.quiet.update(now, app, "")
-        if change is not None:
-            emit(change)
-        emit(Focus(now, app, title))
+        emit(Focus(time.time(), app, title))
 
 
 def _ax_title(pid: int) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Collection
 
 from agent.events import Focus
 from agent.hooks.base import SourceState, Win32MessageLoopSource
@@ -83,19 +82,14 @@ class WindowsFocusSource(Win32MessageLoopSource):
     name = "focus"
     thread_name = "waymark-focus-win"
 
-    def __init__(self, never_interrupt: Collection[str] = ()) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.quiet = QuietTracker(never_interrupt)
+        self.quiet = QuietTracker()
         self._last: tuple[str, str] | None = None
 
     def state(self) -> SourceState:
         ok = self.alive()
         return SourceState(self.name, ok, "SetWinEventHook" if ok else self._error or "stopped")
-
-    def set_never_interrupt(self, apps: Collection[str]) -> None:
-        change = self.quiet.set_never_interrupt(apps, time.time())
-        if change is not None and self._emit is not None:
-            self._emit(change)
 
     def _report(self, app: str, title: str, busy: str) -> None:
         emit = self._emit
@@ -103,7 +97,7 @@ class WindowsFocusSource(Win32MessageLoopSource):
             return
         now = time.time()
         # Quiet first: a focus rule must already see the quiet state of the new window.
-        change = self.quiet.update(now, app, busy)
+        change = self.quiet.update(now, busy)
         if change is not None:
             emit(change)
         if (app, title) != self._last:

@@ -19,11 +19,10 @@ import os
 import select
 import threading
 import time
-from collections.abc import Collection
 from typing import Any
 
 from agent.events import Focus
-from agent.hooks.base import Emitter, SourceState, join_quietly
+from agent.hooks.base import Emit, SourceState, join_quietly
 from agent.hooks.quiet import QuietTracker
 
 __all__ = ["X11FocusSource", "app_from_wm_class", "decode_title"]
@@ -55,10 +54,10 @@ class X11FocusSource:
 
     name = "focus"
 
-    def __init__(self, display: str | None = None, never_interrupt: Collection[str] = ()) -> None:
+    def __init__(self, display: str | None = None) -> None:
         self._display_name = display
-        self.quiet = QuietTracker(never_interrupt)
-        self._emit: Emitter | None = None
+        self.quiet = QuietTracker()
+        self._emit: Emit | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake_r, self._wake_w = -1, -1
@@ -72,7 +71,7 @@ class X11FocusSource:
 
     # -- lifecycle -----------------------------------------------------------------
 
-    def start(self, emit: Emitter) -> None:
+    def start(self, emit: Emit) -> None:
         """Connect (raises with a clear message if the display is unreachable) and run."""
         self._emit = emit
         self._stop.clear()
@@ -100,12 +99,6 @@ class X11FocusSource:
 
     def state(self) -> SourceState:
         return SourceState(self.name, self.alive(), self._detail)
-
-    def set_never_interrupt(self, apps: Collection[str]) -> None:
-        # Read by the focus thread at its next event; the emitted change is handed off.
-        change = self.quiet.set_never_interrupt(apps, time.time())
-        if change is not None and self._emit is not None:
-            self._emit(change)
 
     # -- X connection --------------------------------------------------------------
 
@@ -240,7 +233,7 @@ class X11FocusSource:
         if emit is None:
             return
         # Quiet first: a focus rule must already see the quiet state of the new window.
-        change = self.quiet.update(now, app, "fullscreen" if fullscreen else "")
+        change = self.quiet.update(now, "fullscreen" if fullscreen else "")
         if change is not None:
             emit(change)
         if (app, title) != self._last:

@@ -14,10 +14,10 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from agent.hooks.base import Emitter, Source, SourceState
+from agent.hooks.base import Emit, Source, SourceState
 from agent.hooks.watchdog import Watchdog
 
 __all__ = ["SOURCE_NAMES", "HookSet", "display_problem", "session_type"]
@@ -66,9 +66,8 @@ class HookSet:
 
     def __init__(
         self,
-        emit: Emitter,
+        emit: Emit,
         *,
-        never_interrupt: Collection[str] = (),
         idle_thresholds: Sequence[float] = (),
         platform: str = sys.platform,
         display: str | None = None,
@@ -77,7 +76,6 @@ class HookSet:
         system_bus: bool = True,
     ) -> None:
         self._emit = emit
-        self._never = tuple(never_interrupt)
         self._thresholds = tuple(idle_thresholds)
         self._platform = platform
         self._display = display
@@ -143,14 +141,6 @@ class HookSet:
         if setter is not None:
             setter(self._thresholds)
 
-    def set_never_interrupt(self, apps: Collection[str]) -> None:
-        """OS app identifiers during which the state is quiet (never interrupt)."""
-        self._never = tuple(apps)
-        source = self._sources.get("focus")
-        setter = getattr(source, "set_never_interrupt", None)
-        if setter is not None:
-            setter(self._never)
-
     def source(self, name: str) -> Any:
         """The running source called ``name`` (tests and the watchdog bench use it)."""
         return self._sources.get(name)
@@ -166,11 +156,9 @@ class HookSet:
             return SourceState("quiet", False, "needs the focus source")
         how = {
             "win32": "SHQueryUserNotificationState (full screen, presentation)",
-            "darwin": "never-interrupt apps only (full screen is not detected on macOS)",
+            "darwin": "full screen is not detected on macOS",
         }.get(self._platform, "_NET_WM_STATE_FULLSCREEN of the active window")
-        if self._platform != "darwin":
-            how += " and never-interrupt apps"
-        return SourceState("quiet", True, how)
+        return SourceState("quiet", True, how + "; never-interrupt apps: decided by the engine")
 
     def _plan(self) -> list[tuple[str, Callable[[], Source] | str]]:
         if self._platform == "win32":
@@ -200,7 +188,7 @@ class HookSet:
         def focus() -> Source:
             from agent.hooks.focus_x11 import X11FocusSource
 
-            return X11FocusSource(self._display, self._never)
+            return X11FocusSource(self._display)
 
         def idle() -> Source:
             from agent.hooks.idle import IdleSource
@@ -222,7 +210,7 @@ class HookSet:
         def focus() -> Source:
             from agent.hooks.focus_windows import WindowsFocusSource
 
-            return WindowsFocusSource(self._never)
+            return WindowsFocusSource()
 
         def idle() -> Source:
             from agent.hooks.idle import IdleSource
@@ -257,7 +245,7 @@ class HookSet:
         def focus() -> Source:
             from agent.hooks.focus_macos import MacFocusSource
 
-            return MacFocusSource(self._never, titles=perms.accessibility)
+            return MacFocusSource(titles=perms.accessibility)
 
         def idle() -> Source:
             from agent.hooks.idle import IdleSource

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from agent.events import Active, Idle
-from agent.hooks.base import Emitter, SourceState, ThreadedSource, join_quietly
+from agent.hooks.base import Emit, SourceState, ThreadedSource, join_quietly
 
 __all__ = ["DEFAULT_THRESHOLDS", "IdleSource", "IdleTracker"]
 
@@ -89,7 +89,7 @@ class IdleSource(ThreadedSource):
         self._tracker.set_thresholds(seconds)
         self._wake.set()
 
-    def start(self, emit: Emitter) -> None:
+    def start(self, emit: Emit) -> None:
         self._stopping = False
         super().start(emit)
 

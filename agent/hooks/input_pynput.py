@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.events import Chord, Click, Typing
-from agent.hooks.base import Emitter, SourceState
+from agent.hooks.base import Emit, SourceState
 from agent.hooks.keys import (
     ALTGR,
     CHORD_MODS,
@@ -40,7 +40,7 @@ _BUTTONS = {"left": "left", "right": "right", "middle": "middle"}
 
 
 class InputSource:
-    """Global keyboard and mouse listener (pynput) feeding an :class:`Emitter`.
+    """Global keyboard and mouse listener (pynput) feeding an :class:`Emit`.
 
     ``system_idle`` (optional) returns the OS's seconds since the last input;
     :meth:`alive` compares it with the last event this hook saw, to notice a
@@ -64,7 +64,7 @@ class InputSource:
         self._typing_interval = typing_interval
         self._system_idle = system_idle
         self._dead_after = dead_after
-        self._emit: Emitter | None = None
+        self._emit: Emit | None = None
         self._keyboard: Any = None
         self._mouse: Any = None
         self._detail = "not started"
@@ -81,7 +81,7 @@ class InputSource:
 
     # -- lifecycle ---------------------------------------------------------------
 
-    def start(self, emit: Emitter) -> None:
+    def start(self, emit: Emit) -> None:
         """Install the keyboard and mouse hooks; returns once both are live."""
         if self._display and self._platform not in ("win32", "darwin"):
             os.environ["DISPLAY"] = self._display  # pynput's X backend reads only $DISPLAY
@@ -109,7 +109,7 @@ class InputSource:
         self._detail = "keyboard and mouse hooks installed"
         self._live = True  # only now: a watchdog or test seeing alive() can rely on it
 
-    def bind(self, key_cls: Any, button_cls: Any, emit: Emitter) -> None:
+    def bind(self, key_cls: Any, button_cls: Any, emit: Emit) -> None:
         """Build the lookup tables from pynput's ``Key`` and ``Button`` enums.
 
         Separate from :meth:`start` so that tests and the bench can drive the

@@ -25,7 +25,7 @@ import time
 from typing import Any, Literal
 
 from agent.events import Lock, Unlock
-from agent.hooks.base import Emitter, SourceState, join_quietly
+from agent.hooks.base import Emit, SourceState, join_quietly
 
 __all__ = ["LinuxLockSource", "decode_lock_signal"]
 
@@ -75,10 +75,10 @@ class LinuxLockSource:
         self._threads: list[threading.Thread] = []
         self._stopping = False
         self._detail = "not started"
-        self._emit: Emitter | None = None
+        self._emit: Emit | None = None
         self._last: str | None = None
 
-    def start(self, emit: Emitter) -> None:
+    def start(self, emit: Emit) -> None:
         try:
             from jeepney import MatchRule  # type: ignore[import-untyped]
             from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]

@@ -11,7 +11,7 @@ import time
 from typing import Any, Literal
 
 from agent.events import Lock, Unlock
-from agent.hooks.base import Emitter, SourceState
+from agent.hooks.base import Emit, SourceState
 
 __all__ = ["LOCKED", "UNLOCKED", "MacLockSource", "decode_lock_notification"]
 
@@ -30,11 +30,11 @@ class MacLockSource:
     name = "lock"
 
     def __init__(self) -> None:
-        self._emit: Emitter | None = None
+        self._emit: Emit | None = None
         self._center: Any = None
         self._observers: list[Any] = []
 
-    def start(self, emit: Emitter) -> None:
+    def start(self, emit: Emit) -> None:
         try:
             import Foundation
         except ImportError as exc:

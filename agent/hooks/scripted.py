@@ -48,8 +48,8 @@ from agent.events import (
     Unlock,
     normalize_chord,
 )
-from agent.hooks.base import Emitter, SourceState, join_quietly
-from agent.rules.loader import parse_duration
+from agent.hooks.base import Emit, SourceState, join_quietly
+from agent.timespans import parse_duration
 
 __all__ = [
     "Script",
@@ -305,7 +305,7 @@ class ScriptedSource:
         self.emitted = 0
         self._detail = ""
 
-    def start(self, emit: Emitter) -> None:
+    def start(self, emit: Emit) -> None:
         """Parse the script (problems are logged as warnings) and start replaying it."""
         arg = self._script_arg
         script = arg if isinstance(arg, Script) else load_script(arg)
@@ -318,7 +318,7 @@ class ScriptedSource:
         )
         self._thread.start()
 
-    def _replay(self, script: Script, emit: Emitter) -> None:
+    def _replay(self, script: Script, emit: Emit) -> None:
         base = time.monotonic()
         wall = time.time()
         for item in script.events:

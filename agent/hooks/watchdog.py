@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from agent.hooks.base import Emitter, Source, join_quietly
+from agent.hooks.base import Emit, Source, join_quietly
 
 __all__ = ["Watchdog"]
 
@@ -28,7 +28,7 @@ class Watchdog:
     def __init__(
         self,
         sources: Callable[[], Sequence[Source]],
-        emit: Emitter,
+        emit: Emit,
         *,
         interval: float = 1.0,
         min_backoff: float = 0.5,

@@ -9,7 +9,6 @@ so that cross-field checks in the loader can point at the right place.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ from typing import Any, Final
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
+
+from agent.timespans import DURATION_PATTERN, parse_duration
 
 __all__ = [
     "INVALID",
@@ -38,7 +39,6 @@ __all__ = [
     "describe",
     "did_you_mean",
     "join",
-    "parse_duration",
 ]
 
 
@@ -136,42 +136,6 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     if not close:
         close = [c for c in choices if c.lower() == word.lower()]
     return f"; did you mean {close[0]!r}?" if close else ""
-
-
-# ----------------------------------------------------------------------------
-# Durations
-
-_UNITS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_DURATION: Final = re.compile(r"^(?:[0-9]+(?:\.[0-9]+)?[smhdw])+$")
-_DURATION_PART: Final = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhdw])")
-DURATION_PATTERN: Final = r"^(?:[0-9]+(?:\.[0-9]+)?(?:[smhdw])?|(?:[0-9]+(?:\.[0-9]+)?[smhdw])+)$"
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from ``"15s"``, ``"10m"``, ``"1h"``, ``"1d"``, ``"2w"``, ``"1h30m"``, ``"90"`` or 90.
-
-    Raises ValueError with a message a person can act on.
-    """
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or text like 10m, 1h, 1d")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip().lower()
-        if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", text):
-            seconds = float(text)
-        elif _DURATION.match(text):
-            seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(text))
-        else:
-            raise ValueError(
-                f"{value!r} is not a duration; write a number of seconds or text like "
-                "15s, 10m, 1h, 1d or 1h30m"
-            )
-    else:
-        raise ValueError("a duration is a number of seconds or text like 10m, 1h, 1d")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"{value!r} is not a usable duration (it must be 0 or more seconds)")
-    return seconds
 
 
 # ----------------------------------------------------------------------------

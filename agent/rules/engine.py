@@ -71,9 +71,12 @@ from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from agent.clock import Clock
-from agent.events import Action, Effect, Idle, InputEvent, Pause, Record, ShowToast
+from agent.events import Action, Idle, InputEvent
 from agent.rules.compiled import Candidates, CompiledMatcher, CompiledPack
+from agent.rules.effects import Effect, ShowToast
 from agent.rules.model import Pack, Rule
+from agent.rules.never_interrupt import NeverInterrupt
+from agent.rules.records import Record
 from agent.rules.state import RuleState, StateStore
 
 __all__ = ["SUPPRESS_REASONS", "Decision", "Engine", "bucket", "decision_of", "decisions_of"]
@@ -235,7 +238,7 @@ class Engine:
         self._paused_until: float | None = None
         self._locked = False
         self._quiet: set[str] = set()
-        self._never_interrupt: frozenset[str] = frozenset(a.lower() for a in never_interrupt)
+        self._never_interrupt = NeverInterrupt(never_interrupt)
         self._focus_app: str | None = None
         self._focus_names: tuple[str, ...] = ()
         self._focus_title = ""
@@ -313,7 +316,7 @@ class Engine:
 
     def set_never_interrupt(self, apps: Collection[str]) -> None:
         """Apps (OS identifiers or logical names) during which no toast is shown."""
-        self._never_interrupt = frozenset(a.lower() for a in apps)
+        self._never_interrupt = NeverInterrupt(apps)
         self._update_focus_never()
 
     def reset_never(self) -> None:
@@ -323,7 +326,7 @@ class Engine:
                 run.state.never = False
                 self._store.save_rule(run.id, run.state)
 
-    def handle(self, event: InputEvent | Pause) -> list[Effect]:
+    def handle(self, event: InputEvent) -> list[Effect]:
         """Decide on one event; returns the toasts to show and the records to keep."""
         kind = event.kind
         if kind == "chord":
@@ -401,14 +404,9 @@ class Engine:
         return self._compiled.candidates(kind, names, key), names
 
     def _update_focus_never(self) -> None:
-        never = self._never_interrupt
-        app = self._focus_app
-        self._focus_never = bool(never) and (
-            (app is not None and app.lower() in never)
-            or any(n.lower() in never for n in self._focus_names)
-        )
+        self._focus_never = self._never_interrupt.covers(self._focus_app, self._focus_names)
 
-    def _matches(self, m: CompiledMatcher, event: InputEvent | Pause, paused: bool) -> bool:
+    def _matches(self, m: CompiledMatcher, event: InputEvent, paused: bool) -> bool:
         tid = m.title_id
         if tid >= 0:
             if paused:
@@ -422,9 +420,7 @@ class Engine:
             return isinstance(event, Idle) and event.seconds >= m.idle
         return True
 
-    def _decide(
-        self, event: InputEvent | Pause, cands: Candidates, names: tuple[str, ...]
-    ) -> list[Effect]:
+    def _decide(self, event: InputEvent, cands: Candidates, names: tuple[str, ...]) -> list[Effect]:
         t = event.t
         until = self._paused_until
         paused = until is not None and t < until
@@ -508,12 +504,10 @@ class Engine:
             local = datetime.fromtimestamp(t, self.clock.tz)
             if run.only_days is not None and local.weekday() not in run.only_days:
                 return "schedule"
-            if run.only_hours is not None:
-                start, end = run.only_hours
-                minute = local.hour * 60 + local.minute
-                inside = start <= minute < end if start <= end else minute >= start or minute < end
-                if not inside:
-                    return "schedule"
+            if run.only_hours is not None and not run.only_hours.contains(
+                local.hour * 60 + local.minute
+            ):
+                return "schedule"
         if run.audience_reason is not None:
             return run.audience_reason
         if paused:

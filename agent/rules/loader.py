@@ -25,7 +25,6 @@ from agent.rules._spec import (
     FoundList,
     PackIssue,
     did_you_mean,
-    parse_duration,
 )
 from agent.rules.model import (
     After,
@@ -47,8 +46,8 @@ from agent.rules.schema import (
     MAX_RULES,
     PACK,
     RESERVED_ACTIONS,
-    hours_minutes,
 )
+from agent.timespans import TimeRange, parse_duration
 
 __all__ = [
     "MAX_PACK_BYTES",
@@ -424,7 +423,7 @@ def _build_rule(found: Found, node: yaml.Node) -> Rule:
         hours = only.get("hours")
         days = only.get("days")
         schedule = Schedule(
-            hours_minutes(hours) if hours else None,
+            TimeRange.parse(hours) if hours else None,
             frozenset(DAYS.index(d) for d in days) if days else None,
         )
     return Rule(

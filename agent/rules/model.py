@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from agent.timespans import TimeRange
+
 __all__ = [
     "EVENT_KINDS",
     "OS_NAMES",
@@ -83,9 +85,9 @@ class After:
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    """``only``: local hours as minutes since midnight ``[start, end)`` and weekdays (0=Mon)."""
+    """``only``: local hours and weekdays (0=Mon)."""
 
-    hours: tuple[int, int] | None = None
+    hours: TimeRange | None = None
     days: frozenset[int] | None = None
 
 

@@ -33,6 +33,7 @@ from agent.rules._spec import (
     locale_problem,
 )
 from agent.rules.model import EVENT_KINDS
+from agent.timespans import TIME_RANGE_PATTERN, TimeRange
 
 __all__ = [
     "BUTTONS",
@@ -42,7 +43,6 @@ __all__ = [
     "PACK",
     "RESERVED_ACTIONS",
     "build_schema",
-    "hours_minutes",
     "main",
 ]
 
@@ -58,10 +58,6 @@ RESERVED_ACTIONS: Final = ("got-it", "snooze", "never", "dismiss")
 
 NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 NAME_HINT: Final = "use lower-case letters, digits, '.', '_' or '-' (at most 64), like share-links"
-HOURS_PATTERN: Final = (
-    r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]-(?:(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
-)
-_HOURS_RE: Final = re.compile(HOURS_PATTERN)
 URL_PATTERN: Final = r"^(?:https://[^\s/?#@]+(?:[/?#]\S*)?|mailto:[^\s@/]+@[^\s@/]+)$"
 # Modifiers in canonical order, then one key (is_valid_chord adds: a bare letter is not a chord).
 CHORD_PATTERN: Final = (
@@ -116,20 +112,11 @@ def _url_problem(value: str) -> str | None:
     return None
 
 
-def hours_minutes(value: str) -> tuple[int, int]:
-    """``"09:00-18:00"`` → ``(540, 1080)`` minutes since midnight."""
-    start, end = value.split("-")
-    h1, m1 = start.split(":")
-    h2, m2 = end.split(":")
-    return int(h1) * 60 + int(m1), int(h2) * 60 + int(m2)
-
-
 def _hours_problem(value: str) -> str | None:
-    if not _HOURS_RE.match(value):
-        return f"{value!r} is not a time range like 09:00-18:00 (24-hour clock, HH:MM-HH:MM)"
-    start, end = hours_minutes(value)
-    if start == end:
-        return f"{value!r} is an empty time range (start and end are equal)"
+    try:
+        TimeRange.parse(value)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
@@ -216,7 +203,7 @@ ONLY: Final = Record(
     "only",
     {
         "hours": Field(
-            Text(pattern=HOURS_PATTERN, check=_hours_problem, max_len=11, noun="a time range"),
+            Text(pattern=TIME_RANGE_PATTERN, check=_hours_problem, max_len=11, noun="a time range"),
             "Local time range HH:MM-HH:MM (start included, end excluded; may wrap midnight).",
         ),
         "days": Field(

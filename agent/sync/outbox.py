@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from agent.events import Record
+from agent.rules.records import Record
 
 __all__ = ["Outbox", "OutboxRow"]
 

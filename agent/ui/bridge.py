@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from agent.events import Effect, ShowToast
+from agent.rules.effects import Effect, ShowToast
 
 __all__ = ["UiBridge"]
 

@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from agent.config.options import Option
-from agent.events import Effect, Event
+from agent.events import InputEvent
 from agent.hooks.base import SourceState
+from agent.rules.effects import Effect
 
 __all__ = ["CoreLike", "OutboxLike", "OutboxRowLike", "SettingsLike"]
 
@@ -89,7 +90,7 @@ class CoreLike(Protocol):
     def sync_problem(self) -> str | None:
         """Why the last sync round failed (None when it worked or there is no server)."""
 
-    def post(self, event: Event) -> None:
+    def post(self, event: InputEvent) -> None:
         """Hand an event (Action, Pause …) to the engine; thread-safe, never blocks."""
 
     def add_effect_listener(self, callback: Callable[[Effect], None]) -> None:

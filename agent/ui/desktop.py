@@ -24,7 +24,8 @@ from PySide6.QtCore import QLocale, QObject, QSocketNotifier, Signal, Slot
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication
 
-from agent.events import Action, ShowToast
+from agent.events import Action
+from agent.rules.effects import ShowToast
 from agent.ui.bridge import UiBridge
 from agent.ui.core import CoreLike
 from agent.ui.icons import app_icon

@@ -23,7 +23,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QSystemTrayIcon
 
-from agent.events import Action, ShowToast
+from agent.events import Action
+from agent.rules.effects import ShowToast
 from agent.ui.markdown import to_plain_text
 from agent.ui.toast import ToastStack, content_for
 

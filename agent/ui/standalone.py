@@ -13,8 +13,9 @@ from pathlib import Path
 
 from agent.config.policy import read_policy
 from agent.config.settings import SettingsStore
-from agent.events import Effect, Event, Pause
+from agent.events import InputEvent, Pause
 from agent.hooks.base import SourceState
+from agent.rules.effects import Effect
 from agent.sync.outbox import Outbox
 
 __all__ = ["StandaloneCore"]
@@ -35,7 +36,7 @@ class StandaloneCore:
         url = self.settings.get("server_url")
         return url if isinstance(url, str) and url else None
 
-    def post(self, event: Event) -> None:
+    def post(self, event: InputEvent) -> None:
         if isinstance(event, Pause):  # the agent reads paused_until when it starts
             self.settings.set_internal("paused_until", event.until)
 

@@ -45,7 +45,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agent.events import Action, ShowToast
+from agent.events import Action
+from agent.rules.effects import ShowToast
 from agent.ui.icons import app_icon
 from agent.ui.markdown import is_safe_url, render_markdown, to_plain_text
 from agent.ui.strings import pick_locale, tr

@@ -15,7 +15,9 @@ import pytest
 
 from agent.app import AgentCore, AgentOptions
 from agent.config.policy import Policy
-from agent.events import Chord, Effect, Focus, Record
+from agent.events import Chord, Focus
+from agent.rules.effects import Effect
+from agent.rules.records import Record
 from tests.xserver import wait_for
 
 PACK = """\

@@ -24,7 +24,8 @@ from sqlalchemy import func, select
 
 from agent.app import AgentCore, AgentOptions
 from agent.config.policy import Policy
-from agent.events import Chord, Focus, Record
+from agent.events import Chord, Focus
+from agent.rules.records import Record
 from agent.sync.bundle import make_bundle, public_key_text
 from agent.sync.client import DeviceCredentials
 from agent.sync.outbox import Outbox

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from agent.events import Record
+from agent.rules.records import Record
 from agent.sync.outbox import Outbox
 from devtools.live_server import running_server
 from server.app import ServerSettings

@@ -9,9 +9,11 @@ from typing import Any
 
 from agent.config.policy import Policy
 from agent.config.settings import SettingsStore
-from agent.events import Effect, Event, Pause, Record, ShowToast
+from agent.events import InputEvent, Pause
 from agent.hooks.base import SourceState
+from agent.rules.effects import Effect, ShowToast
 from agent.rules.model import Toast, ToastAction
+from agent.rules.records import Record
 from agent.sync.outbox import Outbox
 
 
@@ -21,7 +23,7 @@ class FakeCore:
     def __init__(self, data_dir: Path, policy: dict[str, Any] | None = None) -> None:
         self.settings = SettingsStore.open(data_dir, Policy(values=policy or {}, source="test"))
         self.outbox = Outbox(data_dir / "outbox.db")
-        self.posted: list[Event] = []
+        self.posted: list[InputEvent] = []
         self.listeners: list[Callable[[Effect], None]] = []
         self.last_sync: float | None = None
         self.sync_problem: str | None = None
@@ -34,7 +36,7 @@ class FakeCore:
         url = self.settings.get("server_url")
         return url if isinstance(url, str) and url else None
 
-    def post(self, event: Event) -> None:
+    def post(self, event: InputEvent) -> None:
         self.posted.append(event)
         if isinstance(event, Pause):  # as AgentCore does: the pause is a setting
             self.settings.set_internal("paused_until", event.until)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QApplication
 
-from agent.events import ShowToast
+from agent.rules.effects import ShowToast
 from agent.ui.presenters import NotificationAdapter, PresenterUnavailable, TrayMessagePresenter
 from tests.ui.fakes import make_toast
 

@@ -11,7 +11,8 @@ from PySide6.QtGui import QEnterEvent, QGuiApplication, QImage, QScreen
 from PySide6.QtWidgets import QApplication, QPushButton, QToolButton
 from pytestqt.qtbot import QtBot
 
-from agent.events import Action, ShowToast
+from agent.events import Action
+from agent.rules.effects import ShowToast
 from agent.rules.model import ToastAction
 from agent.ui.theme import DARK, HIGH_CONTRAST, LIGHT, Theme
 from agent.ui.toast import (

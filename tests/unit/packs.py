@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from agent.clock import VirtualClock
+from agent.timespans import TimeRange
 from agent.rules.model import (
     After,
     AppAlias,
@@ -82,7 +83,9 @@ def rule(
         priority=priority,
         count=Count(*count) if count else None,
         after=After(*after) if after else None,
-        only=Schedule(hours, days) if hours is not None or days is not None else None,
+        only=Schedule(TimeRange(*hours) if hours else None, days)
+        if hours is not None or days is not None
+        else None,
         audience=audience,
         limits=RuleLimits(cooldown, max_per_day, max_total, stop_after_adopted),
         adopted=adopted,

@@ -17,15 +17,15 @@ from agent.events import (
     Lock,
     Pause,
     Quiet,
-    Record,
-    ShowToast,
     Start,
     Typing,
     Unlock,
 )
 from agent.events import Focus as FocusEvent
+from agent.rules.effects import ShowToast
 from agent.rules.engine import Engine, bucket, decisions_of
 from agent.rules.model import Pack
+from agent.rules.records import Record
 from agent.rules.state import RuleState, StateStore
 from tests.unit.packs import MONDAY_9, clock, pack, rule, when
 
@@ -382,6 +382,28 @@ def test_never_interrupt_apps_by_identifier_or_logical_name() -> None:
     ]
     e.set_never_interrupt(["outlook"])
     assert reasons(feed(e, [chord(4)])) == ["quiet"]
+
+
+def test_never_interrupt_ignores_case_and_exe_on_either_side() -> None:
+    # The same list, in a live Windows session (zoom.exe) and a Linux replay (zoom).
+    p = pack(rule("r1", when("chord", None)))
+    e = engine(p, never_interrupt=["Zoom", "powerpnt"])
+    events = [focus(0, "zoom.exe"), chord(1), focus(2, "POWERPNT.EXE"), chord(3)]
+    assert reasons(feed(e, [*events, focus(4, "zoom"), chord(5), focus(6), chord(7)])) == [
+        "quiet",
+        "quiet",
+        "quiet",
+        "show",
+    ]
+
+
+def test_changing_the_never_interrupt_list_applies_to_the_focused_app() -> None:
+    e = engine(pack(rule("r1", when("chord", None))))
+    feed(e, [focus(0, "teams.exe")])
+    e.set_never_interrupt(["teams"])
+    assert reasons(feed(e, [chord(1)])) == ["quiet"]
+    e.set_never_interrupt([])
+    assert reasons(feed(e, [chord(2)])) == ["show"]
 
 
 def test_guard_order_names_the_first_failing_guard() -> None:

@@ -11,9 +11,11 @@ from datetime import datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.events import Action, Chord, Focus, InputEvent, Record, ShowToast
+from agent.events import Action, Chord, Focus, InputEvent
+from agent.rules.effects import ShowToast
 from agent.rules.engine import Engine, bucket
 from agent.rules.model import Pack, Rule
+from agent.rules.records import Record
 from tests.unit.packs import MONDAY_9, ROME, clock, pack, rule, when
 
 APP_IDS = ("outlook.exe", "excel.exe", "notepad.exe", "powerpnt.exe", "other.exe")

@@ -8,7 +8,8 @@ import typing
 import pytest
 
 import agent.events as ev
-from agent.events import Chord, Click, Focus, Record, Typing, is_valid_chord, normalize_chord
+from agent.events import Chord, Click, Focus, Typing, is_valid_chord, normalize_chord
+from agent.rules.records import Record
 
 
 @pytest.mark.parametrize(

@@ -61,21 +61,14 @@ def test_idle_without_rules_still_uses_a_default_so_active_works() -> None:
 # -- quiet ---------------------------------------------------------------------------
 
 
-def test_quiet_turns_on_for_fullscreen_and_never_interrupt_apps_and_off_once() -> None:
-    qt = QuietTracker(["Zoom", "powerpnt"])
-    assert qt.update(0, "firefox", "") is None
-    assert qt.update(1, "firefox", "fullscreen") == Quiet(1, True, "fullscreen")
-    assert qt.update(2, "zoom", "") == Quiet(2, True, "never_interrupt")
-    assert qt.update(3, "powerpnt.exe", "") is None
-    assert qt.update(4, "excel.exe", "") == Quiet(4, False, "")
-    assert qt.update(5, "excel.exe", "") is None
-
-
-def test_changing_the_never_interrupt_list_applies_to_the_focused_app() -> None:
+def test_quiet_turns_on_for_fullscreen_and_off_once() -> None:
     qt = QuietTracker()
-    qt.update(0, "teams", "")
-    assert qt.set_never_interrupt(["teams"], 1) == Quiet(1, True, "never_interrupt")
-    assert qt.set_never_interrupt([], 2) == Quiet(2, False, "")
+    assert qt.update(0, "") is None
+    assert qt.update(1, "fullscreen") == Quiet(1, True, "fullscreen")
+    assert qt.update(2, "fullscreen") is None
+    assert qt.update(3, "presentation") == Quiet(3, True, "presentation")
+    assert qt.update(4, "") == Quiet(4, False, "")
+    assert qt.update(5, "") is None
 
 
 # -- OS decoders ---------------------------------------------------------------------

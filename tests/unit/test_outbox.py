@@ -10,7 +10,7 @@ import textwrap
 from contextlib import closing
 from pathlib import Path
 
-from agent.events import Record
+from agent.rules.records import Record
 from agent.sync.outbox import Outbox
 
 
@@ -80,7 +80,7 @@ def test_committed_records_survive_kill_9(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import sys, time
-        from agent.events import Record
+        from agent.rules.records import Record
         from agent.sync.outbox import Outbox
         box = Outbox({str(db)!r}, batch_size=100000, max_delay=3600)
         for i in range(1000):

@@ -19,6 +19,7 @@ from agent.rules.loader import (
     validate_pack_file,
 )
 from agent.rules.model import After, Audience, Count, Matcher, PackLimits, RuleLimits, Schedule
+from agent.timespans import TimeRange
 
 HEAD = """\
 waymark: 1
@@ -105,7 +106,7 @@ def test_full_design_example_converts_into_the_model() -> None:
     assert r.when == Matcher("chord", ("outlook",), "ctrl+v", None, "(?i)message", None)
     assert r.count == Count(3, 600.0)
     assert r.after == After(Matcher("focus", ("excel",)), 120.0)
-    assert r.only == Schedule((540, 1080), frozenset({0, 1, 2, 3, 4}))
+    assert r.only == Schedule(TimeRange(540, 1080), frozenset({0, 1, 2, 3, 4}))
     assert r.audience == Audience(("sales",), 100, 10)
     assert r.limits == RuleLimits(3600.0, 2, 10, 3)
     assert r.adopted == Matcher("chord", ("outlook",), "ctrl+k")
@@ -149,7 +150,7 @@ def test_app_list_and_wrapping_hours_convert() -> None:
     )
     r = p.rules[0]
     assert r.when.apps == ("outlook", "excel") and r.when.button == "right"
-    assert r.only == Schedule((1320, 360), frozenset({5, 6}))
+    assert r.only == Schedule(TimeRange(1320, 360), frozenset({5, 6}))
 
 
 def test_json_pack_loads_like_yaml_and_tabs_are_fine() -> None:
