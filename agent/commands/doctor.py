@@ -88,10 +88,12 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from agent.app import build_hookset
     from agent.hooks.base import Emitter
-    from agent.hooks.hookset import HookSet, session_type
+    from agent.hooks.hookset import session_type
 
-    hooks = HookSet(Emitter(queue.Queue(1000)))
+    pack_path, pack, pack_error = _load(args.pack)
+    hooks = build_hookset(Emitter(queue.Queue(1000)), pack=pack, platform=sys.platform)
     try:
         states = hooks.start()
     finally:
@@ -100,7 +102,6 @@ def _run(args: argparse.Namespace) -> int:
     session = session_type()
     permissions = _permissions()
     titles = not (sys.platform == "darwin" and not permissions.get("accessibility", True))
-    pack_path, pack, pack_error = _load(args.pack)
     blocked = blocked_rules(pack.rules, by_name, titles=titles) if pack is not None else []
     sync = sync_readiness()
     if args.json:
@@ -170,12 +171,12 @@ def _load(path: Path | None) -> tuple[Path, Pack | None, str]:
 
 def sync_readiness() -> dict[str, str | None]:
     """Is this agent set up to sync? From policy and the keyring only (no network)."""
-    from agent.config.policy import read_policy
-    from agent.config.settings import SettingsStore
+    from agent.app import open_settings
+    from agent.config.paths import data_dir
     from agent.sync.client import check_server_url
     from agent.sync.credentials import CredentialError, KeyringCredentials
 
-    settings = SettingsStore(None, read_policy(sys.platform))
+    settings = open_settings(data_dir(), sys.platform)
     url = settings.get("server_url")
     out: dict[str, str | None] = {"server": url or None, "device_id": None, "problem": None}
     if not url:

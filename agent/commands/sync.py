@@ -29,19 +29,15 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from agent.app import os_name
+    from agent.app import build_sync_worker, open_settings
     from agent.config.paths import data_dir
-    from agent.config.policy import read_policy
-    from agent.config.settings import SettingsStore
     from agent.sync.client import SyncError
     from agent.sync.credentials import CredentialError
     from agent.sync.outbox import Outbox
-    from agent.sync.packs import SyncedPacks
-    from agent.sync.worker import make_sync_worker
 
     folder = data_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    settings = SettingsStore.open(folder, read_policy(sys.platform))
+    settings = open_settings(folder, sys.platform)
     url = settings.get("server_url")
     if not isinstance(url, str) or not url:
         print("waymark: no server_url in policy: this agent does not sync", file=sys.stderr)
@@ -50,13 +46,13 @@ def _run(args: argparse.Namespace) -> int:
     before = outbox.count_pending()
     error: str | None = None
     try:
-        worker = make_sync_worker(
+        worker = build_sync_worker(
             url,
             settings=settings,
             outbox=outbox,
-            packs=SyncedPacks(folder / "sync"),
+            data_dir=folder,
+            platform=sys.platform,
             on_pack=None,  # the running agent notices the new pack file itself
-            os_name=os_name(sys.platform),
         )
     except ValueError as exc:
         print(f"waymark: {exc}", file=sys.stderr)

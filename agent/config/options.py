@@ -8,23 +8,30 @@ committed guide drifts).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from agent.timespans import TimeRange
+from agent.config.option_types import (
+    Bool,
+    Choice,
+    Float,
+    Int,
+    OptionType,
+    Text,
+    TextList,
+    TimeOfDayRange,
+)
 
 __all__ = [
     "OPTIONS",
     "OPTIONS_BY_KEY",
     "Option",
-    "OptionType",
     "Page",
     "admin_guide_markdown",
     "coerce",
 ]
 
-OptionType = Literal["bool", "enum", "str", "list", "float", "time_range", "int"]
 Page = Literal["coaching", "language", "privacy", "about", "policy"]
 
 
@@ -43,10 +50,6 @@ class Option:
     description: Mapping[str, str]
     page: Page
     user_editable: bool = True
-    choices: Sequence[str] = ()
-    choice_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    #: Registry value type on Windows (REG_DWORD for bool/int, REG_SZ, REG_MULTI_SZ).
-    registry_type: str = ""
 
 
 def _o(
@@ -60,10 +63,7 @@ def _o(
     page: Page,
     *,
     user_editable: bool = True,
-    choices: Sequence[str] = (),
-    choice_labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Option:
-    reg = {"bool": "REG_DWORD", "int": "REG_DWORD", "list": "REG_MULTI_SZ"}.get(type_, "REG_SZ")
     return Option(
         key=key,
         type=type_,
@@ -72,43 +72,40 @@ def _o(
         description={"en": desc_en, "it": desc_it},
         page=page,
         user_editable=user_editable,
-        choices=tuple(choices),
-        choice_labels=choice_labels or {},
-        registry_type=reg,
     )
 
 
 OPTIONS: Final[tuple[Option, ...]] = (
     _o(
-        "coaching_enabled", "bool", True,
+        "coaching_enabled", Bool(), True,
         "Show coaching tips", "Mostra i suggerimenti",
         "When off, Waymark neither matches rules nor shows tips.",
         "Se disattivato, Waymark non valuta regole e non mostra suggerimenti.",
         "coaching",
     ),
     _o(
-        "paused_until", "float", None,
+        "paused_until", Float(), None,
         "Paused until", "In pausa fino a",
         "Set by Pause in the tray menu; empty when coaching runs.",
         "Impostato da Pausa nel menu; vuoto quando i suggerimenti sono attivi.",
         "policy", user_editable=False,
     ),
     _o(
-        "notice_seen", "bool", False,
+        "notice_seen", Bool(), False,
         "Organisation notice seen", "Avviso dell'organizzazione letto",
         "Set when the person has acknowledged the organisation-notice page.",
         "Impostato quando la persona ha preso visione dell'avviso dell'organizzazione.",
         "policy", user_editable=False,
     ),
     _o(
-        "quiet_hours", "time_range", "",
+        "quiet_hours", TimeOfDayRange(), "",
         "Quiet hours", "Ore di silenzio",
         "No tips between these local times, e.g. 12:30-13:30. Empty: none.",
         "Nessun suggerimento tra questi orari locali, es. 12:30-13:30. Vuoto: nessuna.",
         "coaching",
     ),
     _o(
-        "never_interrupt", "list", [],
+        "never_interrupt", TextList(), [],
         "Never interrupt these apps", "Non interrompere mai queste app",
         "App identifiers (exe name, bundle id or WM_CLASS) during which no tip appears.",
         "Identificativi di app (nome exe, bundle id o WM_CLASS) durante le quali non appare "
@@ -116,78 +113,90 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "coaching",
     ),
     _o(
-        "toast_position", "enum", "bottom-right",
+        "toast_position",
+        Choice(
+            ("bottom-right", "bottom-left", "top-right", "top-left"),
+            {
+                "bottom-right": {"en": "Bottom right", "it": "In basso a destra"},
+                "bottom-left": {"en": "Bottom left", "it": "In basso a sinistra"},
+                "top-right": {"en": "Top right", "it": "In alto a destra"},
+                "top-left": {"en": "Top left", "it": "In alto a sinistra"},
+            },
+        ), "bottom-right",
         "Tip position", "Posizione dei suggerimenti",
         "Corner of the screen where tips appear.",
         "Angolo dello schermo in cui compaiono i suggerimenti.",
         "coaching",
-        choices=("bottom-right", "bottom-left", "top-right", "top-left"),
-        choice_labels={
-            "bottom-right": {"en": "Bottom right", "it": "In basso a destra"},
-            "bottom-left": {"en": "Bottom left", "it": "In basso a sinistra"},
-            "top-right": {"en": "Top right", "it": "In alto a destra"},
-            "top-left": {"en": "Top left", "it": "In alto a sinistra"},
-        },
     ),
     _o(
-        "language", "enum", "system",
+        "language",
+        Choice(
+            ("system", "en", "it"),
+            {
+                "system": {"en": "As the system", "it": "Come il sistema"},
+                "en": {"en": "English", "it": "Inglese"},
+                "it": {"en": "Italian", "it": "Italiano"},
+            },
+        ), "system",
         "Language", "Lingua",
         "Language of tips and of Waymark itself.",
         "Lingua dei suggerimenti e di Waymark.",
         "language",
-        choices=("system", "en", "it"),
-        choice_labels={
-            "system": {"en": "As the system", "it": "Come il sistema"},
-            "en": {"en": "English", "it": "Inglese"},
-            "it": {"en": "Italian", "it": "Italiano"},
-        },
     ),
     _o(
-        "consent", "enum", "unknown",
+        "consent",
+        Choice(
+            ("unknown", "granted", "declined"),
+            {
+                "unknown": {"en": "Not decided", "it": "Non deciso"},
+                "granted": {"en": "Yes, share", "it": "Sì, condividi"},
+                "declined": {
+                    "en": "No, keep on this computer",
+                    "it": "No, tieni su questo computer",
+                },
+            },
+        ), "unknown",
         "Share usage statistics", "Condividi statistiche d'uso",
         "Whether you agreed to send tip statistics (never typed text) to your organisation.",
         "Se hai accettato di inviare statistiche sui suggerimenti (mai testo digitato) alla "
         "tua organizzazione.",
         "privacy",
-        choices=("unknown", "granted", "declined"),
-        choice_labels={
-            "unknown": {"en": "Not decided", "it": "Non deciso"},
-            "granted": {"en": "Yes, share", "it": "Sì, condividi"},
-            "declined": {"en": "No, keep on this computer", "it": "No, tieni su questo computer"},
-        },
     ),
     _o(
-        "telemetry_mode", "enum", "opt-in",
+        "telemetry_mode",
+        Choice(
+            ("opt-in", "org-notice"),
+        ), "opt-in",
         "Telemetry mode", "Modalità telemetria",
         "opt-in: statistics are sent only after the person agrees. org-notice: the "
         "organisation has informed employees and statistics are sent; the first-run page "
         "is a notice.",
         "opt-in: statistiche inviate solo dopo il consenso. org-notice: l'organizzazione ha "
         "informato i dipendenti e le statistiche sono inviate; la prima pagina è un avviso.",
-        "policy", user_editable=False, choices=("opt-in", "org-notice"),
+        "policy", user_editable=False,
     ),
     _o(
-        "send_app_names", "bool", False,
+        "send_app_names", Bool(), False,
         "Include app names in statistics", "Includi i nomi delle app nelle statistiche",
         "When on, statistics name the logical app (e.g. outlook) a tip was about.",
         "Se attivo, le statistiche indicano l'app logica (es. outlook) del suggerimento.",
         "policy", user_editable=False,
     ),
     _o(
-        "allow_quit", "bool", True,
+        "allow_quit", Bool(), True,
         "Allow Quit", "Consenti Esci",
         "Show Quit in the tray menu.", "Mostra Esci nel menu.",
         "policy", user_editable=False,
     ),
     _o(
-        "server_url", "str", "",
+        "server_url", Text(), "",
         "Server", "Server",
         "Waymark server address (https). Empty: no sync, coaching with the built-in pack.",
         "Indirizzo del server Waymark (https). Vuoto: nessuna sincronizzazione.",
         "about", user_editable=False,
     ),
     _o(
-        "enroll_token", "str", "",
+        "enroll_token", Text(), "",
         "Enrollment token", "Token di registrazione",
         "Tenant enrollment token (wme_…) from `waymark-server token enroll`; the agent trades it "
         "once for its own device secret, kept in the OS keyring.",
@@ -196,28 +205,28 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "policy", user_editable=False,
     ),
     _o(
-        "organisation", "str", "",
+        "organisation", Text(), "",
         "Organisation", "Organizzazione",
         "Name shown beside managed settings (\"Managed by …\").",
         "Nome mostrato accanto alle impostazioni gestite (\"Gestito da …\").",
         "policy", user_editable=False,
     ),
     _o(
-        "groups", "list", [],
+        "groups", TextList(), [],
         "Groups", "Gruppi",
         "Audience groups of this device (rules may target groups).",
         "Gruppi di destinatari di questo dispositivo (le regole possono mirare ai gruppi).",
         "policy", user_editable=False,
     ),
     _o(
-        "publisher_keys", "list", [],
+        "publisher_keys", TextList(), [],
         "Pinned publisher keys", "Chiavi dell'editore",
         "Ed25519 public keys (base64) that may sign rule packs; at most two for rotation.",
         "Chiavi pubbliche Ed25519 (base64) autorizzate a firmare i pacchetti; al massimo due.",
         "policy", user_editable=False,
     ),
     _o(
-        "retention_days", "int", 30,
+        "retention_days", Int(), 30,
         "Keep sent statistics for (days)", "Conserva le statistiche inviate (giorni)",
         "Sent records are deleted from this computer after this many days.",
         "I record inviati sono cancellati da questo computer dopo questi giorni.",
@@ -233,53 +242,7 @@ def coerce(option: Option, value: Any) -> Any:
 
     Raises ValueError with a message that names the option and what it takes.
     """
-    name = option.key
-    t = option.type
-    if t == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int) and value in (0, 1):  # registry DWORDs
-            return bool(value)
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-            return value.lower() in ("true", "1")
-        raise ValueError(f"{name}: expected true or false, got {value!r}")
-    if t == "int":
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise ValueError(f"{name}: expected a whole number, got {value!r}")
-        try:
-            return int(value)
-        except ValueError:
-            raise ValueError(f"{name}: expected a whole number, got {value!r}") from None
-    if t == "float":
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"{name}: expected a number, got {value!r}")
-        return float(value)
-    if t == "enum":
-        if value not in option.choices:
-            raise ValueError(f"{name}: expected one of {', '.join(option.choices)}, got {value!r}")
-        return value
-    if t == "str":
-        if not isinstance(value, str):
-            raise ValueError(f"{name}: expected text, got {value!r}")
-        return value
-    if t == "time_range":
-        if not isinstance(value, str):
-            raise ValueError(f"{name}: expected HH:MM-HH:MM or empty, got {value!r}")
-        if value:
-            try:
-                TimeRange.parse(value)
-            except ValueError:
-                raise ValueError(f"{name}: expected HH:MM-HH:MM or empty, got {value!r}") from None
-        return value
-    if t == "list":
-        if isinstance(value, str):
-            value = [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise ValueError(f"{name}: expected a list of text values, got {value!r}")
-        return list(value)
-    raise AssertionError(t)  # pragma: no cover
+    return option.type.coerce(option.key, value)
 
 
 def admin_guide_markdown() -> str:
@@ -310,15 +273,16 @@ def admin_guide_markdown() -> str:
         "",
         "## Keys",
         "",
-        "| key | type | default | registry | the person can change it | meaning |",
-        "|---|---|---|---|---|---|",
+        "| key | type | default | registry | plist | the person can change it | meaning |",
+        "|---|---|---|---|---|---|---|",
     ]
     for o in OPTIONS:
-        kind = o.type + (f" ({' / '.join(o.choices)})" if o.choices else "")
+        kind = o.type.describe()
         default = "empty" if o.default in ("", [], None) else f"`{o.default}`"
         editable = "yes" if o.user_editable else "no"
         lines.append(
-            f"| `{o.key}` | {kind} | {default} | {o.registry_type} | {editable} | "
+            f"| `{o.key}` | {kind} | {default} | {o.type.registry_type} | {o.type.plist_type} | "
+            f"{editable} | "
             f"{o.description['en']} |"
         )
     lines += [

@@ -36,13 +36,6 @@ WINDOWS_POLICY_KEY: Final = r"SOFTWARE\Policies\Waymark\Agent"
 MACOS_DOMAIN: Final = "org.waymark.agent"
 LINUX_POLICY_FILE: Final = "/etc/waymark/policy.json"
 
-# winreg type constants (stable Win32 values), so decoding is testable anywhere.
-REG_SZ: Final = 1
-REG_EXPAND_SZ: Final = 2
-REG_DWORD: Final = 4
-REG_MULTI_SZ: Final = 7
-REG_QWORD: Final = 11
-
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -78,15 +71,9 @@ def decode_registry_values(entries: Iterable[tuple[str, object, int]]) -> dict[s
     """Turn ``(name, data, type)`` triples from RegEnumValue into plain values."""
     out: dict[str, Any] = {}
     for name, data, kind in entries:
-        if kind in (REG_DWORD, REG_QWORD) and isinstance(data, int):
-            option = OPTIONS_BY_KEY.get(name)
-            out[name] = bool(data) if option is not None and option.type == "bool" else data
-        elif kind in (REG_SZ, REG_EXPAND_SZ) and isinstance(data, str):
-            out[name] = data
-        elif kind == REG_MULTI_SZ and isinstance(data, list):
-            out[name] = [str(v) for v in data if str(v)]
-        else:
-            out[name] = data  # left for decode_policy to reject with a clear message
+        option = OPTIONS_BY_KEY.get(name)
+        # An unknown name is kept as it is, for decode_policy to report.
+        out[name] = option.type.from_registry(data, kind) if option is not None else data
     return out
 
 

@@ -42,28 +42,6 @@ _EXAMPLE: Final[dict[str, Any]] = {
 }
 
 
-def _element(o: Option) -> str:
-    vid = quoteattr(o.key)
-    if o.type == "enum":
-        items = "".join(
-            f'<item displayName="$(string.{o.key}_{_sid(c)})"><value><string>{escape(c)}'
-            f"</string></value></item>"
-            for c in o.choices
-        )
-        return f"<elements><enum id={vid} valueName={vid}>{items}</enum></elements>"
-    if o.type == "list":
-        return f"<elements><multiText id={vid} valueName={vid}/></elements>"
-    if o.type == "int":
-        return (
-            f'<elements><decimal id={vid} valueName={vid} minValue="0" maxValue="3650"/></elements>'
-        )
-    return f"<elements><text id={vid} valueName={vid}/></elements>"
-
-
-def _sid(text: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in text)
-
-
 def _policy_options() -> list[Option]:
     # The agent's own state, not something to manage.
     return [o for o in OPTIONS if o.key not in AGENT_STATE_KEYS]
@@ -93,7 +71,8 @@ def admx() -> str:
             f'displayName="$(string.{o.key})" explainText="$(string.{o.key}_Help)" '
             f"key={quoteattr(WINDOWS_POLICY_KEY)}"
         )
-        if o.type == "bool":
+        elements = o.type.admx_elements(o.key)
+        if not elements:  # an on/off policy
             lines.append(f"{head} valueName={quoteattr(o.key)}>")
             lines.append('      <parentCategory ref="Waymark"/>')
             lines.append('      <supportedOn ref="windows:SUPPORTED_Windows_10_0"/>')
@@ -103,7 +82,7 @@ def admx() -> str:
             lines.append(f'{head} presentation="$(presentation.{o.key})">')
             lines.append('      <parentCategory ref="Waymark"/>')
             lines.append('      <supportedOn ref="windows:SUPPORTED_Windows_10_0"/>')
-            lines.append(f"      {_element(o)}")
+            lines.append(f"      {elements}")
         lines.append("    </policy>")
     lines += ["  </policies>", "</policyDefinitions>", ""]
     return "\n".join(lines)
@@ -119,18 +98,13 @@ def adml(locale: str) -> str:
         strings.append(
             f"      <string id={quoteattr(o.key + '_Help')}>{escape(o.description[lang])}</string>"
         )
-        for c in o.choices:
-            label = o.choice_labels.get(c, {}).get(lang, c)
-            strings.append(f'      <string id="{o.key}_{_sid(c)}">{escape(label)}</string>')
-        if o.type == "bool":
-            continue
-        ref, label = quoteattr(o.key), escape(o.label[lang])
-        control = {
-            "enum": f"<dropdownList refId={ref}>{label}</dropdownList>",
-            "list": f"<multiTextBox refId={ref}>{label}</multiTextBox>",
-            "int": f"<decimalTextBox refId={ref}>{label}</decimalTextBox>",
-        }.get(o.type, f"<textBox refId={ref}><label>{label}</label></textBox>")
-        presentations.append(f"      <presentation id={quoteattr(o.key)}>{control}</presentation>")
+        for sid, text in o.type.adml_strings(o.key, lang):
+            strings.append(f'      <string id="{sid}">{escape(text)}</string>')
+        control = o.type.adml_presentation(o.key, o.label[lang])
+        if control:
+            presentations.append(
+                f"      <presentation id={quoteattr(o.key)}>{control}</presentation>"
+            )
     return "\n".join(
         [
             '<?xml version="1.0" encoding="utf-8"?>',

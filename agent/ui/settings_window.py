@@ -243,23 +243,21 @@ class SettingsWindow(QWidget):
         label_text = option.label.get(lang) or option.label["en"]
         description = option.description.get(lang) or option.description["en"]
         editor: QWidget
-        if option.type == "bool":
+        kind = option.type.editor
+        if kind == "checkbox":
             box = QCheckBox(label_text)
             box.toggled.connect(self._bool_slot(option))
             editor = box
-        elif option.type == "enum":
+        elif kind == "choice":
             combo = QComboBox()
-            for choice in option.choices:
-                texts = option.choice_labels.get(choice, {})
-                combo.addItem(texts.get(lang) or texts.get("en") or choice, choice)
+            for choice in option.type.choices:
+                combo.addItem(option.type.label(choice, lang), choice)
             combo.activated.connect(self._combo_slot(option, combo))
             editor = combo
         else:
             line = QLineEdit()
-            if option.type == "time_range":
-                line.setPlaceholderText(tr("time_hint", lang))
-            elif option.type == "list":
-                line.setPlaceholderText(tr("list_hint", lang))
+            if option.type.placeholder:
+                line.setPlaceholderText(tr(option.type.placeholder, lang))
             line.editingFinished.connect(self._text_slot(option, line))
             editor = line
         editor.setObjectName(f"field-{option.key}")
@@ -285,7 +283,7 @@ class SettingsWindow(QWidget):
         col.addWidget(help_label)
         col.addWidget(note)
         col.addWidget(error)
-        if option.type == "bool":
+        if kind == "checkbox":
             form.addRow(box_widget)
         else:
             row_label = QLabel(label_text)
@@ -410,10 +408,7 @@ class SettingsWindow(QWidget):
                 index = editor.findData(value)
                 editor.setCurrentIndex(max(index, 0))
             elif isinstance(editor, QLineEdit):
-                if isinstance(value, list):
-                    editor.setText(", ".join(str(v) for v in value))
-                else:
-                    editor.setText("" if value is None else str(value))
+                editor.setText(field.option.type.to_text(value))
         finally:
             editor.blockSignals(False)
         managed = self._core.settings.is_managed(key)
@@ -573,14 +568,9 @@ class SettingsWindow(QWidget):
 
     def _apply_text(self, option: Option, editor: QLineEdit) -> None:
         text = editor.text().strip()
-        current = self._core.settings.get(option.key)
-        shown = ", ".join(current) if isinstance(current, list) else str(current or "")
-        if text == shown:
+        if text == option.type.to_text(self._core.settings.get(option.key)):
             return
-        value: Any = text
-        if option.type == "int":
-            value = text or "0"
-        self._apply(option, value)
+        self._apply(option, option.type.from_text(text))
 
     def _pause_hour(self) -> None:
         now = self._now()

@@ -7,7 +7,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from agent.clock import VirtualClock
-from agent.timespans import TimeRange
 from agent.rules.model import (
     After,
     AppAlias,
@@ -22,6 +21,7 @@ from agent.rules.model import (
     Schedule,
     Toast,
 )
+from agent.timespans import TimeRange
 
 ROME = ZoneInfo("Europe/Rome")
 #: Monday 30 November 2026, 09:00 in Rome.

@@ -9,11 +9,9 @@ from pathlib import Path
 import pytest
 
 from agent.config import policy as policy_mod
+from agent.config.option_types import REG_DWORD, REG_MULTI_SZ, REG_SZ
 from agent.config.options import OPTIONS, OPTIONS_BY_KEY, admin_guide_markdown, coerce
 from agent.config.policy import (
-    REG_DWORD,
-    REG_MULTI_SZ,
-    REG_SZ,
     Policy,
     decode_policy,
     decode_registry_values,
