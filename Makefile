@@ -28,6 +28,7 @@ run: bootstrap
 lint: $(STAMP)
 	$(VENV)/bin/ruff check agent server devtools tests bench
 	$(VENV)/bin/ruff format --check agent server devtools tests bench
+	$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.logfail import log_fail
 from tests.xserver import XServer, running_xserver
+
+__all__ = ["data_dir", "log_fail", "secret_service", "xserver"]
 
 
 @pytest.fixture

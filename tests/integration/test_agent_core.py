@@ -136,6 +136,7 @@ def test_withdrawing_consent_deletes_the_records_still_waiting(
     assert _outbox_rows(data_dir) == []
 
 
+@pytest.mark.allow_log("pack .* is invalid; keeping test-pack v3")
 def test_a_broken_pack_keeps_the_last_good_one_running(data_dir: Path, pack_file: Path) -> None:
     core = _core(data_dir, pack_file, Policy())
     seen = _collect(core)
@@ -177,7 +178,7 @@ def test_waymark_run_with_a_script_prints_the_same_decisions_as_replay(
     assert run.returncode == 0, run.stderr
 
     def strip_t(text: str) -> list[tuple[object, ...]]:
-        out = []
+        out: list[tuple[object, ...]] = []
         for line in text.splitlines():
             d = json.loads(line)
             out.append((d.get("rule"), d.get("habit"), d["decision"], d.get("reason")))

@@ -181,6 +181,7 @@ def test_records_wait_for_consent_and_go_once_it_is_given(backend: Backend, data
             core.stop()
 
 
+@pytest.mark.allow_log("sync failed .*Connection refused")
 def test_a_dead_server_keeps_records_on_disk_until_it_is_back(
     backend: Backend, data_dir: Path
 ) -> None:
@@ -209,6 +210,7 @@ def test_a_dead_server_keeps_records_on_disk_until_it_is_back(
     assert backend.events() == 3
 
 
+@pytest.mark.allow_log("no longer knows device")
 def test_a_forgotten_device_enrolls_again(backend: Backend, data_dir: Path) -> None:
     creds = MemoryCredentials(DeviceCredentials("gone", "wmd_not-a-real-secret"))
     with running_server(backend.store, ServerSettings(rate_per_second=100)) as srv:
@@ -223,6 +225,7 @@ def test_a_forgotten_device_enrolls_again(backend: Backend, data_dir: Path) -> N
     assert creds.value is not None and creds.value.device_id != "gone"
 
 
+@pytest.mark.allow_log("differs from its signed bundle", "not pinned here")
 def test_a_published_pack_is_verified_run_and_kept_across_restarts(
     backend: Backend, data_dir: Path
 ) -> None:
@@ -261,6 +264,7 @@ def test_a_published_pack_is_verified_run_and_kept_across_restarts(
         unpinned.state.close()
 
 
+@pytest.mark.allow_log("pack was refused \\(unknown_key\\)")
 def test_a_bundle_from_an_unpinned_key_is_refused_and_the_running_pack_kept(
     backend: Backend, data_dir: Path
 ) -> None:
@@ -290,6 +294,7 @@ def test_a_bundle_from_an_unpinned_key_is_refused_and_the_running_pack_kept(
             core.stop()
 
 
+@pytest.mark.allow_log("sync is off: .*plain http")
 def test_a_server_url_that_is_not_https_is_refused_with_a_clear_error(
     backend: Backend, data_dir: Path
 ) -> None:
@@ -324,7 +329,7 @@ def test_waymark_sync_runs_one_round_and_says_what_happened(
 ) -> None:
     box = Outbox(data_dir / "outbox.db")
     for kind in ("shown", "acted"):
-        box.append(Record(time.time() - 30, kind, "test-pack", 1, rule="paste-plain"))  # type: ignore[arg-type]
+        box.append(Record(time.time() - 30, kind, "test-pack", 1, rule="paste-plain"))
     box.close()
     with running_server(backend.store, ServerSettings(rate_per_second=100)) as srv:
         policy_file = tmp_path / "policy.json"

@@ -15,7 +15,9 @@ from server.tokens import ring_of
 from tests.server.conftest import Tenant, auth, enroll, pack_text
 
 
-def upload(client: httpx.Client, token: str, data: bytes, **params: object) -> httpx.Response:
+def upload(
+    client: httpx.Client, token: str, data: bytes, **params: str | int | list[str]
+) -> httpx.Response:
     return client.post("/v1/admin/bundles", content=data, params=params, headers=auth(token))
 
 

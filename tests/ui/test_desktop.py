@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 
+import pytest
 from PySide6.QtCore import QThread, QTimer
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -23,14 +24,21 @@ from agent.ui.theme import LIGHT
 from tests.ui.fakes import FakeCore, make_toast, record
 
 
-def test_bridge_delivers_engine_thread_effects_on_the_main_thread(qtbot: QtBot, qapp) -> None:  # type: ignore[no-untyped-def]
+def test_bridge_delivers_engine_thread_effects_on_the_main_thread(
+    qtbot: QtBot, qapp: QApplication
+) -> None:
     bridge = UiBridge()
     seen: list[tuple[object, bool]] = []
     bridge.toast_requested.connect(
         lambda e: seen.append((e, QThread.currentThread() is qapp.thread()))
     )
     effect = make_toast()
-    worker = threading.Thread(target=lambda: (bridge.deliver(record()), bridge.deliver(effect)))
+
+    def deliver() -> None:
+        bridge.deliver(record())
+        bridge.deliver(effect)
+
+    worker = threading.Thread(target=deliver)
     worker.start()
     worker.join()
     qtbot.waitUntil(lambda: bool(seen), timeout=2000)
@@ -87,8 +95,8 @@ def test_instance_name_is_per_user_and_safe() -> None:
 
 
 def test_run_desktop_returns_on_quit_and_opens_consent_on_first_run(
-    core: FakeCore, qapp: QApplication, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+    core: FakeCore, qapp: QApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(
         "agent.ui.desktop.instance_name", lambda user=None: f"wm-{uuid.uuid4().hex[:8]}"
     )

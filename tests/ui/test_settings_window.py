@@ -25,10 +25,11 @@ def _lang(core: FakeCore) -> str:
 
 
 def table_rows(table: QTableWidget) -> list[list[str]]:
-    return [
-        [table.item(r, c).text() if table.item(r, c) else "" for c in range(table.columnCount())]
-        for r in range(table.rowCount())
-    ]
+    def text(r: int, c: int) -> str:
+        item = table.item(r, c)
+        return item.text() if item is not None else ""
+
+    return [[text(r, c) for c in range(table.columnCount())] for r in range(table.rowCount())]
 
 
 def test_first_run_shows_the_consent_page_in_plain_words(core: FakeCore, qtbot: QtBot) -> None:

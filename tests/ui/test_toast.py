@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import shiboken6
 from PySide6.QtCore import QEvent, QPointF, QRect, Qt
 from PySide6.QtGui import QEnterEvent, QGuiApplication, QImage, QScreen
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QPushButton, QToolButton
 from pytestqt.qtbot import QtBot
 
@@ -54,7 +56,7 @@ class Harness:
 
 
 @pytest.fixture
-def harness(qapp: QApplication) -> Harness:
+def harness(qapp: QApplication) -> Iterator[Harness]:
     qapp.setQuitOnLastWindowClosed(False)
     h = Harness()
     yield h
@@ -113,7 +115,7 @@ def test_each_choice_posts_one_action_and_closes(
     toast = harness.show()
     button = {"got_it": toast.got_it_button, "never": toast.never_button,
               "close": toast.close_button}[press]  # fmt: skip
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
     assert harness.posted == [expected]
     assert harness.stack.toasts == []
     assert closed(toast)
@@ -132,7 +134,7 @@ def test_snooze_choices_post_snooze_with_seconds(
 
 def test_pack_action_opens_its_https_link_and_posts_its_id(harness: Harness, qtbot: QtBot) -> None:
     toast = harness.show()
-    qtbot.mouseClick(toast.action_buttons["how"], Qt.MouseButton.LeftButton)
+    QTest.mouseClick(toast.action_buttons["how"], Qt.MouseButton.LeftButton)
     assert harness.opened == ["https://intranet.example/links"]
     assert harness.posted == [Action(NOW, "share-link", "how")]
 
@@ -191,7 +193,7 @@ def test_focus_newest_gives_it_the_keyboard_and_escape_dismisses(
     assert newest.isVisible()
     assert newest.focusWidget() is newest.action_buttons["how"]
     assert not newest.timer_running
-    qtbot.keyClick(newest, Qt.Key.Key_Escape)
+    QTest.keyClick(newest, Qt.Key.Key_Escape)
     assert harness.posted == [Action(NOW, "second", "dismiss")]
 
 
@@ -315,5 +317,5 @@ def test_keyboard_moves_between_the_toast_buttons(harness: Harness, qtbot: QtBot
                 toast.never_button, toast.close_button]  # fmt: skip
     assert set(expected) <= set(order)
     toast.got_it_button.setFocus()
-    qtbot.keyClick(toast.got_it_button, Qt.Key.Key_Space)
+    QTest.keyClick(toast.got_it_button, Qt.Key.Key_Space)
     assert harness.posted == [Action(NOW, "share-link", "got-it")]

@@ -82,6 +82,7 @@ def test_telemetry_waits_for_consent_unless_org_notice(tmp_path: Path) -> None:
     assert notice.telemetry_enabled
 
 
+@pytest.mark.allow_log("settings.json is unreadable")
 def test_broken_settings_file_is_kept_aside_and_defaults_used(tmp_path: Path) -> None:
     (tmp_path / "settings.json").write_text("{not json")
     store = SettingsStore.open(tmp_path)
@@ -122,6 +123,7 @@ def test_linux_policy_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert pol.organisation == "ACME"
 
 
+@pytest.mark.allow_log("invalid JSON")
 def test_invalid_policy_json_names_file_line_and_column(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -388,7 +388,7 @@ def test_never_interrupt_ignores_case_and_exe_on_either_side() -> None:
     # The same list, in a live Windows session (zoom.exe) and a Linux replay (zoom).
     p = pack(rule("r1", when("chord", None)))
     e = engine(p, never_interrupt=["Zoom", "powerpnt"])
-    events = [focus(0, "zoom.exe"), chord(1), focus(2, "POWERPNT.EXE"), chord(3)]
+    events: list[InputEvent] = [focus(0, "zoom.exe"), chord(1), focus(2, "POWERPNT.EXE"), chord(3)]
     assert reasons(feed(e, [*events, focus(4, "zoom"), chord(5), focus(6), chord(7)])) == [
         "quiet",
         "quiet",

@@ -88,7 +88,7 @@ def test_doctor_says_whether_this_agent_can_sync(
     policy.write_text(json.dumps({"server_url": "https://waymark.example.com"}))
     previous = keyring.get_keyring()
     try:
-        keyring.set_keyring(fail.Keyring())
+        keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
         assert "no OS keyring" in str(sync_readiness()["problem"])
         keyring.set_keyring(MemoryKeyring())
         assert "no enroll_token" in str(sync_readiness()["problem"])

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from agent.events import Active, Idle, Quiet
-from agent.hooks.base import Emitter, SourceState
+from agent.hooks.base import Emit, Emitter, SourceState
 from agent.hooks.focus_macos import app_from_running_application, user_info_app
 from agent.hooks.focus_windows import (
     ELEVATED_APP,
@@ -169,7 +169,7 @@ class FakeSource:
         self.starts = 0
         self.fail_starts = fail_starts
 
-    def start(self, emit: Emitter) -> None:
+    def start(self, emit: Emit) -> None:
         self.starts += 1
         if self.fail_starts:
             self.fail_starts -= 1
@@ -186,6 +186,7 @@ class FakeSource:
         return SourceState(self.name, self.running)
 
 
+@pytest.mark.allow_log("could not be re-installed", "stopped; re-installing")
 def test_watchdog_restarts_a_dead_source_with_backoff_and_counts() -> None:
     src = FakeSource(fail_starts=1)
     src.running = False
@@ -200,6 +201,7 @@ def test_watchdog_restarts_a_dead_source_with_backoff_and_counts() -> None:
     assert src.starts == 2  # healthy: left alone
 
 
+@pytest.mark.allow_log("stopped; re-installing")
 def test_watchdog_logs_the_first_restart_once(caplog: pytest.LogCaptureFixture) -> None:
     src = FakeSource()
     dog = Watchdog(lambda: [src], Emitter(queue.Queue()), min_backoff=0.0)

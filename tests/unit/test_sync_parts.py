@@ -117,7 +117,7 @@ def test_credentials_round_trip_and_garbage_means_enroll_again() -> None:
 def no_keyring() -> Iterator[None]:
     """keyring's own backend for a machine without any keyring (what CI has)."""
     previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
+    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
     yield
     keyring.set_keyring(previous)
 
@@ -149,6 +149,7 @@ def _bundle(key: Ed25519PrivateKey, version: int, days: int = 30) -> bytes:
     )
 
 
+@pytest.mark.allow_log("not an Ed25519 public key")
 def test_synced_packs_refuse_a_rollback_even_after_a_restart(tmp_path: Path) -> None:
     key = Ed25519PrivateKey.generate()
     keys = pinned_keys([public_key_text(key.public_key()), "not a key"])
@@ -165,6 +166,7 @@ def test_synced_packs_refuse_a_rollback_even_after_a_restart(tmp_path: Path) -> 
     assert again.current(keys, NOW, "0.1.0") == tmp_path / "sync" / "pack.yaml"
 
 
+@pytest.mark.allow_log("stored server pack is not used: bundle expired")
 def test_a_stored_bundle_that_expired_is_not_run(tmp_path: Path) -> None:
     key = Ed25519PrivateKey.generate()
     keys = pinned_keys([public_key_text(key.public_key())])
@@ -200,6 +202,7 @@ def mock_worker(
     )
 
 
+@pytest.mark.allow_log("the server refused a batch", "refused record .* for good")
 def test_a_poison_record_is_found_by_halving_and_set_aside_alone(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "outbox.db")
     for i in range(12):
