@@ -161,6 +161,8 @@ class AgentOptions:
     tick: float = 0.25
     #: Seconds between checks of the pack file and of quiet hours.
     watch_every: float = 2.0
+    #: A UI confirms each toast on screen before it is recorded as shown (the desktop).
+    confirm_shows: bool = False
 
 
 class AgentCore:
@@ -187,6 +189,7 @@ class AgentCore:
                 os_name=os_name(options.platform),
                 state=self.state,
                 never_interrupt=tuple(self.settings.get("never_interrupt")),
+                confirm_shows=options.confirm_shows,
             ),
             pack_path=pack_path,
             tick=options.tick,

@@ -35,6 +35,8 @@ __all__ = [
     "Pause",
     "Quiet",
     "Start",
+    "ToastNotShown",
+    "ToastShown",
     "Typing",
     "Unlock",
     "is_valid_chord",
@@ -219,6 +221,25 @@ class Action:
 
 
 @dataclass(frozen=True, slots=True)
+class ToastShown:
+    """The UI put the toast ``toast_id`` (:class:`agent.rules.effects.ShowToast`) on screen."""
+
+    t: float
+    toast_id: int
+    kind: Literal["toast_shown"] = field(default="toast_shown", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ToastNotShown:
+    """The UI could not show the toast ``toast_id``; ``why`` is for the log only."""
+
+    t: float
+    toast_id: int
+    why: str = ""
+    kind: Literal["toast_not_shown"] = field(default="toast_not_shown", init=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Pause:
     """Pause matching until ``until`` (POSIX time); ``until=None`` resumes."""
 
@@ -228,5 +249,18 @@ class Pause:
 
 
 InputEvent = (
-    Focus | Chord | Click | Typing | Idle | Active | Lock | Unlock | Quiet | Start | Action | Pause
+    Focus
+    | Chord
+    | Click
+    | Typing
+    | Idle
+    | Active
+    | Lock
+    | Unlock
+    | Quiet
+    | Start
+    | Action
+    | ToastShown
+    | ToastNotShown
+    | Pause
 )

@@ -17,7 +17,11 @@ __all__ = ["Effect", "ShowToast"]
 
 @dataclass(frozen=True, slots=True)
 class ShowToast:
-    """Show the toast of ``rule`` now. The UI picks the locale."""
+    """Show the toast of ``rule`` now. The UI picks the locale.
+
+    ``toast_id`` names this showing in :class:`~agent.events.ToastShown` /
+    :class:`~agent.events.ToastNotShown`, the UI's answer.
+    """
 
     t: float
     rule: str
@@ -26,6 +30,7 @@ class ShowToast:
     pack_version: int
     toast: Toast
     default_locale: str
+    toast_id: int = 0
 
 
 Effect = ShowToast | Record

@@ -57,6 +57,13 @@ decides as follows (docs/pack-format.md repeats this):
 * **Hot swap** (:meth:`Engine.swap`) keeps the state of rules whose id stays
   (caps, cooldown, snooze, never, occurrence window) and drops the state of
   rules that left the pack; adoption counts are per habit and always kept.
+* **Shown means on screen.** With ``confirm_shows`` (the desktop agent), the
+  winner's caps, cooldown and gaps count at once, but its ``shown`` record
+  waits for :class:`~agent.events.ToastShown` from the UI; a
+  :class:`~agent.events.ToastNotShown`, or no answer within
+  ``confirm_timeout`` seconds (:meth:`Engine.expire_unconfirmed`), takes the
+  showing back and records ``suppressed`` with reason ``no_display``.
+  Without it (replay, headless) a decision to show is the showing.
 * Records never carry a title; ``Record.app`` is the logical app name of the
   event (the app layer removes it when policy forbids).
 """
@@ -66,7 +73,7 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final, Literal
 
@@ -77,7 +84,7 @@ from agent.rules.effects import Effect, ShowToast
 from agent.rules.model import Pack, Rule
 from agent.rules.never_interrupt import NeverInterrupt
 from agent.rules.records import Record
-from agent.rules.state import RuleState, StateStore
+from agent.rules.state import PackState, RuleState, StateStore
 
 __all__ = ["SUPPRESS_REASONS", "Decision", "Engine", "bucket", "decision_of", "decisions_of"]
 
@@ -97,9 +104,12 @@ SUPPRESS_REASONS: Final = (
     "pack_daily_cap",
     "quiet",
     "outranked",
+    "no_display",
 )
 
 DEFAULT_SNOOZE: Final = 3600.0
+#: Seconds the desktop UI has to confirm that a toast is on screen.
+CONFIRM_TIMEOUT: Final = 10.0
 
 
 def bucket(device: str, rule_id: str) -> int:
@@ -202,6 +212,17 @@ class _RuleRun:
         self.state = RuleState()
 
 
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A toast handed to the UI and not yet confirmed on screen, with what it changed."""
+
+    rule: str
+    t: float
+    names: tuple[str, ...]
+    rule_before: RuleState
+    pack_before: PackState
+
+
 _SavedLookup = Callable[[str], RuleState | None]
 _MISS: Final = object()
 _PLAIN_KINDS: Final = frozenset({"typing", "idle", "active", "lock", "unlock", "start", "focus"})
@@ -228,8 +249,14 @@ class Engine:
         os_name: str | None = None,
         state: StateStore | None = None,
         never_interrupt: Collection[str] = (),
+        confirm_shows: bool = False,
+        confirm_timeout: float = CONFIRM_TIMEOUT,
     ) -> None:
         self.clock = clock
+        self.confirm_shows = confirm_shows
+        self.confirm_timeout = confirm_timeout
+        self._pending: dict[int, _Pending] = {}
+        self._next_toast = 0
         self.device = device
         self.groups = frozenset(groups)
         self.os_name = os_name
@@ -356,6 +383,12 @@ class Engine:
         elif kind == "action":
             assert event.kind == "action"
             return self._on_action(event)
+        elif kind == "toast_shown":
+            assert event.kind == "toast_shown"
+            return self._confirm(event.toast_id, shown=True)
+        elif kind == "toast_not_shown":
+            assert event.kind == "toast_not_shown"
+            return self._confirm(event.toast_id, shown=False)
         elif kind == "pause":
             assert event.kind == "pause"
             self.pause(event.until)
@@ -479,7 +512,14 @@ class Engine:
         for run, reason in zip(triggered, reasons, strict=True):
             if reason is None and (winner is None or run.priority > winner.priority):
                 winner = run
+        toast_id = 0
         if winner is not None:
+            self._next_toast += 1
+            toast_id = self._next_toast
+            if self.confirm_shows:
+                self._pending[toast_id] = _Pending(
+                    winner.id, t, names, replace(winner.state), replace(self._pack_state)
+                )
             self._mark_shown(winner, t, day)
             pack = self._pack
             effects.append(
@@ -491,13 +531,48 @@ class Engine:
                     pack.version,
                     winner.rule.toast,
                     pack.default_locale,
+                    toast_id,
                 )
             )
         for run, reason in zip(triggered, reasons, strict=True):
             if run is winner:
-                effects.append(self._record(t, "shown", run, names))
+                if not self.confirm_shows:
+                    effects.append(self._record(t, "shown", run, names))
             else:
                 effects.append(self._record(t, "suppressed", run, names, reason or "outranked"))
+
+    def expire_unconfirmed(self, now: float) -> list[Effect]:
+        """Take back the toasts the UI did not confirm within ``confirm_timeout`` seconds."""
+        late = [tid for tid, p in self._pending.items() if now - p.t > self.confirm_timeout]
+        return [e for tid in late for e in self._confirm(tid, shown=False)]
+
+    def _confirm(self, toast_id: int, *, shown: bool) -> list[Effect]:
+        pending = self._pending.pop(toast_id, None)
+        run = self._by_id.get(pending.rule) if pending is not None else None
+        if pending is None or run is None:
+            return []  # unknown, already answered, or its rule left the pack
+        if shown:
+            return [self._record(pending.t, "shown", run, pending.names)]
+        self._unmark_shown(run, pending)
+        return [self._record(pending.t, "suppressed", run, pending.names, "no_display")]
+
+    def _unmark_shown(self, run: _RuleRun, pending: _Pending) -> None:
+        """Undo :meth:`_mark_shown` for a toast that never reached the screen."""
+        state, before = run.state, pending.rule_before
+        if state.last_shown == pending.t:  # nothing was shown for this rule since
+            state.shown_day, state.shown_today = before.shown_day, before.shown_today
+            state.total_shown, state.last_shown = before.total_shown, before.last_shown
+        else:
+            state.total_shown = max(0, state.total_shown - 1)
+        pack_state, pack_before = self._pack_state, pending.pack_before
+        if pack_state.last_shown == pending.t:
+            pack_state.last_shown = pack_before.last_shown
+            pack_state.shown_day, pack_state.shown_today = (
+                pack_before.shown_day,
+                pack_before.shown_today,
+            )
+        self._store.save_rule(run.id, state)
+        self._store.save_pack(self._pack.id, pack_state)
 
     def _reason(self, run: _RuleRun, t: float, day: int, paused: bool) -> str | None:
         if run.only_hours is not None or run.only_days is not None:

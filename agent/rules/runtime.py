@@ -14,8 +14,9 @@ Message protocol (one inbox, first in, first out):
   effect goes to each listener in the order they were added.  A
   :class:`~agent.rules.messages.UsePackFile` loads that file and swaps it in;
   a broken file keeps the running pack and sets :attr:`pack_errors`.
-* Every ``tick`` seconds (also when idle) the ``on_tick`` callbacks run there
-  (the outbox flushes its buffered records this way).
+* Every ``tick`` seconds (also when idle) the engine takes back the toasts the
+  UI did not confirm in time (:meth:`Engine.expire_unconfirmed`), then the
+  ``add_tick`` callbacks run there (the outbox flushes its buffer this way).
 * :meth:`stop` posts :class:`~agent.rules.messages.Stop` and joins the thread.
 
 The engine, listeners and tick callbacks are only ever called on the engine
@@ -204,6 +205,12 @@ class EngineRuntime:
                 self._run_ticks()
 
     def _run_ticks(self) -> None:
+        engine = self.engine
+        if engine.confirm_shows:
+            try:
+                self._dispatch(engine.expire_unconfirmed(engine.clock.now()))
+            except Exception:
+                log.exception("engine failed taking back unconfirmed toasts")
         for callback in self._tick_callbacks:
             try:
                 callback()
@@ -226,13 +233,15 @@ class EngineRuntime:
         elif isinstance(item, Stop):  # pragma: no cover - the loop ends first
             return
         else:
-            effects = self.engine.handle(item)
-            for effect in effects:
-                for listener in self._listeners:
-                    try:
-                        listener(effect)
-                    except Exception:
-                        log.exception("effect listener failed on %s", type(effect).__name__)
+            self._dispatch(self.engine.handle(item))
+
+    def _dispatch(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            for listener in self._listeners:
+                try:
+                    listener(effect)
+                except Exception:
+                    log.exception("effect listener failed on %s", type(effect).__name__)
 
     def _use_pack_file(self, path: Path, origin: str) -> bool:
         running = self.engine.pack

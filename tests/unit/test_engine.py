@@ -18,6 +18,8 @@ from agent.events import (
     Pause,
     Quiet,
     Start,
+    ToastNotShown,
+    ToastShown,
     Typing,
     Unlock,
 )
@@ -549,3 +551,51 @@ def test_a_chord_naming_the_focused_app_uses_the_same_candidates() -> None:
     e = engine(pack(rule("r1", cooldown=None)))
     got = feed(e, [focus(0), chord(1, app="outlook.exe"), chord(2), chord(3, app="excel.exe")])
     assert got == [(1, "show", "r1", None), (2, "show", "r1", None)]
+
+
+# -- shown means on screen (confirm_shows) -----------------------------------------
+
+
+def _shown(effects: Sequence[object]) -> list[ShowToast]:
+    return [e for e in effects if isinstance(e, ShowToast)]
+
+
+def test_with_confirmation_a_toast_is_recorded_shown_only_when_the_ui_says_so() -> None:
+    e = engine(pack(rule("r1", cooldown=H)), confirm_shows=True)
+    e.handle(focus(0))
+    effects = e.handle(chord(1))
+    (toast,) = _shown(effects)
+    assert decisions_of(effects) == []  # nothing recorded yet
+    assert reasons(feed(e, [chord(2)])) == ["cooldown"]  # but the cooldown runs already
+    confirmed = decisions_of(e.handle(ToastShown(T0 + 1.05, toast.toast_id)))
+    assert [(d.t - T0, d.decision, d.rule) for d in confirmed] == [(1, "show", "r1")]
+    assert decisions_of(e.handle(ToastShown(T0 + 1.1, toast.toast_id))) == []  # once
+
+
+def test_a_toast_that_could_not_be_shown_is_taken_back_and_says_why() -> None:
+    # The welcome rule's single showing must not be spent on a toast nobody saw.
+    e = engine(pack(rule("welcome", when("start", None), max_total=1)), confirm_shows=True)
+    (toast,) = _shown(e.handle(Start(T0)))
+    got = decisions_of(e.handle(ToastNotShown(T0 + 0.1, toast.toast_id, "no screen")))
+    assert [(d.decision, d.reason) for d in got] == [("suppress", "no_display")]
+    state = e.rule_state("welcome")
+    assert state is not None and state.total_shown == 0 and state.last_shown is None
+    (again,) = _shown(e.handle(Start(T0 + 60)))
+    assert again.toast_id != toast.toast_id
+
+
+def test_an_unconfirmed_toast_expires_as_not_displayed() -> None:
+    e = engine(pack(rule("r1", cooldown=H)), confirm_shows=True, confirm_timeout=5.0)
+    e.handle(focus(0))
+    _shown(e.handle(chord(1)))
+    assert e.expire_unconfirmed(T0 + 5.5) == []
+    late = decisions_of(e.expire_unconfirmed(T0 + 6.5))
+    assert [(d.decision, d.reason) for d in late] == [("suppress", "no_display")]
+    assert _shown(e.handle(chord(7)))  # the cooldown was taken back: shown again
+
+
+def test_without_confirmation_the_decision_is_the_showing() -> None:
+    e = engine(pack(rule("r1")))
+    e.handle(focus(0))
+    effects = e.handle(chord(1))
+    assert _shown(effects) and [d.decision for d in decisions_of(effects)] == ["show"]
