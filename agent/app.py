@@ -45,6 +45,7 @@ from agent.rules.messages import ResetNever, SetNeverInterrupt, SetPause
 from agent.rules.model import Pack
 from agent.rules.runtime import EngineRuntime
 from agent.rules.state import StateStore
+from agent.rules.watchlist import Watchlist
 from agent.sync.outbox import Outbox
 from agent.sync.packs import SyncedPacks, pinned_keys
 from agent.sync.telemetry import TelemetryGate
@@ -89,6 +90,7 @@ class _Sources(Protocol):
     def stop(self) -> None: ...
     def states(self) -> list[SourceState]: ...
     def set_idle_thresholds(self, seconds: Sequence[float]) -> None: ...
+    def set_watchlist(self, watchlist: Watchlist) -> None: ...
 
 
 # -- wiring functions (the agent and the commands build their parts with these) --------
@@ -123,12 +125,21 @@ def build_sync_worker(
     )
 
 
-def build_hookset(emit: Emit, *, pack: Pack | None, platform: str) -> _Sources:
-    """The desktop sources of ``platform`` (input, focus, idle, lock, quiet)."""
+def build_hookset(
+    emit: Emit, *, pack: Pack | None, platform: str, synced_folder: str = ""
+) -> _Sources:
+    """The desktop sources of ``platform``: input, focus, idle, lock, quiet, and the
+    accessibility and file sources when the pack's rules watch elements or folders."""
     from agent.hooks.hookset import HookSet
 
     thresholds = idle_thresholds(pack) if pack is not None else []
-    return HookSet(emit, idle_thresholds=thresholds, platform=platform)
+    return HookSet(
+        emit,
+        idle_thresholds=thresholds,
+        platform=platform,
+        watchlist=Watchlist(pack, os_name(platform)),
+        synced_folder=synced_folder,
+    )
 
 
 def idle_thresholds(pack: Pack) -> list[float]:
@@ -302,13 +313,20 @@ class AgentCore:
         if self.options.script is not None:
             from agent.hooks.scripted import ScriptedSource
 
-            script = ScriptedSource(self.options.script)
+            script = ScriptedSource(
+                self.options.script,
+                pack=self.runtime.pack,
+                os_name=os_name(self.options.platform),
+            )
             script.start(self.emit)
             self._sources.append(script)
             self._script = script
         elif self.options.hooks:
             hookset = build_hookset(
-                self.emit, pack=self.runtime.pack, platform=self.options.platform
+                self.emit,
+                pack=self.runtime.pack,
+                platform=self.options.platform,
+                synced_folder=str(self.settings.get("synced_folder") or ""),
             )
             for state in hookset.start():
                 if not state.ok:
@@ -356,6 +374,7 @@ class AgentCore:
     def _pack_swapped(self, pack: Pack) -> None:
         if self._hookset is not None:
             self._hookset.set_idle_thresholds(idle_thresholds(pack))
+            self._hookset.set_watchlist(Watchlist(pack, os_name(self.options.platform)))
 
     def _wake_sync(self) -> None:
         if self._sync is not None:

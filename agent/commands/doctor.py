@@ -34,6 +34,8 @@ SOURCE_FOR_EVENT: Mapping[str, str] = {
     "active": "idle",
     "lock": "lock",
     "unlock": "lock",
+    "element": "accessibility",
+    "file": "files",
 }
 
 

@@ -205,6 +205,15 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "policy", user_editable=False,
     ),
     _o(
+        "synced_folder", Text(), "",
+        "Synced folder", "Cartella sincronizzata",
+        "The folder synced to the cloud (OneDrive's, say); file rules call it `synced`. "
+        "Environment variables (%OneDrive%, $HOME) and ~ are expanded. Empty: none.",
+        "La cartella sincronizzata con il cloud (quella di OneDrive, ad esempio); le regole "
+        "sui file la chiamano `synced`. Le variabili d'ambiente e ~ sono espanse. Vuoto: nessuna.",
+        "policy", user_editable=False,
+    ),
+    _o(
         "organisation", Text(), "",
         "Organisation", "Organizzazione",
         "Name shown beside managed settings (\"Managed by …\").",

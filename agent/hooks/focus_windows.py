@@ -119,7 +119,7 @@ class WindowsFocusSource(Win32MessageLoopSource):
             user32.SetWinEventHook.restype = wintypes.HANDLE
 
             def read_and_report(hwnd: int) -> None:
-                self._report(_exe_name(hwnd), _window_text(hwnd), _quiet_reason())
+                self._report(exe_name_of_window(hwnd), _window_text(hwnd), _quiet_reason())
 
             def callback(
                 hook: int, event: int, hwnd: int, id_object: int, id_child: int,
@@ -175,7 +175,8 @@ if sys.platform == "win32":
     import ctypes
     from ctypes import wintypes
 
-    def _exe_name(hwnd: int) -> str:
+    def exe_name_of_window(hwnd: int) -> str:
+        """The exe name of the process that owns ``hwnd`` (no read of that process)."""
         user32, kernel32 = ctypes.windll.user32, ctypes.windll.kernel32
         pid = wintypes.DWORD()
         user32.GetWindowThreadProcessId(hwnd, ctypes.byref(pid))

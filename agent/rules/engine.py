@@ -78,7 +78,7 @@ from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from agent.clock import Clock
-from agent.events import Action, Idle, InputEvent
+from agent.events import Action, Element, FileSaved, Idle, InputEvent
 from agent.rules.compiled import Candidates, CompiledMatcher, CompiledPack
 from agent.rules.effects import Effect, ShowToast
 from agent.rules.model import Pack, Rule
@@ -362,6 +362,11 @@ class Engine:
         elif kind == "click":
             assert event.kind == "click"
             cands, names = self._candidates(kind, event.button, event.app)
+        elif kind == "element":
+            assert event.kind == "element"
+            cands, names = self._candidates(kind, event.on, event.app)
+        elif kind == "file":
+            cands, names = self._candidates(kind, None, None)
         elif kind in _PLAIN_KINDS:
             if kind == "focus":
                 assert event.kind == "focus"
@@ -451,6 +456,16 @@ class Engine:
                 return False
         if m.idle is not None:
             return isinstance(event, Idle) and event.seconds >= m.idle
+        if m.selector is not None:
+            return isinstance(event, Element) and m.selector in event.selectors
+        f = m.file
+        if f is not None:
+            return (
+                isinstance(event, FileSaved)
+                and event.folder in f.folders
+                and (f.types is None or event.type in f.types)
+                and (f.size_at_least is None or event.size_at_least >= f.size_at_least)
+            )
         return True
 
     def _decide(self, event: InputEvent, cands: Candidates, names: tuple[str, ...]) -> list[Effect]:
