@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent import __version__
-from agent.sync.bundle import BundleError, verify_bundle
+from agent.rules.bundle import BundleError, verify_bundle
 from server import reports
 from server.group_commit import GroupWriter
 from server.ingest import KINDS, MAX_COMPRESSED, BatchError, CheckedEvent, check_event, decode_body

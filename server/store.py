@@ -20,7 +20,7 @@ from sqlalchemy import Engine, and_, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from agent.sync.bundle import key_id, load_public_key, public_key_text
+from agent.rules.bundle import key_id, load_public_key, public_key_text
 from server import reports
 from server import schema as s
 from server.ingest import CheckedEvent

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from agent import __version__
-from agent.sync.bundle import BundleError
+from agent.rules.bundle import BundleError
 from agent.sync.client import MAX_BATCH, DeviceCredentials, ServerClient, SyncError
 from agent.sync.credentials import CredentialError
 from agent.sync.outbox import Outbox, OutboxRow

@@ -16,8 +16,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from keyring.backends import fail
 
+from agent.rules.bundle import BundleError, make_bundle, public_key_text
 from agent.rules.records import Record
-from agent.sync.bundle import BundleError, make_bundle, public_key_text
 from agent.sync.client import (
     DeviceCredentials,
     ServerClient,
