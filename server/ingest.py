@@ -3,7 +3,8 @@
 Limits (docs/api.md): at most 1 MiB on the wire, 5 MiB once decompressed
 (decompression stops at the cap, so a gzip bomb costs 5 MiB, not memory
 exhaustion), 500 events.  Each event is checked on its own and answered with
-``ok``, ``duplicate`` or ``rejected:<why>``.
+``ok``, ``duplicate`` or ``rejected:<why>``; a batch that is refused as a
+whole raises a :mod:`server.errors` error.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from server.errors import Invalid, TooLarge, UnsupportedEncoding
+
 __all__ = [
     "ALLOWED_FIELDS",
     "KINDS",
     "MAX_COMPRESSED",
     "MAX_DECOMPRESSED",
     "MAX_EVENTS",
-    "BatchError",
     "CheckedEvent",
     "check_event",
     "decode_body",
@@ -48,15 +50,6 @@ _CANONICAL_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 _DAYS: dict[int, str] = {}
 
 
-class BatchError(Exception):
-    """The whole batch is refused with an HTTP ``status`` and a stable ``code``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-
 @dataclass(frozen=True, slots=True)
 class CheckedEvent:
     """An event that passed every check, ready to store."""
@@ -79,33 +72,33 @@ def decode_body(raw: bytes, content_encoding: str | None) -> bytes:
     encoding = (content_encoding or "identity").strip().lower()
     if encoding in ("identity", ""):
         if len(raw) > MAX_DECOMPRESSED:
-            raise BatchError(413, "too_large", f"body is larger than {MAX_DECOMPRESSED} bytes")
+            raise TooLarge(f"body is larger than {MAX_DECOMPRESSED} bytes")
         return raw
     if encoding != "gzip":
-        raise BatchError(415, "unsupported_encoding", f"Content-Encoding {encoding} not supported")
+        raise UnsupportedEncoding(f"Content-Encoding {encoding} not supported")
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
         out = inflater.decompress(raw, MAX_DECOMPRESSED + 1)
     except zlib.error as exc:
-        raise BatchError(400, "bad_gzip", f"body is not valid gzip: {exc}") from exc
+        raise Invalid(f"body is not valid gzip: {exc}", code="bad_gzip") from exc
     if len(out) > MAX_DECOMPRESSED:
-        raise BatchError(413, "too_large", f"body decompresses to more than {MAX_DECOMPRESSED}")
+        raise TooLarge(f"body decompresses to more than {MAX_DECOMPRESSED}")
     if not inflater.eof:
-        raise BatchError(400, "bad_gzip", "gzip body is truncated")
+        raise Invalid("gzip body is truncated", code="bad_gzip")
     return out
 
 
 def parse_batch(data: bytes) -> list[Any]:
-    """The list under ``events``, or :class:`BatchError` for malformed or oversized batches."""
+    """The list under ``events``; malformed or oversized batches raise a domain error."""
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BatchError(400, "bad_json", f"body is not JSON: {exc}") from exc
+        raise Invalid(f"body is not JSON: {exc}", code="bad_json") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("events"), list):
-        raise BatchError(400, "bad_shape", 'body must be an object {"events": [...]}')
+        raise Invalid('body must be an object {"events": [...]}', code="bad_shape")
     items: list[Any] = doc["events"]
     if len(items) > MAX_EVENTS:
-        raise BatchError(413, "too_many_events", f"{len(items)} events; at most {MAX_EVENTS}")
+        raise TooLarge(f"{len(items)} events; at most {MAX_EVENTS}", code="too_many_events")
     return items
 
 

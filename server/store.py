@@ -21,9 +21,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from agent.rules.bundle import key_id, load_public_key, public_key_text
-from server import reports
 from server import schema as s
+from server.errors import NotFound
 from server.ingest import CheckedEvent
+from server.reports import HabitFact
 from server.tokens import hash_token, new_token, ring_of
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
     "BundleRow",
     "Device",
     "EventGroup",
-    "NotFound",
     "Store",
 ]
 
@@ -64,10 +64,6 @@ _PG_INSERT = text(
 
 #: One device's checked events, as the ingest endpoint hands them to the store.
 EventGroup = tuple["Device", Sequence[CheckedEvent]]
-
-
-class NotFound(Exception):
-    """A named tenant, pack or version does not exist (for this tenant)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +114,11 @@ class Store:
         self._write_lock: threading.Lock | None = (
             threading.Lock() if engine.dialect.name == "sqlite" else None
         )
+
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query (for /healthz)."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     # ---------------------------------------------------------------- tenants
 
@@ -523,7 +524,7 @@ class Store:
 
     def habit_devices(
         self, tenant_id: int, since_day: str, until_day: str, pack_id: str | None
-    ) -> list[reports.HabitFact]:
+    ) -> list[HabitFact]:
         """Per habit, kind, reason and device: the first and last time, for the lift."""
         c = s.events.c
         query = (
@@ -541,7 +542,7 @@ class Store:
             query = query.where(c.pack_id == pack_id)
         with self.engine.connect() as conn:
             return [
-                reports.HabitFact(str(r[0]), str(r[1]), r[2], str(r[3]), float(r[4]), float(r[5]))
+                HabitFact(str(r[0]), str(r[1]), r[2], str(r[3]), float(r[4]), float(r[5]))
                 for r in conn.execute(query)
             ]
 

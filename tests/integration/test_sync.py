@@ -32,8 +32,8 @@ from agent.sync.outbox import Outbox
 from devtools.live_server import running_server
 from devtools.waiting import free_port, wait_for
 from server import schema
-from server.app import ServerSettings
 from server.cli import open_store
+from server.settings import ServerSettings
 from server.store import Store
 from tests.fakes import MemoryCredentials
 

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent.rules.bundle import make_bundle, public_key_text
 from devtools.live_server import RunningServer, running_server
 from devtools.postgres import PostgresCluster, postgres_available, running_postgres
-from server.app import ServerSettings
 from server.cli import open_store
+from server.settings import ServerSettings
 from server.store import Store
 
 _counter = itertools.count()

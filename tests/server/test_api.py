@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from devtools.live_server import running_server
 from server import schema
-from server.app import ServerSettings
+from server.settings import ServerSettings
 from server.store import Store
 from tests.server.conftest import Tenant, auth, enroll
 
