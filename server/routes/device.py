@@ -9,8 +9,9 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from agent.rules.records import event_json_schema
 from server.errors import RateLimited, Unauthenticated
-from server.ingest import KINDS, MAX_COMPRESSED
+from server.ingest import MAX_COMPRESSED, MAX_EVENTS
 from server.routes.auth import DeviceDep
 from server.routes.body import read_capped
 from server.routes.dependencies import IngestDep, LimiterDep, StoreDep
@@ -48,34 +49,13 @@ class EventsResponse(BaseModel):
     rejected: int
 
 
-_EVENT_SCHEMA: Final[dict[str, Any]] = {
+#: The request body as published; the handler checks each event itself, so that one
+#: bad event is answered ``rejected:<why>`` instead of refusing the batch.
+_EVENTS_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
     "required": ["events"],
     "properties": {
-        "events": {
-            "type": "array",
-            "maxItems": 500,
-            "items": {
-                "type": "object",
-                "required": ["uuid", "t", "kind", "pack_id", "pack_version"],
-                "properties": {
-                    "uuid": {"type": "string", "format": "uuid"},
-                    "t": {"oneOf": [{"type": "number"}, {"type": "string"}]},
-                    "kind": {
-                        "type": "string",
-                        "enum": sorted(KINDS),
-                    },
-                    "pack_id": {"type": "string"},
-                    "pack_version": {"type": "integer"},
-                    "rule": {"type": "string"},
-                    "habit": {"type": "string"},
-                    "reason": {"type": "string"},
-                    "action": {"type": "string"},
-                    "app": {"type": "string"},
-                },
-                "additionalProperties": False,
-            },
-        }
+        "events": {"type": "array", "maxItems": MAX_EVENTS, "items": event_json_schema()}
     },
 }
 
@@ -102,7 +82,7 @@ def enroll(body: EnrollRequest, store: StoreDep) -> EnrollResponse:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": _EVENT_SCHEMA}},
+            "content": {"application/json": {"schema": _EVENTS_SCHEMA}},
             "description": "Plain or `Content-Encoding: gzip`; ≤ 1 MiB sent, ≤ 5 MiB "
             "decompressed, ≤ 500 events.",
         }

@@ -174,6 +174,24 @@ def test_bad_events_are_rejected_one_by_one_with_the_reason(
     ]
 
 
+def test_text_over_its_column_width_or_a_kind_of_the_wrong_shape_is_rejected_not_an_error(
+    client: httpx.Client, acme: Tenant
+) -> None:
+    secret = enroll(client, acme)
+    batch = [
+        event("suppressed", reason="r" * 65),
+        {**event(), "kind": ["shown"]},
+        event("suppressed", reason="r" * 64),
+    ]
+    r = post_events(client, secret, batch)
+    assert r.status_code == 200, r.text
+    assert [x["status"] for x in r.json()["results"]] == [
+        "rejected:reason",
+        "rejected:kind",
+        "ok",
+    ]
+
+
 def test_events_need_a_device_secret(client: httpx.Client, acme: Tenant) -> None:
     body = {"events": [event()]}
     assert client.post("/v1/events", json=body).status_code == 401
