@@ -6,7 +6,6 @@ import asyncio
 import gzip
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,20 +17,13 @@ from server.ingest_service import IngestAnswer, IngestService
 from server.metrics import Metrics
 from server.store import Device, Store
 from tests.server.conftest import Tenant
+from tests.server.test_api import event as api_event
 
 NOW = 1_790_000_000.0
 
 
 def event(**fields: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "uuid": str(uuid.uuid4()),
-        "t": NOW - 60,
-        "kind": "shown",
-        "pack_id": "m365-habits",
-        "pack_version": 1,
-    }
-    base.update(fields)
-    return base
+    return api_event(**{"t": NOW - 60, **fields})
 
 
 def body(events: list[Any]) -> bytes:
