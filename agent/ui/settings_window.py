@@ -39,7 +39,8 @@ from PySide6.QtWidgets import (
 from agent import __version__
 from agent.config.options import Option
 from agent.events import Pause
-from agent.ui.core import CoreLike, OutboxRowLike
+from agent.rules.records import RECORD_KINDS, WireRecord
+from agent.ui.core import CoreLike
 from agent.ui.icons import app_icon
 from agent.ui.strings import tr
 from agent.ui.tray import paused_until, status_text
@@ -459,7 +460,7 @@ class SettingsWindow(QWidget):
         self._fill(self.pending_table, self._core.outbox.pending(200), lang)
         self._fill(self.sent_table, self._core.outbox.recent_sent(200), lang)
 
-    def _fill(self, table: QTableWidget, rows: Sequence[OutboxRowLike], lang: str) -> None:
+    def _fill(self, table: QTableWidget, rows: Sequence[WireRecord], lang: str) -> None:
         table.setRowCount(0)
         if not rows:
             table.setRowCount(1)
@@ -605,7 +606,4 @@ class SettingsWindow(QWidget):
         self.closed.emit()
 
 
-_KINDS = frozenset(
-    f"kind_{k}"
-    for k in ("shown", "suppressed", "adopted", "acted", "snoozed", "dismissed", "never")
-)
+_KINDS = frozenset(f"kind_{k}" for k in RECORD_KINDS)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from agent.sync.credentials import SERVICE
 from devtools.live_server import running_server
-from server.app import ServerSettings
 from server.cli import open_store
+from server.settings import ServerSettings
 from tests.secret_service import python_in
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,14 +26,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-if TYPE_CHECKING:
-    from agent.rules.model import Pack
+from agent.rules.loader import PackError, load_pack_text
+from agent.rules.model import Pack
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -321,8 +321,6 @@ def verify_bundle(
             "agent_too_old",
             f"pack needs agent {manifest.min_agent_version} or newer (this is {agent_version})",
         )
-
-    from agent.rules.loader import PackError, load_pack_text
 
     source = f"bundle:{manifest.pack_id}@{manifest.version}"
     try:
