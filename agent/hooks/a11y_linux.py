@@ -39,7 +39,7 @@ import queue
 import select
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -169,6 +169,7 @@ class AtspiSource:
         self.signals = 0
         self.dropped = 0
         self.app_reads = 0
+        self.names_read: Counter[str] = Counter()  # by role
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -436,7 +437,7 @@ class AtspiSource:
         name = None
         wants_name = any(self._watchlist.needs_name(app, on, role) for on in ("focus", "invoke"))
         if wants_name or (self._inspector is not None and role not in PRIVATE_ROLES):
-            name = self._name(sender, path, app)
+            name = self._name(sender, path, app, role)
         window_role, window_title = self._windows.get(sender, (None, None))
         seen = ElementSeen(app, "focus", role, name, automation_id, window_role, window_title)
         self._report(seen)
@@ -451,7 +452,9 @@ class AtspiSource:
         if wanted is not None and not wanted and not self._watchlist.uses_windows(app):
             return
         role, _ = self._role_and_id(sender, path, app, with_id=False)
-        title = self._name(sender, path, app) if role != "password" else None
+        # What activates is a window; toolkits give top-levels roles like frame or filler.
+        role = "dialog" if role == "dialog" else "window"
+        title = self._name(sender, path, app, role)
         self._windows[sender] = (role, title)
         opened = self._opened.setdefault(sender, set())
         if path in opened:
@@ -468,7 +471,11 @@ class AtspiSource:
         role, automation_id = self._role_and_id(sender, path, app)
         if role != "menu" or (wanted is not None and role not in wanted):
             return
-        name = self._name(sender, path, app) if self._needs_name(app, "menu_open", role) else None
+        name = (
+            self._name(sender, path, app, role)
+            if self._needs_name(app, "menu_open", role)
+            else None
+        )
         window_role, window_title = self._windows.get(sender, (None, None))
         self._report(
             ElementSeen(app, "menu_open", role, name, automation_id, window_role, window_title)
@@ -520,7 +527,8 @@ class AtspiSource:
             role, automation_id = self._role_and_id(sender, path, app)
             if role == "password" or (wanted is not None and role not in wanted):
                 return
-            name = self._name(sender, path, app) if self._needs_name(app, "invoke", role) else None
+            needed = self._needs_name(app, "invoke", role)
+            name = self._name(sender, path, app, role) if needed else None
         except _Slow:
             return
         window_role, window_title = self._windows.get(sender, (None, None))
@@ -545,9 +553,10 @@ class AtspiSource:
         automation_id = _variant_text(replies[1]) if with_id else None
         return role, automation_id or None
 
-    def _name(self, sender: str, path: str, app: str) -> str | None:
+    def _name(self, sender: str, path: str, app: str, role: str) -> str | None:
         from jeepney import DBusAddress, new_method_call
 
+        self.names_read[role] += 1
         props = DBusAddress(path, bus_name=sender, interface=_PROPERTIES)
         (reply,) = self._call([new_method_call(props, "Get", "ss", (_ACCESSIBLE, "Name"))], app=app)
         return _variant_text(reply)

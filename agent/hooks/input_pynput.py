@@ -78,6 +78,7 @@ class InputSource:
         self._button_of: dict[Any, str] = {}
         self._named_vk: dict[int, str] = {}
         self._chords: dict[tuple[int, str, bool], str | None] = {}
+        self._activating: frozenset[Any] = frozenset()
         #: Told of a left click or of Enter/Space (the accessibility source's ``poke``,
         #: which returns at once); never given a key's character or a position.
         self.on_activate: Callable[[Literal["click", "key"]], None] | None = None
@@ -130,6 +131,7 @@ class InputSource:
             b: _BUTTONS.get(b.name, "other") for b in button_cls if b.name != "unknown"
         }
         self._named_vk = named_vk(self._platform)
+        self._activating = frozenset(k for k, n in self._named_of.items() if n in _ACTIVATING_KEYS)
         self._chords = {}
         self._emit = emit
         self._mods = 0
@@ -167,6 +169,8 @@ class InputSource:
         self._last_seen = time.monotonic()
         if key is None:
             return
+        if key in self._activating and self.on_activate is not None:
+            self.on_activate("key")  # Enter/Space press a focused button, even as typing
         if key.__class__ is self._key_type:
             bit = self._mod_of.get(key)
             if bit is not None:
@@ -198,8 +202,6 @@ class InputSource:
             self._typing()
         elif self._emit is not None:
             self._emit(Chord(time.time(), chord))
-            if chord in _ACTIVATING_KEYS and self.on_activate is not None:
-                self.on_activate("key")
 
     def on_release(self, key: Any, injected: bool = False) -> None:
         if key is not None and key.__class__ is self._key_type:
