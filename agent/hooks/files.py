@@ -32,6 +32,9 @@ from agent.rules.watchlist import Watchlist
 __all__ = ["DEBOUNCE", "FileSource"]
 
 log = logging.getLogger(__name__)
+# watchdog logs every path it sees (at DEBUG): no file name may reach a log, even a
+# verbose one.  Its failures show as a dead source (state, watchdog restart) instead.
+logging.getLogger("watchdog").setLevel(logging.CRITICAL + 1)
 
 #: Seconds without a new change before a path counts as saved.
 DEBOUNCE: Final = 0.5
