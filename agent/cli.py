@@ -12,7 +12,16 @@ import sys
 from collections.abc import Sequence
 
 from agent import __version__
-from agent.commands import doctor, pack_sign, pack_validate, replay, run, settings, sync
+from agent.commands import (
+    doctor,
+    inspect,
+    pack_sign,
+    pack_validate,
+    replay,
+    run,
+    settings,
+    sync,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -32,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     pack_sign.register(pack_sub)
     replay.register(sub)
     doctor.register(sub)
+    inspect.register(sub)
     settings.register(sub)
     sync.register(sub)
     return parser

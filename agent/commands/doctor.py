@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from agent.hooks.base import SourceState
     from agent.rules.model import Matcher, Pack, Rule
 
-__all__ = ["BlockedRule", "blocked_rules", "register", "sources_needed"]
+__all__ = ["BlockedRule", "apps_missing_here", "blocked_rules", "register", "sources_needed"]
 
 #: Which source each event kind comes from (``start`` needs none).
 SOURCE_FOR_EVENT: Mapping[str, str] = {
@@ -77,6 +77,21 @@ def blocked_rules(
     return out
 
 
+def apps_missing_here(pack: Pack, os_name: str) -> list[BlockedRule]:
+    """Element rules none of whose apps has an identifier for this OS: they cannot fire here."""
+    out = []
+    for rule in pack.rules:
+        apps = rule.when.apps or ()
+        if rule.when.event != "element" or any(
+            getattr(pack.apps[a], os_name, ()) for a in apps if a in pack.apps
+        ):
+            continue
+        out.append(
+            BlockedRule(rule.id, rule.line, (f"{os_name} identifiers for {', '.join(apps)}",))
+        )
+    return out
+
+
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "doctor",
@@ -90,7 +105,7 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from agent.app import build_hookset
+    from agent.app import build_hookset, os_name
     from agent.hooks.base import Emitter
     from agent.hooks.hookset import session_type
 
@@ -105,6 +120,8 @@ def _run(args: argparse.Namespace) -> int:
     permissions = _permissions()
     titles = not (sys.platform == "darwin" and not permissions.get("accessibility", True))
     blocked = blocked_rules(pack.rules, by_name, titles=titles) if pack is not None else []
+    if pack is not None:
+        blocked += apps_missing_here(pack, os_name(sys.platform))
     sync = sync_readiness()
     if args.json:
         print(json.dumps({

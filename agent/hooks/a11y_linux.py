@@ -9,9 +9,11 @@ registry and listens for the signals.
 Privacy, in the order things happen (tests prove each):
 
 1. A signal names its sender (a bus name).  The sender's process id comes
-   from the bus daemon and its name from ``/proc/PID/comm``: neither is a
-   read of the app.  If no loaded element rule names that app, the signal is
-   dropped here and nothing is ever read from that app.
+   from the bus daemon; the app's identifiers are the WM_CLASS of its X
+   windows (from the X server, like the focus source's) and its process name
+   (``/proc/PID/comm``): none of these is a read of the app.  If no loaded
+   element rule names that app, the signal is dropped here and nothing is
+   ever read from that app.
 2. For a watched app, the role and accessible id of the element are read in
    one batched call; a password field, or a role no selector asks for, ends
    it there.  The name is read only when a selector of that role matches on
@@ -46,10 +48,10 @@ from typing import Any, Final, Literal
 
 from agent.hooks.a11y import SLOW_CALL, AppBackoff, ElementSeen, Inspector, element_event
 from agent.hooks.base import Emit, SourceState, join_quietly
-from agent.rules.elements import PRIVATE_ROLES, ElementEvent
+from agent.rules.elements import ElementEvent
 from agent.rules.watchlist import Watchlist
 
-__all__ = ["AtspiSource", "app_of_pid", "decode_signal", "role_of"]
+__all__ = ["AtspiSource", "app_of_pid", "decode_signal", "role_of", "wm_classes_of_pid"]
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +123,9 @@ class _Slow(Exception):
 class AtspiSource:
     """Emits :class:`~agent.events.Element` for the apps the :class:`Watchlist` names.
 
-    ``inspector`` (``waymark inspect``) also receives each element read;
-    ``inspect_apps`` then widens the watched apps to those identifiers.
+    ``inspector`` (``waymark inspect``, with an
+    :class:`~agent.rules.watchlist.InspectWatchlist`) also receives each
+    element read, on this thread.
     """
 
     name = "accessibility"
@@ -133,7 +136,6 @@ class AtspiSource:
         *,
         session_bus: str | None = None,
         inspector: Inspector | None = None,
-        inspect_apps: Sequence[str] = (),
         settle: float = 0.15,
         call_timeout: float = SLOW_CALL,
         enable_accessibility: bool = True,
@@ -141,7 +143,6 @@ class AtspiSource:
         self._watchlist = watchlist
         self._session_bus = session_bus
         self._inspector = inspector
-        self._inspect_apps = frozenset(a.lower() for a in inspect_apps)
         self._settle = settle
         self._call_timeout = call_timeout
         self._enable = enable_accessibility
@@ -372,6 +373,8 @@ class AtspiSource:
                 self._focused = None  # another app has focus now: no read needed to know that
         if kind == "activate":
             self._active = (sender, path)
+            if sender in self._apps and not self._watched(self._apps[sender] or ""):
+                del self._apps[sender]  # a new window may carry another WM_CLASS: look again
         app = self._app(sender)
         if app is None or not self._watched(app) or self._backoff.blocked(app):
             self.dropped += 1
@@ -387,8 +390,6 @@ class AtspiSource:
             pass
 
     def _watched(self, app: str) -> bool:
-        if self._inspect_apps:
-            return app.lower() in self._inspect_apps
         return self._watchlist.watches(app)
 
     def _app(self, sender: str) -> str | None:
@@ -405,16 +406,24 @@ class AtspiSource:
                                                    (sender,))], app=None)  # fmt: skip
         except _Slow:
             return None
-        app = app_of_pid(int(reply[0])) if reply is not None else None
+        pid = int(reply[0]) if reply is not None else 0
+        names = [n for n in (app_of_pid(pid), *self._wm_classes(pid)) if n] if pid else []
+        # The app as a rule names it: its WM_CLASS (what focus rules use) or its process name.
+        app = next((n for n in names if self._watched(n)), names[0] if names else None)
         if len(self._apps) > 1024:
             self._apps.clear()
         self._apps[sender] = app
         return app
 
-    def _roles_wanted(self, app: str, *events: ElementEvent) -> frozenset[str] | None:
-        """Roles worth reading for ``events`` (None: every role, for inspect)."""
-        if self._inspector is not None:
-            return None
+    def _wm_classes(self, pid: int) -> list[str]:
+        """The WM_CLASS of the X windows of process ``pid`` (the X server's, not the app's)."""
+        try:
+            return wm_classes_of_pid(pid)
+        except Exception:  # no X display (Wayland) or it went away: the process name is left
+            return []
+
+    def _roles_wanted(self, app: str, *events: ElementEvent) -> frozenset[str]:
+        """Roles worth reading for ``events``."""
         out: frozenset[str] = frozenset()
         for on in events:
             out |= self._watchlist.roles(app, on)
@@ -427,16 +436,15 @@ class AtspiSource:
             return
         self._last_focus = (sender, path, now)
         wanted = self._roles_wanted(app, "focus", "invoke")
-        if wanted is not None and not wanted:
+        if not wanted:
             self._focused = (sender, path, None, now)
             return
         role, automation_id = self._role_and_id(sender, path, app)
-        if role == "password" or (wanted is not None and role not in wanted):
+        if role == "password" or role not in wanted:
             self._focused = (sender, path, None, now)
             return
         name = None
-        wants_name = any(self._watchlist.needs_name(app, on, role) for on in ("focus", "invoke"))
-        if wants_name or (self._inspector is not None and role not in PRIVATE_ROLES):
+        if any(self._watchlist.needs_name(app, on, role) for on in ("focus", "invoke")):
             name = self._name(sender, path, app, role)
         window_role, window_title = self._windows.get(sender, (None, None))
         seen = ElementSeen(app, "focus", role, name, automation_id, window_role, window_title)
@@ -448,8 +456,7 @@ class AtspiSource:
             self._report(invoke)
 
     def _on_window(self, sender: str, path: str, app: str, kind: str) -> None:
-        wanted = self._roles_wanted(app, "window_open")
-        if wanted is not None and not wanted and not self._watchlist.uses_windows(app):
+        if not self._roles_wanted(app, "window_open") and not self._watchlist.uses_windows(app):
             return
         role, _ = self._role_and_id(sender, path, app, with_id=False)
         # What activates is a window; toolkits give top-levels roles like frame or filler.
@@ -466,25 +473,17 @@ class AtspiSource:
 
     def _on_showing(self, sender: str, path: str, app: str) -> None:
         wanted = self._roles_wanted(app, "menu_open")
-        if wanted is not None and not wanted:
+        if "menu" not in wanted:
             return
         role, automation_id = self._role_and_id(sender, path, app)
-        if role != "menu" or (wanted is not None and role not in wanted):
+        if role != "menu":
             return
-        name = (
-            self._name(sender, path, app, role)
-            if self._needs_name(app, "menu_open", role)
-            else None
-        )
+        needed = self._watchlist.needs_name(app, "menu_open", role)
+        name = self._name(sender, path, app, role) if needed else None
         window_role, window_title = self._windows.get(sender, (None, None))
         self._report(
             ElementSeen(app, "menu_open", role, name, automation_id, window_role, window_title)
         )
-
-    def _needs_name(self, app: str, on: ElementEvent, role: str) -> bool:
-        if self._inspector is not None:
-            return role not in PRIVATE_ROLES and role != "password"
-        return self._watchlist.needs_name(app, on, role)
 
     # -- invoke ----------------------------------------------------------------------
 
@@ -503,7 +502,7 @@ class AtspiSource:
         if app is None or not self._watched(app) or self._backoff.blocked(app):
             return
         wanted = self._roles_wanted(app, "invoke")
-        if wanted is not None and not wanted:
+        if not wanted:
             return
         point = _pointer()
         if point is None:
@@ -525,9 +524,9 @@ class AtspiSource:
             if path == window:
                 return
             role, automation_id = self._role_and_id(sender, path, app)
-            if role == "password" or (wanted is not None and role not in wanted):
+            if role == "password" or role not in wanted:
                 return
-            needed = self._needs_name(app, "invoke", role)
+            needed = self._watchlist.needs_name(app, "invoke", role)
             name = self._name(sender, path, app, role) if needed else None
         except _Slow:
             return
@@ -608,6 +607,30 @@ class AtspiSource:
         event = element_event(time.time(), seen, self._watchlist)
         if event is not None and emit is not None:
             emit(event)
+
+
+def wm_classes_of_pid(pid: int, display_name: str | None = None) -> list[str]:
+    """The WM_CLASS classes (lower-case) of the top-level windows whose _NET_WM_PID is ``pid``."""
+    from Xlib import Xatom, display
+
+    from agent.hooks.focus_x11 import app_from_wm_class
+
+    d = display.Display(display_name)
+    try:
+        root = d.screen().root
+        clients = root.get_full_property(d.intern_atom("_NET_CLIENT_LIST"), Xatom.WINDOW)
+        pid_atom = d.intern_atom("_NET_WM_PID")
+        found: list[str] = []
+        for wid in clients.value if clients is not None else ():
+            window = d.create_resource_object("window", wid)
+            prop = window.get_full_property(pid_atom, Xatom.CARDINAL)
+            if prop is not None and prop.value and int(prop.value[0]) == pid:
+                name = app_from_wm_class(window.get_wm_class())
+                if name and name not in found:
+                    found.append(name)
+        return found
+    finally:
+        d.close()
 
 
 def _variant_text(reply: tuple[Any, ...] | None) -> str | None:

@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Any, Final
 
-from agent.hooks.a11y import SLOW_CALL, AppBackoff, ElementSeen, element_event
+from agent.hooks.a11y import SLOW_CALL, AppBackoff, ElementSeen, Inspector, element_event
 from agent.hooks.base import Emit, SourceState, join_quietly
 from agent.rules.elements import ElementEvent
 from agent.rules.watchlist import Watchlist
@@ -74,8 +74,15 @@ class MacElementSource:
 
     name = "accessibility"
 
-    def __init__(self, watchlist: Watchlist, *, call_timeout: float = SLOW_CALL) -> None:
+    def __init__(
+        self,
+        watchlist: Watchlist,
+        *,
+        inspector: Inspector | None = None,
+        call_timeout: float = SLOW_CALL,
+    ) -> None:
         self._watchlist = watchlist
+        self._inspector = inspector
         self._call_timeout = call_timeout
         self._backoff = AppBackoff()
         self._emit: Emit | None = None
@@ -126,11 +133,15 @@ class MacElementSource:
         pressed = ElementSeen(focused.app, "invoke", focused.role, focused.name,
                               focused.automation_id, focused.window_role,
                               focused.window_title)  # fmt: skip
+        if self._inspector is not None:
+            self._inspector(pressed)
         found = element_event(time.time(), pressed, self._watchlist)
         if found is not None:
             self._emit(found)
 
     def _report(self, seen: ElementSeen) -> None:
+        if self._inspector is not None:
+            self._inspector(seen)
         if seen.on == "focus":
             self._focused = seen
         elif seen.on == "window_open":

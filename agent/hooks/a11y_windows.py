@@ -30,7 +30,7 @@ import sys
 import time
 from typing import Any, Final
 
-from agent.hooks.a11y import SLOW_CALL, AppBackoff, ElementSeen, element_event
+from agent.hooks.a11y import SLOW_CALL, AppBackoff, ElementSeen, Inspector, element_event
 from agent.hooks.base import SourceState, Win32MessageLoopSource
 from agent.rules.elements import ElementEvent
 from agent.rules.watchlist import Watchlist
@@ -104,9 +104,16 @@ class WindowsElementSource(Win32MessageLoopSource):
     name = "accessibility"
     thread_name = "waymark-uia"
 
-    def __init__(self, watchlist: Watchlist, *, call_timeout: float = SLOW_CALL) -> None:
+    def __init__(
+        self,
+        watchlist: Watchlist,
+        *,
+        inspector: Inspector | None = None,
+        call_timeout: float = SLOW_CALL,
+    ) -> None:
         super().__init__()
         self._watchlist = watchlist
+        self._inspector = inspector
         self._call_timeout = call_timeout
         self._backoff = AppBackoff()
         self._focused: ElementSeen | None = None
@@ -220,6 +227,8 @@ class WindowsElementSource(Win32MessageLoopSource):
                     return
                 if seen is None:
                     return
+                if self._inspector is not None:
+                    self._inspector(seen)
                 found = element_event(time.time(), seen, self._watchlist)
                 if found is not None and self._emit is not None:
                     self._emit(found)

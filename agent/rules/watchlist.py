@@ -23,10 +23,11 @@ from typing import Final
 
 import re2
 
+from agent.rules.elements import PRIVATE_ROLES, ROLES
 from agent.rules.model import OS_NAMES, ElementSelector, Matcher, Pack
 from agent.rules.never_interrupt import app_key
 
-__all__ = ["EMPTY_WATCHLIST", "WatchedSelector", "Watchlist", "selector_id"]
+__all__ = ["EMPTY_WATCHLIST", "InspectWatchlist", "WatchedSelector", "Watchlist", "selector_id"]
 
 _Search = Callable[[str], object]
 
@@ -174,6 +175,40 @@ class Watchlist:
             if size >= threshold:
                 reached = threshold
         return reached
+
+
+class InspectWatchlist(Watchlist):
+    """What ``waymark inspect`` looks at: every element of ``apps`` but the private roles.
+
+    The sources read through it exactly as through a pack's watchlist, so
+    inspecting shows what they can see; it matches no selector, so nothing
+    reaches an engine, and names of private roles and passwords stay unread.
+    """
+
+    def __init__(self, apps: Iterable[str]) -> None:
+        super().__init__()
+        self._inspected = frozenset(app_key(a) for a in apps)
+        self._every = frozenset(r for r in ROLES if r not in PRIVATE_ROLES)
+
+    @property
+    def has_element_rules(self) -> bool:
+        return bool(self._inspected)
+
+    @property
+    def apps(self) -> frozenset[str]:
+        return self._inspected
+
+    def watches(self, app: str) -> bool:
+        return app_key(app) in self._inspected
+
+    def roles(self, app: str, on: str) -> frozenset[str]:
+        return self._every if self.watches(app) else frozenset()
+
+    def uses_windows(self, app: str) -> bool:
+        return self.watches(app)
+
+    def needs_name(self, app: str, on: str, role: str) -> bool:
+        return self.watches(app) and role in self._every
 
 
 def _matchers(pack: Pack | None) -> Iterable[Matcher]:
