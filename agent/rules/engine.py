@@ -15,6 +15,14 @@ decides as follows (docs/pack-format.md repeats this):
   chord/button is equal when given; the title pattern (RE2, *search*) matches
   the title of the focused window, for every event kind; and for ``idle`` the
   reported idle length is ``>=`` the threshold.
+* **Elements and files.** An ``element`` event matches when its ``on`` is the
+  matcher's and the matcher's selector id is among those the source matched
+  (the source compared role, name, automation id and window on its own
+  thread; :mod:`agent.rules.watchlist`); its ``app`` resolves like any
+  event's.  A ``file`` event matches when its folder is one of the matcher's,
+  its type is one of the matcher's types (any without ``type``), and the size
+  threshold it reached is at least ``size_at_least``; a file event has no app
+  of its own, so ``app`` means the app in front.
 * **count.** The rule triggers at each occurrence where at least ``at_least``
   occurrences (this one included) lie within the trailing ``within`` seconds
   (``t - t_i <= within``).  The window is emptied when the rule is *shown*,
