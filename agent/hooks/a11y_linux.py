@@ -159,6 +159,7 @@ class AtspiSource:
         self._backlog: deque[Any] = deque()
         self._backoff = AppBackoff()
         self._apps: dict[str, str | None] = {}  # sender → app identifier
+        self._known: dict[tuple[str, str], tuple[str, str | None]] = {}  # role, id by object
         self._windows: dict[str, tuple[str | None, str | None]] = {}  # sender → (role, title)
         self._opened: dict[str, set[str]] = {}  # sender → window paths seen activating
         self._active: tuple[str, str] | None = None  # (sender, window path) in front
@@ -540,6 +541,14 @@ class AtspiSource:
     def _role_and_id(
         self, sender: str, path: str, app: str, *, with_id: bool = True
     ) -> tuple[str, str | None]:
+        """An element's role and accessible id: one batched call, then remembered.
+
+        Neither changes during an object's life, so a control used again costs
+        no read for them (only for its name, when a rule needs the name).
+        """
+        known = self._known.get((sender, path))
+        if known is not None and (known[1] is not None or not with_id):
+            return known
         from jeepney import DBusAddress, new_method_call
 
         accessible = DBusAddress(path, bus_name=sender, interface=_ACCESSIBLE)
@@ -549,8 +558,11 @@ class AtspiSource:
             calls.append(new_method_call(props, "Get", "ss", (_ACCESSIBLE, "AccessibleId")))
         replies = self._call(calls, app=app)
         role = role_of(int(replies[0][0])) if replies[0] is not None else "other"
-        automation_id = _variant_text(replies[1]) if with_id else None
-        return role, automation_id or None
+        automation_id = (_variant_text(replies[1]) or None) if with_id else None
+        if len(self._known) > 4096:
+            self._known.clear()
+        self._known[(sender, path)] = (role, automation_id)
+        return role, automation_id
 
     def _name(self, sender: str, path: str, app: str, role: str) -> str | None:
         from jeepney import DBusAddress, new_method_call
