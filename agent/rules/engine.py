@@ -42,9 +42,14 @@ decides as follows (docs/pack-format.md repeats this):
   (a Quiet state is on, the session is locked between ``lock`` and
   ``unlock``, or the focused app is on the never-interrupt list, given as OS
   identifiers or logical names).
-* **Buckets.** ``int.from_bytes(sha256(f"{device}:{rule_id}").digest(), "big") % 100``;
-  in the rollout iff ``bucket < rollout``; in the holdout iff in the rollout and
-  ``bucket >= rollout - holdout``.
+* **Buckets** are per device and *habit*, so every rule of a habit puts a
+  device in the same arm: ``int.from_bytes(sha256(f"{device}:{habit}").digest(),
+  "big") % 100``.  A rule is outside its audience (``audience``) when the device
+  is not in its groups or ``bucket >= rollout``; otherwise the device is in the
+  holdout iff ``bucket < holdout``, where the habit's holdout is the largest
+  ``holdout`` of its rules (the loader refuses rules of one habit that
+  disagree).  The holdout is the bottom buckets, so raising a rollout never
+  moves a device into or out of the holdout.
 * **Several rules at one event.** The highest ``priority`` that passes every
   guard is shown (ties: earlier in the pack); other passing rules are
   suppressed with ``outranked``.  Records come in pack order, after the
@@ -94,7 +99,15 @@ from agent.rules.never_interrupt import NeverInterrupt
 from agent.rules.records import Record
 from agent.rules.state import PackState, RuleState, StateStore
 
-__all__ = ["SUPPRESS_REASONS", "Decision", "Engine", "bucket", "decision_of", "decisions_of"]
+__all__ = [
+    "SUPPRESS_REASONS",
+    "Decision",
+    "Engine",
+    "bucket",
+    "decision_of",
+    "decisions_of",
+    "habit_holdouts",
+]
 
 #: Every suppression reason, in guard order (then ``outranked``).
 SUPPRESS_REASONS: Final = (
@@ -120,10 +133,19 @@ DEFAULT_SNOOZE: Final = 3600.0
 CONFIRM_TIMEOUT: Final = 10.0
 
 
-def bucket(device: str, rule_id: str) -> int:
-    """The device's deterministic bucket (0-99) for a rule."""
-    digest = hashlib.sha256(f"{device}:{rule_id}".encode()).digest()
+def bucket(device: str, habit: str) -> int:
+    """The device's deterministic bucket (0-99) for a habit: every rule of it shares it."""
+    digest = hashlib.sha256(f"{device}:{habit}".encode()).digest()
     return int.from_bytes(digest, "big") % 100
+
+
+def habit_holdouts(pack: Pack) -> dict[str, int]:
+    """The holdout percentage of each habit: the largest of its rules' (usually all equal)."""
+    out: dict[str, int] = {}
+    for rule in pack.rules:
+        held = rule.audience.holdout if rule.audience is not None else 0
+        out[rule.habit] = max(out.get(rule.habit, 0), held)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +211,9 @@ class _RuleRun:
         "when_apps",
     )
 
-    def __init__(self, rule: Rule, index: int, device: str, groups: frozenset[str]) -> None:
+    def __init__(
+        self, rule: Rule, index: int, device: str, groups: frozenset[str], holdout: int
+    ) -> None:
         self.rule = rule
         self.index = index
         self.id = rule.id
@@ -210,12 +234,16 @@ class _RuleRun:
         self.stop_after = limits.stop_after_adopted
         self.audience_reason: str | None = None
         aud = rule.audience
-        if aud is not None:
-            b = bucket(device, rule.id)
-            outside = aud.groups is not None and not groups.intersection(aud.groups)
-            if outside or b >= aud.rollout:
+        # ``holdout`` is the habit's, so a rule without an audience of its own still
+        # holds back the devices its habit's other rules hold out.
+        if aud is not None or holdout:
+            b = bucket(device, rule.habit)
+            outside = aud is not None and (
+                (aud.groups is not None and not groups.intersection(aud.groups)) or b >= aud.rollout
+            )
+            if outside:
                 self.audience_reason = "audience"
-            elif b >= aud.rollout - aud.holdout:
+            elif b < holdout:
                 self.audience_reason = "holdout"
         self.state = RuleState()
 
@@ -734,8 +762,9 @@ class Engine:
         previous: dict[str, _RuleRun] | None,
     ) -> list[_RuleRun]:
         runs: list[_RuleRun] = []
+        holdouts = habit_holdouts(pack)
         for i, rule in enumerate(pack.rules):
-            run = _RuleRun(rule, i, self.device, self.groups)
+            run = _RuleRun(rule, i, self.device, self.groups, holdouts[rule.habit])
             old = previous.get(rule.id) if previous is not None else None
             if old is not None:
                 run.state = old.state

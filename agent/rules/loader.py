@@ -281,6 +281,7 @@ def _cross_checks(pack: Found, ctx: Ctx) -> None:
     locale = pack.get("default_locale") if "default_locale" in pack.key_nodes else "en"
     check_apps = isinstance(apps, Found) or "apps" not in pack.key_nodes
     seen_ids: dict[str, int] = {}
+    habit_holdouts: dict[str, tuple[int, str, int]] = {}
     rules = pack.get("rules")
     if not isinstance(rules, FoundList):
         return
@@ -305,6 +306,7 @@ def _cross_checks(pack: Found, ctx: Ctx) -> None:
                     _check_app_refs(matcher, declared, ctx, f"{where}.{role}")
                 _check_event_fields(matcher, ctx, f"{where}.{role}")
         audience = rule.get("audience")
+        holdout: object = 0
         if isinstance(audience, Found):
             rollout = audience.get("rollout", 100)
             holdout = audience.get("holdout", 0)
@@ -314,9 +316,33 @@ def _cross_checks(pack: Found, ctx: Ctx) -> None:
                     f"{where}.audience.holdout ({holdout}) cannot be larger than rollout "
                     f"({rollout}): the holdout is taken from the devices in the rollout",
                 )
+        habit = rule.get("habit", rule_id)
+        if isinstance(habit, str) and isinstance(holdout, int):
+            _check_habit_holdout(habit, holdout, rule, node, habit_holdouts, ctx, where)
         toast = rule.get("toast")
         if isinstance(toast, Found) and isinstance(locale, str):
             _check_toast(toast, locale, ctx, f"{where}.toast")
+
+
+def _check_habit_holdout(
+    habit: str,
+    holdout: int,
+    rule: Found,
+    node: yaml.Node,
+    seen: dict[str, tuple[int, str, int]],
+    ctx: Ctx,
+    where: str,
+) -> None:
+    """Rules of one habit hold out the same devices: the arm is per (device, habit)."""
+    first = seen.setdefault(habit, (holdout, str(rule.get("id", where)), node.start_mark.line + 1))
+    if first[0] != holdout:
+        ctx.error(
+            rule.at("audience"),
+            f"{where}: habit {habit!r} has a holdout of {first[0]} % in rule {first[1]!r} "
+            f"(line {first[2]}) and {holdout} % here; the holdout is per habit (a device is "
+            "held out of every rule of a habit or of none), so give its rules the same "
+            "audience.holdout",
+        )
 
 
 #: Keys an event kind cannot do without.

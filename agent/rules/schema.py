@@ -6,7 +6,8 @@ this same table written as JSON Schema, so the two cannot drift::
     python -m agent.rules.schema > docs/pack.schema.json
 
 Checks that span several fields (app aliases that must be declared, unique rule
-ids, the default locale's texts, ``holdout <= rollout``) live in the loader.
+ids, the default locale's texts, ``holdout <= rollout``, one holdout per habit) live in
+the loader.
 """
 
 from __future__ import annotations
@@ -296,8 +297,8 @@ AUDIENCE: Final = Record(
         ),
         "holdout": Field(
             Integer(0, 100),
-            "Percent of devices kept as a control group: the rule is recorded, never shown. "
-            "At most rollout.",
+            "Percent of devices kept as a control group for the habit: its rules are "
+            "recorded, never shown. At most rollout; the same for every rule of a habit.",
             default=0,
         ),
     },

@@ -218,9 +218,9 @@ def test_schedule_hours_wrap_past_midnight_and_days_apply() -> None:
     assert reasons(feed(weekend, pastes(1, 5 * 24 * H))) == ["schedule", "show"]
 
 
-def _device_with_bucket(rule_id: str, lo: int, hi: int) -> str:
+def _device_with_bucket(habit: str, lo: int, hi: int) -> str:
     for i in range(10_000):
-        if lo <= bucket(f"d{i}", rule_id) < hi:
+        if lo <= bucket(f"d{i}", habit) < hi:
             return f"d{i}"
     raise AssertionError("no device found")
 
@@ -230,26 +230,42 @@ def test_audience_groups_and_rollout() -> None:
     assert reasons(feed(e, pastes(1))) == ["audience"]
     e = engine(pack(rule("r1", groups=("sales",))), groups=["it", "sales"])
     assert reasons(feed(e, pastes(1))) == ["show"]
-    outside = _device_with_bucket("r1", 10, 100)
+    outside = _device_with_bucket("r1-habit", 10, 100)
     e = engine(pack(rule("r1", rollout=10)), device=outside)
     assert reasons(feed(e, pastes(1))) == ["audience"]
 
 
-def test_holdout_is_the_top_buckets_of_the_rollout() -> None:
-    held = _device_with_bucket("r1", 40, 50)
-    inside = _device_with_bucket("r1", 0, 40)
-    assert reasons(feed(engine(pack(rule("r1", rollout=50, holdout=10)), device=held),
-                        pastes(1))) == ["holdout"]  # fmt: skip
-    assert reasons(feed(engine(pack(rule("r1", rollout=50, holdout=10)), device=inside),
-                        pastes(1))) == ["show"]  # fmt: skip
+def test_holdout_is_the_bottom_buckets_of_the_habit() -> None:
+    held = _device_with_bucket("r1-habit", 0, 10)
+    inside = _device_with_bucket("r1-habit", 10, 50)
+    beyond = _device_with_bucket("r1-habit", 50, 100)
+    for rollout in (50, 100):  # raising the rollout keeps the holdout where it was
+        p = pack(rule("r1", rollout=rollout, holdout=10))
+        got = [reasons(feed(engine(p, device=d), pastes(1))) for d in (held, inside, beyond)]
+        assert got == [["holdout"], ["show"], ["audience" if rollout == 50 else "show"]]
 
 
-def test_bucket_is_sha256_of_device_and_rule_mod_100() -> None:
+def test_every_rule_of_a_habit_puts_a_device_in_the_same_arm() -> None:
+    # Two rules of one habit, and a device held out of it: both rules hold it out,
+    # even the one whose own audience names no holdout (the habit's is the largest).
+    held = _device_with_bucket("links", 0, 10)
+    rules = (
+        rule("r1", habit="links", holdout=10),
+        rule("r2", when("chord", chord="ctrl+c"), habit="links"),
+    )
+    e = engine(pack(*rules), device=held)
+    assert reasons(feed(e, [focus(0), chord(1), chord(2, "ctrl+c")])) == ["holdout", "holdout"]
+    treated = _device_with_bucket("links", 10, 100)
+    e = engine(pack(*rules), device=treated)
+    assert reasons(feed(e, [focus(0), chord(1), chord(H, "ctrl+c")])) == ["show", "show"]
+
+
+def test_bucket_is_sha256_of_device_and_habit_mod_100() -> None:
     import hashlib
 
-    digest = hashlib.sha256(b"dev-1:share-link").digest()
-    assert bucket("dev-1", "share-link") == int.from_bytes(digest, "big") % 100
-    assert bucket("dev-1", "share-link") == bucket("dev-1", "share-link")
+    digest = hashlib.sha256(b"dev-1:share-links").digest()
+    assert bucket("dev-1", "share-links") == int.from_bytes(digest, "big") % 100
+    assert bucket("dev-1", "share-links") == bucket("dev-1", "share-links")
 
 
 def test_paused_suppresses_and_resumes() -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from agent.events import Action, Chord, Focus, InputEvent
 from agent.rules.effects import ShowToast
-from agent.rules.engine import Engine, bucket
+from agent.rules.engine import Engine, bucket, habit_holdouts
 from agent.rules.model import Pack, Rule
 from agent.rules.records import Record
 from tests.unit.packs import MONDAY_9, ROME, clock, pack, rule, when
@@ -32,6 +32,8 @@ def rules(draw: st.DrawFn, rule_id: str) -> Rule:
     return rule(
         rule_id,
         when("chord", app, chord=draw(st.sampled_from(CHORDS))),
+        # Rules sometimes share a habit, so the per-habit arm is exercised.
+        habit=draw(st.sampled_from([None, "shared-habit"])),
         priority=draw(st.integers(0, 3)),
         count=draw(st.none() | st.tuples(st.integers(1, 3), st.sampled_from([60.0, 600.0]))),
         cooldown=draw(optional_seconds),
@@ -129,11 +131,11 @@ def test_a_device_never_sees_a_rule_outside_its_rollout_or_in_its_holdout(
     p: Pack, events: list[InputEvent], device: str
 ) -> None:
     shown_rules = {rid for _, rid in run(p, events, device)}
+    holdouts = habit_holdouts(p)
     for r in p.rules:
-        if r.audience is None:
-            continue
-        b = bucket(device, r.id)
-        if b >= r.audience.rollout - r.audience.holdout:
+        b = bucket(device, r.habit)
+        outside = r.audience is not None and b >= r.audience.rollout
+        if outside or b < holdouts[r.habit]:
             assert r.id not in shown_rules
 
 

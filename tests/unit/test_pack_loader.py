@@ -513,6 +513,23 @@ def test_rollout_range_and_holdout_not_above_rollout() -> None:
     assert_issue(text, 12, 36, "holdout (20) cannot be larger than rollout (10)")
 
 
+def test_rules_of_one_habit_must_hold_out_the_same_share() -> None:
+    text = pack(
+        "- id: a\n  habit: h\n  when: {event: start}\n  audience: {holdout: 10}\n"
+        + TOAST[2:]
+        + "- id: b\n  habit: h\n  when: {event: start}\n"
+        + TOAST[2:]
+    )
+    assert_issue(text, 15, 3, "habit 'h' has a holdout of 10 % in rule 'a'", "per habit")
+    same = pack(
+        "- id: a\n  habit: h\n  when: {event: start}\n  audience: {holdout: 10}\n"
+        + TOAST[2:]
+        + "- id: b\n  habit: h\n  when: {event: start}\n  audience: {rollout: 50, holdout: 10}\n"
+        + TOAST[2:]
+    )
+    assert {r.habit for r in load_pack_text(same, "p.yaml").rules} == {"h"}
+
+
 def test_count_at_least_must_be_one_or_more() -> None:
     text = pack("- id: r\n  when: {event: start}\n  count: {at_least: 0, within: 1m}\n" + TOAST[2:])
     assert_issue(text, 12, 21, "at_least must be 1 or more")

@@ -31,7 +31,7 @@ def test_valid_pack_prints_a_summary_and_exits_0(capsys: pytest.CaptureFixture[s
     out, err = capsys.readouterr()
     assert err == ""
     assert out.count("\n") == 1
-    assert "waymark-default v2:" in out and "22 rules" in out and "locales en, it" in out
+    assert "waymark-default v3:" in out and "22 rules" in out and "locales en, it" in out
 
 
 def test_invalid_pack_prints_file_line_col_and_exits_2(
