@@ -19,6 +19,7 @@ from server.group_commit import GroupWriter
 from server.ingest_service import IngestService
 from server.metrics import Metrics
 from server.ratelimit import RateLimiter
+from server.retention import RetentionJob
 from server.routes import admin, dashboard, device, service
 from server.routes.dependencies import ServerParts
 from server.routes.errors import answer_domain_error
@@ -43,7 +44,8 @@ def build_parts(store: Store, settings: ServerSettings | None = None) -> ServerP
         metrics=metrics,
         limiter=RateLimiter(settings.rate_per_second, settings.rate_burst),
         writer=writer,
-        ingest=IngestService(writer, metrics),
+        ingest=IngestService(writer, metrics, store.local_days, retain_days=settings.retain_days),
+        retention=RetentionJob(store, settings.retain_days, settings.purge_every),
     )
 
 
@@ -53,7 +55,9 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        parts.retention.start()
         yield
+        parts.retention.stop()
         await run_in_threadpool(parts.writer.close)  # write what is queued before exiting
 
     app = FastAPI(

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from server.db import make_engine, migration_state, upgrade
-from server.errors import NotFound
+from server.errors import DomainError, NotFound
+from server.settings import DEFAULT_RETAIN_DAYS, ServerSettings
 from server.store import Store
 
 __all__ = ["build_parser", "main", "open_store"]
@@ -61,9 +64,12 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import create_app
-    from server.settings import ServerSettings
 
-    settings = ServerSettings(rate_per_second=args.rate_per_second, rate_burst=args.rate_burst)
+    settings = ServerSettings(
+        rate_per_second=args.rate_per_second,
+        rate_burst=args.rate_burst,
+        retain_days=args.retain_days,
+    )
     # Longer than a load balancer's idle timeout, so the server is not the side
     # that closes a connection a client is about to reuse.
     common = {
@@ -81,6 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Several processes: each builds its own app from the environment.
     os.environ["WAYMARK_RATE_PER_SECOND"] = str(args.rate_per_second)
     os.environ["WAYMARK_RATE_BURST"] = str(args.rate_burst)
+    os.environ["WAYMARK_RETAIN_DAYS"] = str(args.retain_days)
     if args.db:
         os.environ["WAYMARK_SERVER_DB"] = args.db
     uvicorn.run(
@@ -135,6 +142,71 @@ def _publisher_key_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tenant_timezone(args: argparse.Namespace) -> int:
+    with _opened(args.db) as store:
+        store.set_time_zone(store.tenant_id(args.tenant), args.zone)
+    print(f"tenant {args.tenant}: report days follow {args.zone} from the next event on")
+    return 0
+
+
+def _device_erase(args: argparse.Namespace) -> int:
+    with _opened(args.db) as store:
+        done = store.erase_device(args.device_id.lower(), None, actor="cli")
+    if not done.device_found:
+        raise NotFound(f"no device {args.device_id}")
+    print(
+        f"device {args.device_id} erased: {done.events} raw event(s), "
+        f"{done.exposures} exposure(s) and the device row; the audit log says when"
+    )
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    with _opened(args.db) as store:
+        done = store.purge(args.retain_days, actor="cli")
+    print(
+        f"retention ({args.retain_days} days): {done.events} raw event(s) deleted, "
+        f"{done.exposures} exposure(s) of idle devices folded into counts"
+    )
+    return 0
+
+
+def _rollups_rebuild(args: argparse.Namespace) -> int:
+    with _opened(args.db) as store:
+        read = store.rebuild_rollups(store.tenant_id(args.tenant))
+    print(f"tenant {args.tenant}: rollups rebuilt from {read} raw event(s)")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from server.report_csv import report_csv
+    from server.reports import build_report
+
+    with _opened(args.db) as store:
+        doc = build_report(
+            store,
+            store.tenant_id(args.tenant),
+            args.since,
+            args.until,
+            args.pack_id,
+            group=args.group,
+            window_days=args.window_days,
+        )
+    text = report_csv(doc) if args.format == "csv" else json.dumps(doc, indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     db = argparse.ArgumentParser(add_help=False)
     db.add_argument(
@@ -162,6 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_serve)
 
+    serve.add_argument(
+        "--retain-days",
+        type=int,
+        default=DEFAULT_RETAIN_DAYS,
+        help="keep raw events this many days, then delete them (rollups are kept; "
+        "default %(default)s)",
+    )
+
     migrate = sub.add_parser("migrate", parents=[db], help="upgrade the database schema")
     migrate.set_defaults(func=_migrate)
 
@@ -181,6 +261,50 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--role", choices=("publisher", "analyst"), required=True)
     admin.set_defaults(func=_token_admin)
 
+    zone = tenant_sub.add_parser(
+        "set-timezone", parents=[db], help="the time zone whose days the reports use"
+    )
+    zone.add_argument("tenant")
+    zone.add_argument("zone", help="IANA name, e.g. Europe/Rome (default of a tenant: UTC)")
+    zone.set_defaults(func=_tenant_timezone)
+
+    device = sub.add_parser("device", help="act on one device")
+    device_sub = device.add_subparsers(dest="device_command", required=True)
+    erase = device_sub.add_parser(
+        "erase",
+        parents=[db],
+        help="delete everything about one device: raw events, exposures, the device row",
+    )
+    erase.add_argument("device_id", help="the device id (the agent's settings window shows it)")
+    erase.set_defaults(func=_device_erase)
+
+    purge = sub.add_parser(
+        "purge", parents=[db], help="run the retention job once (serve runs it every hour)"
+    )
+    purge.add_argument("--retain-days", type=int, default=DEFAULT_RETAIN_DAYS)
+    purge.set_defaults(func=_purge)
+
+    rollups = sub.add_parser("rollups", help="the report's rollups")
+    rollups_sub = rollups.add_subparsers(dest="rollups_command", required=True)
+    rebuild = rollups_sub.add_parser(
+        "rebuild", parents=[db], help="refill a tenant's rollups from the raw events it has"
+    )
+    rebuild.add_argument("tenant")
+    rebuild.set_defaults(func=_rollups_rebuild)
+
+    report = sub.add_parser(
+        "report", parents=[db], help="the adoption report (the same floor as the API)"
+    )
+    report.add_argument("tenant")
+    report.add_argument("--format", choices=("json", "csv"), default="json")
+    report.add_argument("--since", type=_day, help="first local day, YYYY-MM-DD")
+    report.add_argument("--until", type=_day, help="last local day, YYYY-MM-DD (default today)")
+    report.add_argument("--pack-id", help="only this pack")
+    report.add_argument("--group", help="only devices in this group")
+    report.add_argument("--window-days", type=int, default=14, help="the lift's window")
+    report.add_argument("--output", "-o", help="write to this file instead of stdout")
+    report.set_defaults(func=_report)
+
     key = sub.add_parser("publisher-key", help="trust a pack publisher's public key")
     key_sub = key.add_subparsers(dest="key_command", required=True)
     add = key_sub.add_parser("add", parents=[db], help="add a public key (base64 text or file)")
@@ -194,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except (SchemaError, NotFound, ValueError) as exc:
+    except (SchemaError, DomainError, ValueError) as exc:
         print(f"waymark-server: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,28 +1,44 @@
-"""The ``/dashboard`` pages: the adoption report as charts, drawn on the server as inline SVG.
+"""The ``/dashboard`` pages: the adoption report as charts and tables, drawn on the server.
 
 No JavaScript and no external assets, so it works offline and behind strict
-CSPs.  Pure functions from a report document to HTML; the routes (login with
-an admin token kept in a cookie) are in :mod:`server.routes.dashboard`.
+CSPs.  Pure functions from a report document to HTML; the routes (sign-in,
+the filters in the URL) are in :mod:`server.routes.dashboard`, the SVG in
+:mod:`server.charts`.  Every chart has a table with the same numbers under
+it; a withheld figure is a gap in a chart and "withheld" in a table.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from html import escape
 from typing import Any, Final
+from urllib.parse import urlencode
 
-__all__ = ["lift_chart", "line_chart", "render_dashboard", "render_login"]
+from server.charts import COLOURS, Interval, Marker, interval_chart, line_chart
+from server.rollups import HOLDOUT, TREATMENT
 
-COLOURS: Final = {"shown": "#2563eb", "acted": "#16a34a", "adopted": "#d97706"}
+__all__ = ["FILTERS", "render_dashboard", "render_login"]
+
+#: The query parameters the dashboard understands (the report's filters).
+FILTERS: Final = ("since", "until", "pack_id", "group", "window_days")
 _CSS: Final = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#1f2937;
-background:#f8fafc}h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px}
+background:#f8fafc;max-width:1200px}h1{font-size:22px;margin:0 0 4px}
+h2{font-size:18px;margin:28px 0 8px}h3{font-size:16px;margin:0 0 6px}
 .card{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:16px;margin:12px 0}
-.muted{color:#6b7280;font-size:13px}table{border-collapse:collapse;font-size:14px}
-td,th{padding:4px 10px;border-bottom:1px solid #e5e7eb;text-align:left}
-.grid{display:flex;flex-wrap:wrap;gap:12px}.legend span{margin-right:14px;font-size:13px}
-form{display:inline}input{padding:6px;width:28em}button{padding:6px 12px}
+.muted{color:#4b5563;font-size:13px}table{border-collapse:collapse;font-size:13px;margin:6px 0}
+td,th{padding:3px 10px;border-bottom:1px solid #e5e7eb;text-align:right}
+td:first-child,th:first-child{text-align:left}caption{text-align:left;font-weight:600;padding:4px 0}
+.legend span{margin-right:14px;font-size:13px}.verdict{font-size:15px;font-weight:600;margin:6px 0}
+.up{color:#15803d}.down{color:#b91c1c}.flat{color:#374151}.error{color:#b91c1c}
+form.filters label{margin-right:12px;font-size:14px}
+form.filters input,form.filters select{padding:4px;width:auto}input{padding:6px;width:28em}
+button{padding:6px 12px}form{display:inline}
 .bar{background:#dbeafe;height:12px;display:inline-block;vertical-align:middle}
+.cols{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px}
+@media (max-width:900px){.cols{grid-template-columns:minmax(0,1fr)}}
+details summary{cursor:pointer;font-size:13px;color:#1d4ed8}
 """
 
 
@@ -46,131 +62,199 @@ def render_login(error: str = "") -> str:
     )
 
 
-def line_chart(days: list[str], series: dict[str, list[int | None]], width: int = 520) -> str:
-    """An SVG line chart of daily counts; ``None`` (withheld) leaves a gap."""
-    height, left, bottom, top = 200, 44, 28, 12
-    values = [v for vs in series.values() for v in vs if v is not None]
-    peak = max(values, default=0) or 1
-    n = max(len(days), 2)
-    step = (width - left - 10) / (n - 1)
-
-    def x(i: int) -> float:
-        return left + i * step
-
-    def y(v: int) -> float:
-        return top + (height - top - bottom) * (1 - v / peak)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="daily counts">',
-        f'<line x1="{left}" y1="{y(0):.1f}" x2="{width - 10}" y2="{y(0):.1f}" stroke="#9ca3af"/>',
-        f'<text x="{left - 6}" y="{y(peak) + 4:.1f}" font-size="11" '
-        f'text-anchor="end">{peak}</text>',
-        f'<text x="{left - 6}" y="{y(0) + 4:.1f}" font-size="11" text-anchor="end">0</text>',
-    ]
-    for i in sorted({0, len(days) - 1, len(days) // 2}):
-        if 0 <= i < len(days):
-            parts.append(
-                f'<text x="{x(i):.1f}" y="{height - 8}" font-size="11" '
-                f'text-anchor="middle">{escape(days[i][5:])}</text>'
-            )
-    for name, vs in series.items():
-        colour = COLOURS.get(name, "#6b7280")
-        run: list[str] = []
-        runs: list[list[str]] = [run]
-        for i, v in enumerate(vs):
-            if v is None:
-                run = []
-                runs.append(run)
-                continue
-            run.append(f"{x(i):.1f},{y(v):.1f}")
-            parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" fill="{colour}"/>')
-        for r in runs:
-            if len(r) > 1:
-                parts.append(
-                    f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
-                    f'points="{" ".join(r)}"/>'
-                )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def lift_chart(adoption: list[dict[str, Any]], width: int = 520) -> str:
-    """Lift (nudged minus holdout adoption rate) per habit with its 95 % interval."""
-    rows = [a for a in adoption if not a["withheld"]]
-    if not rows:
-        return "<p class=muted>No habit has 10 nudged and 10 holdout devices yet.</p>"
-    width = max(width, 640)
-    height = 30 * len(rows) + 30
-    left, right = 150, width - 190
-    lo: float = min(-0.1, *(float(a["lift_ci95"][0]) for a in rows))
-    hi: float = max(0.1, *(float(a["lift_ci95"][1]) for a in rows))
-
-    def x(v: float) -> float:
-        return left + (right - left) * (v - lo) / (hi - lo)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="lift vs holdout">',
-        f'<line x1="{x(0):.1f}" y1="5" x2="{x(0):.1f}" y2="{height - 20}" stroke="#9ca3af"/>',
-        f'<text x="{x(0):.1f}" y="{height - 6}" font-size="11" text-anchor="middle">0</text>',
-    ]
-    for i, a in enumerate(rows):
-        cy = 20 + 30 * i
-        d, (clo, chi) = a["lift"], a["lift_ci95"]
-        colour = "#16a34a" if clo > 0 else "#6b7280"
-        parts += [
-            f'<text x="{left - 8}" y="{cy + 4}" font-size="12" text-anchor="end">'
-            f"{escape(a['habit'])}</text>",
-            f'<line x1="{x(clo):.1f}" y1="{cy}" x2="{x(chi):.1f}" y2="{cy}" '
-            f'stroke="{colour}" stroke-width="2"/>',
-            f'<rect x="{min(x(0), x(d)):.1f}" y="{cy - 7}" width="{abs(x(d) - x(0)):.1f}" '
-            f'height="14" fill="{colour}" opacity="0.35"/>',
-            f'<circle cx="{x(d):.1f}" cy="{cy}" r="4" fill="{colour}"/>',
-            f'<text x="{width - 4}" y="{cy + 4}" font-size="11" text-anchor="end">'
-            f"{d * 100:+.1f} pp [{clo * 100:+.1f}, {chi * 100:+.1f}]</text>",
-        ]
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def render_dashboard(report: dict[str, Any], bundles: list[Any], tenant_note: str) -> str:
-    """The whole dashboard page for one report document and the tenant's bundles."""
-    days = sorted({d["day"] for d in report["days"]})
-    # Only visible figures are added, so a withheld part cannot be recovered by
-    # subtraction; a day whose figures are all withheld is drawn as a gap.
-    sums: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
-    hidden: set[tuple[str, str, str]] = set()
-    for d in report["days"]:
-        habit = d["habit"] or "(no habit)"
+def render_dashboard(
+    report: dict[str, Any],
+    bundles: Sequence[Any],
+    tenant_note: str,
+    query: Mapping[str, str],
+    error: str = "",
+) -> str:
+    """The whole dashboard page for one report document, its filters and the tenant's bundles."""
+    days = _days(report["since"], report["until"])
+    markers = [
+        Marker(v["day"], f"{v['pack_id']} v{v['version']} {v['rollout']}%"
+               + (" (rollback)" if v["action"] == "rollback" else ""))
+        for v in report["versions"]
+    ]  # fmt: skip
+    per_habit: dict[str, dict[str, dict[str, int | None]]] = {}
+    for h in report["habits"]:
+        figures = per_habit.setdefault(h["habit"], {name: {} for name in COLOURS})
         for name in COLOURS:
-            cell = sums[habit][name]
-            cell[d["day"]] = cell.get(d["day"], 0) + (d[name] or 0)
-            if d[name] is None:
-                hidden.add((habit, name, d["day"]))
-    per_habit = {
-        habit: {
-            name: {
-                day: (None if value == 0 and (habit, name, day) in hidden else value)
-                for day, value in cells.items()
-            }
-            for name, cells in figures.items()
-        }
-        for habit, figures in sums.items()
-    }
-    charts = []
-    for habit, figures in sorted(per_habit.items()):
-        series = {name: [figures.get(name, {}).get(day, 0) for day in days] for name in COLOURS}
-        charts.append(
-            f"<div class=card><b>{escape(habit)}</b>"
-            f"<div class=legend>{_legend()}</div>{line_chart(days, series)}</div>"
-        )
-    adoption_rows = "".join(
-        f"<tr><td>{escape(a['habit'])}</td><td>{_num(a['nudged_devices'])}</td>"
-        f"<td>{_pct(a['nudged_rate'])}</td><td>{_num(a['holdout_devices'])}</td>"
-        f"<td>{_pct(a['holdout_rate'])}</td></tr>"
-        for a in report["adoption"]
+            figures[name][h["day"]] = h[name]
+    lifts = {a["habit"]: a for a in report["adoption"]}
+    habits = sorted(set(per_habit) | set(lifts))
+    cards = "".join(
+        _habit_card(habit, days, per_habit.get(habit, {}), lifts.get(habit), markers, report)
+        for habit in habits
     )
+    note = f"<p class=error role=alert>{escape(error)}</p>" if error else ""
+    body = (
+        "<h1>Waymark adoption dashboard</h1>"
+        f"<p class=muted>{escape(tenant_note)} · days in {escape(report['time_zone'])} · "
+        f"{report['since']} to {report['until']}"
+        f"{' · pack ' + escape(report['pack_id']) if report['pack_id'] else ''}"
+        f"{' · group ' + escape(report['group']) if report['group'] else ''} · "
+        f"figures from fewer than {report['min_devices']} devices are withheld and drawn "
+        "as gaps.</p><form method=post action='/dashboard/logout'><button>Sign out</button>"
+        f"</form>{note}{_filters(report, bundles, query)}"
+        "<h2>Did the nudges change the habit?</h2>"
+        f"{_overview(report)}"
+        "<h2>Per habit</h2>"
+        f"{cards or '<p class=muted>No telemetry for these filters yet.</p>'}"
+        "<h2>Pack versions and rollout</h2>"
+        f"{_versions(bundles, report)}"
+    )
+    return _page("Waymark — adoption", body)
+
+
+def _days(since: str, until: str) -> list[str]:
+    first, last = date.fromisoformat(since), date.fromisoformat(until)
+    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+def _filters(report: dict[str, Any], bundles: Sequence[Any], query: Mapping[str, str]) -> str:
+    packs = sorted({b.pack_id for b in bundles})
+
+    def options(values: Sequence[str], chosen: str | None, everything: str) -> str:
+        items = [f"<option value=''>{everything}</option>"] + [
+            f"<option{' selected' if v == chosen else ''}>{escape(v)}</option>" for v in values
+        ]
+        return "".join(items)
+
+    csv_link = "/dashboard/report.csv" + (
+        "?" + urlencode({k: v for k, v in query.items() if k in FILTERS and v}) if query else ""
+    )
+    return (
+        "<div class=card><form class=filters method=get action='/dashboard'>"
+        f"<label>From <input type=date name=since value='{report['since']}'></label>"
+        f"<label>to <input type=date name=until value='{report['until']}'></label>"
+        f"<label>Pack <select name=pack_id>{options(packs, report['pack_id'], 'all packs')}"
+        "</select></label>"
+        f"<label>Group <select name=group>{options(report['groups'], report['group'], 'everyone')}"
+        "</select></label>"
+        "<label>Adoption window <input type=number name=window_days min=1 max=90 "
+        f"style='width:5em' value='{report['window_days']}'> days</label>"
+        "<button type=submit>Show</button></form> "
+        f"<a href='{escape(csv_link)}'>Download CSV</a></div>"
+    )
+
+
+def _overview(report: dict[str, Any]) -> str:
+    rows = [
+        Interval(a["habit"], a["lift"], *(a["lift_ci95"] or (None, None)))
+        for a in report["adoption"]
+    ]
+    if not rows:
+        return "<div class=card><p class=muted>No habit has been triggered yet.</p></div>"
+    window = report["window_days"]
+    chart = interval_chart("Lift per habit: adoption, nudged minus holdout, 95 % interval", rows)
+    table = _table(
+        f"Lift per habit (adoption within {window} days of the first trigger)",
+        ("habit", "nudged devices", "nudged adopted", "holdout devices", "holdout adopted",
+         "lift", "95 % interval", "verdict"),
+        [
+            (
+                a["habit"], _n(a, TREATMENT, "devices"), _pct_of(a, TREATMENT),
+                _n(a, HOLDOUT, "devices"), _pct_of(a, HOLDOUT), _pp(a["lift"]),
+                _interval(a["lift_ci95"]), a["verdict"],
+            )
+            for a in report["adoption"]
+        ],
+    )  # fmt: skip
+    return (
+        f"<div class=card>{chart}<p class=muted>Each row compares devices whose tip for the habit "
+        f"triggered in the nudged group with those held back (the holdout), counting adoption "
+        f"within {window} days of each device's first trigger, whether or not a toast was then "
+        f"shown. A lift needs at least {report['min_devices']} devices in each group whose "
+        f"{window}-day window has ended.</p>{_details(table)}</div>"
+    )
+
+
+def _habit_card(
+    habit: str,
+    days: Sequence[str],
+    figures: Mapping[str, Mapping[str, int | None]],
+    lift: dict[str, Any] | None,
+    markers: Sequence[Marker],
+    report: dict[str, Any],
+) -> str:
+    series = {name: [figures.get(name, {}).get(day, 0) for day in days] for name in COLOURS}
+    trend = line_chart(f"{habit}: shown, acted on and adopted per day", days, series, markers)
+    trend_table = _table(
+        f"{habit} per day",
+        ("day", *COLOURS),
+        [(day, *(_num(series[name][i]) for name in COLOURS)) for i, day in enumerate(days)],
+    )
+    return (
+        f"<div class=card><h3>{escape(habit)}</h3>{_verdict(lift)}<div class=cols><div>"
+        f"<div class=legend>{_legend()}</div>{trend}{_details(trend_table)}</div>"
+        f"<div>{_lift_block(lift, report)}</div></div></div>"
+    )
+
+
+def _verdict(lift: dict[str, Any] | None) -> str:
+    if lift is None:
+        return "<p class='verdict flat'>Not triggered in this period.</p>"
+    tone = "flat"
+    if lift["significant"]:
+        tone = "up" if lift["lift"] > 0 else "down"
+    return f"<p class='verdict {tone}'>{escape(lift['verdict'])}</p>"
+
+
+def _lift_block(lift: dict[str, Any] | None, report: dict[str, Any]) -> str:
+    floor, window = report["min_devices"], report["window_days"]
+    minimum = (
+        f"<p class=muted>Shown only with at least {floor} devices in each group whose "
+        f"{window}-day window has ended; cohorts are the weeks of each device's first trigger."
+        "</p>"
+    )
+    if lift is None:
+        return minimum
+    cohorts = lift["cohorts"]
+    span = (
+        f"Cohorts {cohorts['since']} to {cohorts['until']} ({cohorts['weeks']} weeks)."
+        if cohorts["weeks"]
+        else "No cohort week has completed its window yet."
+    )
+    waiting = lift["in_window"]
+    still = (
+        f" Still within their window: {_num(waiting[TREATMENT])} nudged, "
+        f"{_num(waiting[HOLDOUT])} held out."
+    )
+    arms = _table(
+        f"{lift['habit']}: adoption within {window} days",
+        ("group", "devices", "adopted", "rate", "95 % interval", "shown a toast"),
+        [
+            ("nudged", _n(lift, TREATMENT, "devices"), _n(lift, TREATMENT, "adopted"),
+             _pct_of(lift, TREATMENT), _interval(_get(lift, TREATMENT, "rate_ci95"), pct=True),
+             _pct(_get(lift, TREATMENT, "exposure"))),
+            ("holdout", _n(lift, HOLDOUT, "devices"), _n(lift, HOLDOUT, "adopted"),
+             _pct_of(lift, HOLDOUT), _interval(_get(lift, HOLDOUT, "rate_ci95"), pct=True),
+             _pct(_get(lift, HOLDOUT, "exposure"))),
+            ("difference", "", "", _pp(lift["lift"]), _interval(lift["lift_ci95"]), ""),
+        ],
+    )  # fmt: skip
+    weeks = lift["weeks"]
+    weekly = ""
+    if weeks:
+        chart = interval_chart(
+            f"{lift['habit']}: lift per cohort week",
+            [Interval(w["week"], w["lift"], *(w["lift_ci95"] or (None, None))) for w in weeks],
+        )
+        table = _table(
+            f"{lift['habit']}: lift per cohort week",
+            ("week", "nudged devices", "holdout devices", "lift", "95 % interval"),
+            [
+                (w["week"], _n(w, TREATMENT, "devices"), _n(w, HOLDOUT, "devices"),
+                 _pp(w["lift"]), _interval(w["lift_ci95"]))
+                for w in weeks
+            ],
+        )  # fmt: skip
+        weekly = f"{chart}{_details(table)}"
+    return f"{arms}<p class=muted>{span}{still}</p>{minimum}{weekly}"
+
+
+def _versions(bundles: Sequence[Any], report: dict[str, Any]) -> str:
     rollout_rows = "".join(
         f"<tr><td>{escape(b.pack_id)}</td><td>{b.version}</td>"
         f"<td><span class=bar style='width:{b.rollout}px'></span> {b.rollout}%</td>"
@@ -178,35 +262,77 @@ def render_dashboard(report: dict[str, Any], bundles: list[Any], tenant_note: st
         f"<td>{'withdrawn' if b.withdrawn else 'live'}</td><td><code>{b.key_id}</code></td></tr>"
         for b in bundles
     )
-    body = (
-        "<h1>Waymark adoption dashboard</h1>"
-        f"<p class=muted>{escape(tenant_note)} · {report['since']} to {report['until']} · "
-        f"figures from fewer than {report['min_devices']} devices are withheld."
-        "</p><form method=post action='/dashboard/logout'><button>Sign out</button></form>"
-        "<h2>Shown, acted on and adopted per day</h2>"
-        f"<div class=grid>{''.join(charts) or '<p class=muted>No telemetry yet.</p>'}</div>"
-        "<h2>Lift vs. holdout (adoption rate difference, 95 % interval)</h2>"
-        f"<div class=card>{lift_chart(report['adoption'])}"
-        "<table><tr><th>habit</th><th>nudged devices</th><th>adopted</th>"
-        f"<th>holdout devices</th><th>adopted</th></tr>{adoption_rows}</table></div>"
-        "<h2>Pack versions and rollout</h2><div class=card><table><tr><th>pack</th>"
-        "<th>version</th><th>rollout</th><th>groups</th><th>state</th><th>key</th></tr>"
-        f"{rollout_rows}</table></div>"
+    history = _table(
+        "Changes in this period (the dashed lines on the charts)",
+        ("day", "pack", "version", "change", "rollout", "groups"),
+        [
+            (v["day"], v["pack_id"], str(v["version"]), v["action"], f"{v['rollout']}%",
+             ", ".join(v["groups"]) if v["groups"] else "all")
+            for v in report["versions"]
+        ],
+    )  # fmt: skip
+    return (
+        "<div class=card><table><caption>Versions</caption><tr><th scope=col>pack</th>"
+        "<th scope=col>version</th><th scope=col>rollout</th><th scope=col>groups</th>"
+        f"<th scope=col>state</th><th scope=col>key</th></tr>{rollout_rows}</table>"
+        f"{history}</div>"
     )
-    return _page("Waymark — adoption", body)
+
+
+def _table(caption: str, head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    header = "".join(f"<th scope=col>{escape(h)}</th>" for h in head)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<th scope=row>{escape(c)}</th>" if i == 0 else f"<td>{escape(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><caption>{escape(caption)}</caption><tr>{header}</tr>{body}</table>"
+
+
+def _details(table: str) -> str:
+    return f"<details><summary>Table of this chart</summary>{table}</details>"
 
 
 def _legend() -> str:
     return "".join(
-        f'<span><svg width="10" height="10"><rect width="10" height="10" fill="{c}"/></svg> '
-        f"{n}</span>"
+        f'<span><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" '
+        f'fill="{c}"/></svg> {n}</span>'
         for n, c in COLOURS.items()
     )
 
 
+def _get(entry: dict[str, Any], arm: str, name: str) -> Any:
+    figures = entry.get(arm)
+    return None if figures is None else figures[name]
+
+
+def _n(entry: dict[str, Any], arm: str, name: str) -> str:
+    return _num(_get(entry, arm, name))
+
+
+def _pct_of(entry: dict[str, Any], arm: str) -> str:
+    return _pct(_get(entry, arm, "rate"))
+
+
 def _num(v: int | None) -> str:
-    return "withheld" if v is None else str(v)
+    return "withheld" if v is None else f"{v:,}"
 
 
 def _pct(v: float | None) -> str:
     return "withheld" if v is None else f"{v * 100:.1f} %"
+
+
+def _pp(v: float | None) -> str:
+    return "withheld" if v is None else f"{v * 100:+.1f} points"
+
+
+def _interval(v: Sequence[float] | None, pct: bool = False) -> str:
+    if v is None:
+        return "withheld"
+    if pct:
+        return f"{v[0] * 100:.1f}–{v[1] * 100:.1f} %"
+    return f"{v[0] * 100:+.1f} to {v[1] * 100:+.1f} points"

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, event
 __all__ = [
     "MigrationState",
     "default_url",
+    "head_revision",
     "make_engine",
     "migration_state",
     "normalise_url",
@@ -86,9 +87,16 @@ def _alembic_config() -> Config:
     return cfg
 
 
+def head_revision() -> str:
+    """The revision the newest migration of this code builds."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None, "server/migrations has no revision"
+    return head
+
+
 def migration_state(engine: Engine) -> MigrationState:
     """Whether the database is empty, up to date, behind or ahead of this code."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    head = head_revision()
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     if current is None:

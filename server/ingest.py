@@ -10,12 +10,13 @@ whole raises a :mod:`server.errors` error.
 from __future__ import annotations
 
 import json
-import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from agent.rules.records import RECORD_FIELDS, UUID_FIELD, WIRE_FIELDS, Rejected, WireRecord
+from server.days import utc_day
 from server.errors import Invalid, TooLarge, UnsupportedEncoding
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "check_event",
     "decode_body",
     "parse_batch",
-    "utc_day",
 ]
 
 MAX_COMPRESSED: Final = 1024 * 1024
@@ -35,12 +35,11 @@ MAX_DECOMPRESSED: Final = 5 * 1024 * 1024
 MAX_EVENTS: Final = 500
 #: What an event may name: the wire table's fields and nothing else (a title, say).
 ALLOWED_FIELDS: Final = frozenset(f.name for f in WIRE_FIELDS)
-_DAYS: dict[int, str] = {}
 
 
 @dataclass(frozen=True, slots=True)
 class CheckedEvent(WireRecord):
-    """An event that passed every check, ready to store, with its UTC day."""
+    """An event that passed every check, ready to store, with its local day (tenant time)."""
 
     day: str = field(kw_only=True)
 
@@ -80,23 +79,18 @@ def parse_batch(data: bytes) -> list[Any]:
     return items
 
 
-def utc_day(t: float) -> str:
-    """``YYYY-MM-DD`` of a Unix time in UTC (memoised: a batch spans a day or two)."""
-    number = int(t // 86400)
-    day = _DAYS.get(number)
-    if day is None:
-        day = time.strftime("%Y-%m-%d", time.gmtime(number * 86400))
-        if len(_DAYS) > 4096:
-            _DAYS.clear()
-        _DAYS[number] = day
-    return day
-
-
-def check_event(item: object, now: float) -> tuple[str | None, CheckedEvent | str]:
+def check_event(
+    item: object,
+    now: float,
+    day_of: Callable[[float], str] = utc_day,
+    oldest: float | None = None,
+) -> tuple[str | None, CheckedEvent | str]:
     """``(uuid, event)`` for a good event, ``(uuid or None, "rejected:<why>")`` otherwise.
 
     The checks are the wire table's (agent.rules.records), in its order; the
-    first that fails names the rejection.
+    first that fails names the rejection.  An event from before ``oldest`` (the
+    retention period) is ``rejected:too_old``: it would be deleted at once.
+    ``day_of`` names the day it is filed under (the tenant's time zone).
     """
     if not isinstance(item, dict):
         return None, "rejected:not_an_object"
@@ -119,4 +113,6 @@ def check_event(item: object, now: float) -> tuple[str | None, CheckedEvent | st
             values[f.name] = f.kind.check(value, now)
         except Rejected as exc:
             return uid, f"rejected:{exc.why or f.name}"
-    return uid, CheckedEvent(**values, uuid=uid, day=utc_day(values["t"]))
+    if oldest is not None and values["t"] < oldest:
+        return uid, "rejected:too_old"
+    return uid, CheckedEvent(**values, uuid=uid, day=day_of(values["t"]))

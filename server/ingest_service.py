@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from server.days import LocalDays
 from server.group_commit import GroupWriter
 from server.ingest import CheckedEvent, check_event, decode_body, parse_batch
 from server.metrics import Metrics
@@ -43,13 +44,25 @@ class IngestAnswer:
 
 
 class IngestService:
-    """Checks batches, drops repeats inside a batch, and stores the rest through ``writer``."""
+    """Checks batches, drops repeats inside a batch, and stores the rest through ``writer``.
+
+    ``days_of`` gives a tenant's calendar (its events are filed under its local
+    days); events older than ``retain_days`` are refused as ``too_old``.
+    """
 
     def __init__(
-        self, writer: GroupWriter, metrics: Metrics, clock: Callable[[], float] = time.time
+        self,
+        writer: GroupWriter,
+        metrics: Metrics,
+        days_of: Callable[[int], LocalDays],
+        *,
+        retain_days: int,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._writer = writer
         self._metrics = metrics
+        self._days_of = days_of
+        self._retain = retain_days * 86400.0
         self._clock = clock
 
     async def ingest(
@@ -58,11 +71,13 @@ class IngestService:
         """Store the new events of ``body``; ``ok``, ``duplicate`` or ``rejected:<why>`` each."""
         items = parse_batch(decode_body(body, content_encoding))
         now = self._clock()
+        day_of = self._days_of(device.tenant_id).day
+        oldest = now - self._retain
         statuses: list[tuple[str | None, str]] = []
         fresh: list[CheckedEvent] = []
         seen: set[str] = set()
         for item in items:
-            uid, checked = check_event(item, now)
+            uid, checked = check_event(item, now, day_of, oldest)
             if isinstance(checked, str):
                 statuses.append((uid, checked))
             elif checked.uuid in seen:

@@ -1,7 +1,9 @@
 """AWS Lambda entry point (installers/server/template.yaml): the app behind Mangum.
 
 The database URL comes from ``WAYMARK_SERVER_DB``; migrations run in the
-separate ``migrate`` function after a deploy, never during a cold start.
+separate ``migrate`` function after a deploy, never during a cold start.  A
+Lambda has no thread that outlives a request, so retention runs in ``purge``,
+which a schedule calls (hourly or daily).
 """
 
 from __future__ import annotations
@@ -13,16 +15,17 @@ from mangum import Mangum
 
 from server.app import create_app
 from server.db import make_engine, migration_state, upgrade
-from server.settings import ServerSettings
+from server.settings import DEFAULT_RETAIN_DAYS, ServerSettings
 from server.store import Store
 
-__all__ = ["handler", "migrate"]
+__all__ = ["handler", "migrate", "purge"]
 
 _engine = make_engine(os.environ["WAYMARK_SERVER_DB"])
-_app = create_app(
-    Store(_engine),
-    ServerSettings(rate_per_second=float(os.environ.get("WAYMARK_RATE_PER_SECOND", "2"))),
+_settings = ServerSettings(
+    rate_per_second=float(os.environ.get("WAYMARK_RATE_PER_SECOND", "2")),
+    retain_days=int(os.environ.get("WAYMARK_RETAIN_DAYS", str(DEFAULT_RETAIN_DAYS))),
 )
+_app = create_app(Store(_engine), _settings)
 handler: Any = Mangum(_app, lifespan="off")
 
 
@@ -31,3 +34,9 @@ def migrate(_event: object, _context: object) -> dict[str, str]:
     before = migration_state(_engine)
     upgrade(_engine)
     return {"before": before, "after": migration_state(_engine)}
+
+
+def purge(_event: object, _context: object) -> dict[str, int]:
+    """The Purge function: delete raw events past the retention period (run on a schedule)."""
+    done = Store(_engine).purge(_settings.retain_days, actor="lambda")
+    return {"events": done.events, "exposures_folded": done.exposures}

@@ -32,12 +32,20 @@ from agent.rules.records import WIRE_FIELDS, WireField
 
 __all__ = [
     "admin_tokens",
+    "audit_log",
     "bundles",
+    "daily_devices",
+    "daily_rollups",
+    "departed_exposures",
     "devices",
     "enroll_tokens",
     "events",
+    "exposures",
+    "group_sets",
     "metadata",
     "publisher_keys",
+    "report_cells",
+    "rollout_log",
     "tenants",
 ]
 
@@ -63,6 +71,8 @@ tenants = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(128), nullable=False, unique=True),
     Column("created", Float, nullable=False),
+    # IANA zone whose calendar days the reports use (events are filed under them).
+    Column("time_zone", String(64), nullable=False, server_default="UTC"),
 )
 
 enroll_tokens = Table(
@@ -106,6 +116,8 @@ devices = Table(
     Column("os", String(16), nullable=False),
     Column("agent_version", String(32), nullable=False),
     Column("created", Float, nullable=False),
+    # When the device last sent telemetry (to the hour): retention forgets the idle.
+    Column("last_seen", Float),
 )
 
 events = Table(
@@ -119,6 +131,8 @@ events = Table(
     *(_wire_column(f) for f in WIRE_FIELDS),
     Column("day", String(10), nullable=False),
     Column("received", Float, nullable=False),
+    # The device's group set when it sent the event: the rollup cell it counted in.
+    Column("group_set_id", Integer),
     UniqueConstraint("device_id", "uuid", name="uq_events_device_uuid"),
     Index("ix_events_tenant_day", "tenant_id", "day"),
 )
@@ -140,4 +154,124 @@ bundles = Table(
     Column("groups", Text),
     Column("withdrawn", Integer, nullable=False, server_default="0"),
     UniqueConstraint("tenant_id", "pack_id", "version", name="uq_bundles_tenant_pack_version"),
+)
+
+# ---------------------------------------------------------------- analytics
+#
+# The report reads these, never the raw events: they are kept up to date in the
+# transaction that stores each batch (server.rollup_store), from the rows that
+# were new, so a resend never counts twice.  Text keys are '' rather than NULL,
+# because NULLs never conflict in a unique index and the upserts rely on it.
+
+group_sets = Table(
+    "group_sets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    # sha256 of the canonical JSON list, so the unique key stays short.
+    Column("digest", String(64), nullable=False),
+    Column("groups", Text, nullable=False),
+    UniqueConstraint("tenant_id", "digest", name="uq_group_sets_tenant_digest"),
+)
+
+report_cells = Table(
+    "report_cells",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("pack_id", String(128), nullable=False),
+    Column("habit", String(128), nullable=False),
+    # A rule id, '' for habit-level adoptions, '*' for a habit's total over its rules.
+    Column("rule", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("reason", String(64), nullable=False),
+    UniqueConstraint(
+        "tenant_id", "pack_id", "habit", "rule", "kind", "reason", name="uq_report_cells_key"
+    ),
+)
+
+daily_rollups = Table(
+    "daily_rollups",
+    metadata,
+    Column("cell_id", Integer, ForeignKey("report_cells.id"), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("group_set_id", Integer, ForeignKey("group_sets.id"), primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("events", BigInteger, nullable=False),
+    # Distinct devices; a device is counted in the group set it had when first seen.
+    Column("devices", Integer, nullable=False),
+    Index("ix_daily_rollups_tenant_day", "tenant_id", "day"),
+)
+
+daily_devices = Table(
+    "daily_devices",
+    metadata,
+    # Which devices a cell already counted on a day: what makes `devices` exact.
+    # Kept only as long as the raw events (the retention period).
+    Column("day", String(10), primary_key=True),
+    Column("cell_id", Integer, ForeignKey("report_cells.id"), primary_key=True),
+    Column("device_id", String(36), ForeignKey("devices.id"), primary_key=True),
+    # The group set the device was counted in (erasure takes it back from there).
+    Column("group_set_id", Integer, nullable=False),
+)
+
+exposures = Table(
+    "exposures",
+    metadata,
+    # One row per device and habit: the arm of its first trigger and what followed.
+    Column("device_id", String(36), ForeignKey("devices.id"), primary_key=True),
+    Column("habit", String(128), primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("pack_id", String(128), nullable=False),
+    Column("arm", String(16), nullable=False),
+    Column("first_t", Float, nullable=False),
+    # The Monday (tenant time) of the week of the first trigger: the cohort.
+    Column("first_week", String(10), nullable=False),
+    Column("group_set_id", Integer, ForeignKey("group_sets.id"), nullable=False),
+    Column("shown_t", Float),
+    Column("adopted_t", Float),
+    Index("ix_exposures_tenant_week", "tenant_id", "first_week"),
+)
+
+departed_exposures = Table(
+    "departed_exposures",
+    metadata,
+    # Exposures of devices forgotten for inactivity, folded into counts without
+    # device ids, so a closed cohort's figures do not change when they leave.
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), primary_key=True),
+    Column("pack_id", String(128), primary_key=True),
+    Column("habit", String(128), primary_key=True),
+    Column("first_week", String(10), primary_key=True),
+    Column("group_set_id", Integer, ForeignKey("group_sets.id"), primary_key=True),
+    Column("arm", String(16), primary_key=True),
+    # Whole days from the first trigger to the first toast / adoption; -1: never.
+    Column("shown_days", Integer, primary_key=True),
+    Column("adopted_days", Integer, primary_key=True),
+    Column("devices", Integer, nullable=False),
+)
+
+rollout_log = Table(
+    "rollout_log",
+    metadata,
+    # Every upload, rollout change and rollback: the version markers of the charts.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("pack_id", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("rollout", Integer, nullable=False),
+    Column("groups", Text),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    # What was erased or purged, when and by whom: counts, never a device id.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id")),
+    Column("at", Float, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("actor", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
 )

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
-__all__ = ["ServerSettings"]
+__all__ = ["DEFAULT_RETAIN_DAYS", "ServerSettings"]
+
+#: How long raw events are kept unless the operator says otherwise (docs/privacy.md).
+DEFAULT_RETAIN_DAYS: Final = 35
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,3 +18,7 @@ class ServerSettings:
     #: Per-device request budget: ``rate_burst`` at once, refilled at ``rate_per_second``.
     rate_per_second: float = 2.0
     rate_burst: int = 60
+    #: Raw events are kept this many days, then deleted (docs/privacy.md).
+    retain_days: int = DEFAULT_RETAIN_DAYS
+    #: Seconds between two retention runs (the first runs at start).
+    purge_every: float = 3600.0

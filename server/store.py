@@ -10,9 +10,10 @@ import json
 import threading
 import time
 import uuid as uuidlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 from operator import attrgetter
 from typing import Any, Final
 
@@ -22,18 +23,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from agent.rules.bundle import key_id, load_public_key, public_key_text
-from agent.rules.records import WIRE_FIELDS
+from agent.rules.records import WIRE_FIELDS, WireRecord
 from server import schema as s
+from server.days import DEFAULT_ZONE, LocalDays, check_zone
 from server.errors import NotFound
 from server.ingest import CheckedEvent
-from server.reports import HabitFact
+from server.reports import DailyRow, ExposureRow, VersionMark
+from server.rollup_store import NewEvent, RollupStore
+from server.rollups import cells_of
 from server.tokens import hash_token, new_token, ring_of
 
 __all__ = [
     "Admin",
     "BundleRow",
     "Device",
+    "Erasure",
     "EventGroup",
+    "Purge",
     "Store",
 ]
 
@@ -46,8 +52,13 @@ _EVENT_COLUMNS: Final[dict[str, str]] = {
     "tenant_id": "INT",
     "device_id": "TEXT",
     "day": "TEXT",
+    "group_set_id": "INT",
     **{f.name: _PG_TYPES[f.python_type] for f in WIRE_FIELDS},
 }
+#: How long a looked-up device (its groups) or a tenant's time zone is trusted.
+CACHE_SECONDS: Final = 300.0
+#: last_seen is written at most this often per device (retention counts in days).
+LAST_SEEN_EVERY: Final = 3600.0
 # The rows travel as one JSON parameter that PostgreSQL unpacks in C: a short
 # statement psycopg prepares once, with no per-element adaptation in Python
 # (text arrays cost the server 3x the CPU; a multi-row VALUES, 10x).
@@ -78,6 +89,23 @@ class Admin:
 
 
 @dataclass(frozen=True, slots=True)
+class Erasure:
+    """What ``waymark-server device erase`` deleted (the audit log keeps these counts)."""
+
+    device_found: bool
+    events: int
+    exposures: int
+
+
+@dataclass(frozen=True, slots=True)
+class Purge:
+    """What one retention run deleted or folded, over every tenant."""
+
+    events: int
+    exposures: int
+
+
+@dataclass(frozen=True, slots=True)
 class BundleRow:
     pack_id: str
     version: int
@@ -101,11 +129,16 @@ def _groups(text: str | None) -> tuple[str, ...] | None:
 class Store:
     """The server's data, over one SQLAlchemy engine (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
+        self.rollups = RollupStore(engine)
+        self._clock = clock
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        # Device secrets never change, so a successful lookup can be remembered.
-        self._device_cache: dict[str, Device] = {}
+        # A lookup is remembered for a while: secrets never change, groups rarely
+        # (a change reaches every server process within CACHE_SECONDS).
+        self._device_cache: dict[str, tuple[Device, float]] = {}
+        self._days: dict[int, tuple[LocalDays, float]] = {}
+        self._last_seen: dict[str, float] = {}
         # SQLite has one writer; queueing here is fairer and faster than its busy
         # handler, which sleeps and retries (that made the p99 of ingestion).
         self._write_lock: threading.Lock | None = (
@@ -137,6 +170,34 @@ class Store:
                 f"no tenant named {name!r}; create it with `waymark-server tenant create`"
             )
         return int(row[0])
+
+    def local_days(self, tenant_id: int) -> LocalDays:
+        """The calendar of a tenant's time zone (cached for a while)."""
+        hit = self._days.get(tenant_id)
+        if hit is not None and self._clock() - hit[1] <= CACHE_SECONDS:
+            return hit[0]
+        with self.engine.connect() as conn:
+            zone = conn.execute(
+                select(s.tenants.c.time_zone).where(s.tenants.c.id == tenant_id)
+            ).scalar()
+        days = LocalDays(str(zone or DEFAULT_ZONE))
+        self._days[tenant_id] = (days, self._clock())
+        return days
+
+    def set_time_zone(self, tenant_id: int, zone: str) -> None:
+        """Set the IANA zone whose days the tenant's reports use (from the next event on)."""
+        check_zone(zone)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(s.tenants).where(s.tenants.c.id == tenant_id).values(time_zone=zone)
+            )
+        self._days.pop(tenant_id, None)
+
+    def tenants(self) -> list[tuple[int, str]]:
+        """Every tenant: ``(id, name)``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.tenants.c.id, s.tenants.c.name)).all()
+        return [(int(r[0]), str(r[1])) for r in rows]
 
     def add_enroll_token(self, tenant_id: int) -> str:
         token = new_token("enroll")
@@ -213,12 +274,15 @@ class Store:
         return None if row is None else Admin(tenant_id=int(row[0]), role=str(row[1]))
 
     def cached_device(self, secret: str) -> Device | None:
-        """The device of ``secret`` if it was looked up before (no database access)."""
-        return self._device_cache.get(hash_token(secret))
+        """The device of ``secret`` if it was looked up lately (no database access)."""
+        hit = self._device_cache.get(hash_token(secret))
+        if hit is None or self._clock() - hit[1] > CACHE_SECONDS:
+            return None
+        return hit[0]
 
     def device(self, secret: str) -> Device | None:
         digest = hash_token(secret)
-        cached = self._device_cache.get(digest)
+        cached = self.cached_device(secret)
         if cached is not None:
             return cached
         with self.engine.connect() as conn:
@@ -228,13 +292,32 @@ class Store:
                 ).where(s.devices.c.secret_hash == digest)
             ).first()
         if row is None:
+            self._device_cache.pop(digest, None)
             return None
         found = Device(
             id=str(row[0]), tenant_id=int(row[1]), ring=int(row[2]), groups=_groups(row[3]) or ()
         )
-        if len(self._device_cache) < 100_000:
-            self._device_cache[digest] = found
+        if len(self._device_cache) >= 100_000:
+            self._device_cache.clear()
+        self._device_cache[digest] = (found, self._clock())
         return found
+
+    def set_groups(self, device: Device, groups: Sequence[str]) -> Device:
+        """Store the groups a device re-announced; returns the device as it is now."""
+        wanted = tuple(sorted(set(groups)))
+        if wanted == tuple(sorted(device.groups)):
+            return device
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(s.devices)
+                .where(s.devices.c.id == device.id)
+                .values(groups=json.dumps(list(wanted)))
+            )
+        changed = Device(device.id, device.tenant_id, device.ring, wanted)
+        for digest, (known, _at) in list(self._device_cache.items()):
+            if known.id == device.id:
+                self._device_cache[digest] = (changed, self._clock())
+        return changed
 
     def enroll_device(
         self, tenant_id: int, groups: Sequence[str], os_name: str, agent_version: str
@@ -270,47 +353,81 @@ class Store:
 
         Returns, per group, the UUIDs that were new.  When two groups carry the
         same device and UUID (a resend racing its original), the first claims it
-        and the second sees a duplicate.
+        and the second sees a duplicate.  The rollups take the new events in
+        the same transaction (:meth:`RollupStore.apply`).
         """
-        rows = [
-            {
-                "tenant_id": device.tenant_id,
-                "device_id": device.id,
-                "day": e.day,
-                **dict(zip(_WIRE_NAMES, _wire_values(e), strict=True)),
-            }
-            for device, batch in groups
-            for e in batch
-        ]
-        if not rows:
+        if not any(batch for _, batch in groups):
             return [set() for _ in groups]
-        received = time.time()
-        if self.engine.dialect.name == "postgresql":
+        with self._writing():
+            # Ids of group sets and cells are made (and committed) before the
+            # batch's transaction, so that one can be retried on its own.
+            group_sets = {d.id: self.rollups.group_set_id(d.tenant_id, d.groups) for d, _ in groups}
+            cells = self._cell_ids((d.tenant_id, e) for d, batch in groups for e in batch)
+            # Read before the transaction: on SQLite a second connection would wait for it.
+            calendars = {d.tenant_id: self.local_days(d.tenant_id) for d, _ in groups}
+            rows = [
+                {
+                    "tenant_id": device.tenant_id,
+                    "device_id": device.id,
+                    "day": e.day,
+                    "group_set_id": group_sets[device.id],
+                    **dict(zip(_WIRE_NAMES, _wire_values(e), strict=True)),
+                }
+                for device, batch in groups
+                for e in batch
+            ]
+            received = self._clock()
             with self.engine.begin() as conn:
-                stored = conn.execute(
-                    _PG_INSERT, {"rows": json.dumps(rows), "received": received}
-                ).all()
-        else:
-            for row in rows:
-                row["received"] = received
-            stmt = (
-                self._insert(s.events)
-                .on_conflict_do_nothing(index_elements=["device_id", "uuid"])
-                .returning(s.events.c.device_id, s.events.c.uuid)
-            )
-            with self._writing(), self.engine.begin() as conn:
-                stored = conn.execute(stmt, rows).all()
-        new = {(str(r[0]), str(r[1])) for r in stored}
-        results: list[set[str]] = []
-        for device, batch in groups:
-            mine: set[str] = set()
-            for e in batch:
-                key = (device.id, e.uuid)
-                if key in new:
-                    new.discard(key)
-                    mine.add(e.uuid)
-            results.append(mine)
+                if self.engine.dialect.name == "postgresql":
+                    stored = conn.execute(
+                        _PG_INSERT, {"rows": json.dumps(rows), "received": received}
+                    ).all()
+                else:
+                    for row in rows:
+                        row["received"] = received
+                    stmt = (
+                        self._insert(s.events)
+                        .on_conflict_do_nothing(index_elements=["device_id", "uuid"])
+                        .returning(s.events.c.device_id, s.events.c.uuid)
+                    )
+                    stored = conn.execute(stmt, rows).all()
+                new = {(str(r[0]), str(r[1])) for r in stored}
+                results: list[set[str]] = []
+                fresh: list[NewEvent] = []
+                for device, batch in groups:
+                    mine: set[str] = set()
+                    for e in batch:
+                        key = (device.id, e.uuid)
+                        if key in new:
+                            new.discard(key)
+                            mine.add(e.uuid)
+                            fresh.append((device.id, device.tenant_id, group_sets[device.id], e))
+                    results.append(mine)
+                self.rollups.apply(conn, fresh, cells, calendars.__getitem__)
+                self._touch(conn, [d for d, _ in groups], received)
         return results
+
+    def _cell_ids(self, events: Iterable[tuple[int, WireRecord]]) -> dict[tuple[int, Any], int]:
+        by_tenant: dict[int, set[Any]] = {}
+        for tenant, e in events:
+            by_tenant.setdefault(tenant, set()).update(cells_of(e))
+        return {
+            (tenant, key): cell
+            for tenant, keys in by_tenant.items()
+            for key, cell in self.rollups.cell_ids(tenant, keys).items()
+        }
+
+    def _touch(self, conn: Any, devices: Sequence[Device], now: float) -> None:
+        """Note that these devices are active (at most hourly each: retention counts days)."""
+        due = sorted(
+            {d.id for d in devices if now - self._last_seen.get(d.id, 0.0) >= LAST_SEEN_EVERY}
+        )
+        if not due:
+            return
+        conn.execute(update(s.devices).where(s.devices.c.id.in_(due)).values(last_seen=now))
+        if len(self._last_seen) > 200_000:
+            self._last_seen.clear()
+        self._last_seen.update(dict.fromkeys(due, now))
 
     def _writing(self) -> AbstractContextManager[object]:
         return self._write_lock if self._write_lock is not None else nullcontext()
@@ -357,6 +474,7 @@ class Store:
                     withdrawn=0,
                 )
             )
+            self._log_rollout(conn, tenant_id, pack_id, version, "upload", rollout, groups)
 
     def set_rollout(
         self, tenant_id: int, pack_id: str, version: int, rollout: int, groups: Sequence[str] | None
@@ -376,6 +494,16 @@ class Store:
             )
             if result.rowcount == 0:
                 raise NotFound(f"pack {pack_id} has no version {version}")
+            current = conn.execute(
+                select(s.bundles.c.groups).where(
+                    s.bundles.c.tenant_id == tenant_id,
+                    s.bundles.c.pack_id == pack_id,
+                    s.bundles.c.version == version,
+                )
+            ).scalar()
+            self._log_rollout(
+                conn, tenant_id, pack_id, version, "rollout", rollout, _groups(current)
+            )
 
     def rollback(self, tenant_id: int, pack_id: str, to_version: int) -> list[int]:
         """Withdraw every version above ``to_version``; returns the withdrawn versions."""
@@ -407,6 +535,22 @@ class Store:
                     s.bundles.c.version == to_version,
                 )
                 .values(withdrawn=0)
+            )
+            serving = conn.execute(
+                select(s.bundles.c.rollout, s.bundles.c.groups).where(
+                    s.bundles.c.tenant_id == tenant_id,
+                    s.bundles.c.pack_id == pack_id,
+                    s.bundles.c.version == to_version,
+                )
+            ).one()
+            self._log_rollout(
+                conn,
+                tenant_id,
+                pack_id,
+                to_version,
+                "rollback",
+                int(serving[0]),
+                _groups(serving[1]),
             )
         return sorted(versions)
 
@@ -448,7 +592,15 @@ class Store:
     def bundle_for(
         self, device: Device, pack_id: str | None, now: float
     ) -> tuple[bytes, str] | None:
-        """The newest live bundle this device is in the audience of: ``(data, sha256)``."""
+        """The bundle this device should run: ``(data, sha256)``, or None.
+
+        A version applies to a device when it is live (not withdrawn, not
+        expired), the device's ring is inside its rollout and it has no group
+        limit or shares a group with the device.  Of each pack id the highest
+        applicable version counts; with ``pack_id`` that pack's, without it the
+        pack whose applicable version was uploaded last — a pack limited to
+        other groups never hides the packs that do apply.
+        """
         cols = s.bundles.c
         query = select(
             cols.pack_id, cols.version, cols.rollout, cols.groups, cols.sha256, cols.uploaded
@@ -456,23 +608,17 @@ class Store:
         if pack_id is not None:
             query = query.where(cols.pack_id == pack_id)
         with self.engine.connect() as conn:
-            candidates = conn.execute(query).all()
             mine = set(device.groups)
-            eligible = [
-                r
-                for r in candidates
-                if device.ring < int(r[2])
-                and (r[3] is None or not (groups := _groups(r[3])) or mine.intersection(groups))
-            ]
-            if not eligible:
+            newest: dict[str, Any] = {}
+            for r in conn.execute(query):
+                groups = _groups(r[3])
+                if device.ring >= int(r[2]) or (groups and not mine.intersection(groups)):
+                    continue
+                if r[0] not in newest or int(r[1]) > int(newest[r[0]][1]):
+                    newest[str(r[0])] = r
+            if not newest:
                 return None
-            if pack_id is None:
-                # Without a pack id: the pack most recently uploaded to this tenant.
-                newest_pack = max(candidates, key=lambda r: float(r[5]))[0]
-                eligible = [r for r in eligible if r[0] == newest_pack]
-                if not eligible:
-                    return None
-            best = max(eligible, key=lambda r: int(r[1]))
+            best = max(newest.values(), key=lambda r: (float(r[5]), int(r[1])))
             data = conn.execute(
                 select(cols.data).where(
                     cols.tenant_id == device.tenant_id,
@@ -482,57 +628,176 @@ class Store:
             ).scalar_one()
         return bytes(data), str(best[4])
 
+    def _log_rollout(
+        self,
+        conn: Any,
+        tenant_id: int,
+        pack_id: str,
+        version: int,
+        action: str,
+        rollout: int,
+        groups: Sequence[str] | None,
+    ) -> None:
+        conn.execute(
+            s.rollout_log.insert().values(
+                tenant_id=tenant_id,
+                at=self._clock(),
+                pack_id=pack_id,
+                version=version,
+                action=action,
+                rollout=rollout,
+                groups=None if not groups else json.dumps(list(groups)),
+            )
+        )
+
     # ---------------------------------------------------------------- reports
 
-    def event_counts(
-        self, tenant_id: int, since_day: str, until_day: str, pack_id: str | None
-    ) -> list[tuple[str, str | None, str | None, str, str | None, int, int]]:
-        """``(day, habit, rule, kind, reason, events, distinct devices)`` rows."""
-        c = s.events.c
-        query = (
-            select(
-                c.day,
-                c.habit,
-                c.rule,
-                c.kind,
-                c.reason,
-                func.count(),
-                func.count(func.distinct(c.device_id)),
-            )
-            .where(c.tenant_id == tenant_id, c.day >= since_day, c.day <= until_day)
-            .group_by(c.day, c.habit, c.rule, c.kind, c.reason)
-        )
-        if pack_id is not None:
-            query = query.where(c.pack_id == pack_id)
-        with self.engine.connect() as conn:
-            return [
-                (str(r[0]), r[1], r[2], str(r[3]), r[4], int(r[5]), int(r[6]))
-                for r in conn.execute(query)
-            ]
+    def group_sets(self, tenant_id: int) -> Mapping[int, frozenset[str]]:
+        return self.rollups.group_sets(tenant_id)
 
-    def habit_devices(
+    def daily_rows(
         self, tenant_id: int, since_day: str, until_day: str, pack_id: str | None
-    ) -> list[HabitFact]:
-        """Per habit, kind, reason and device: the first and last time, for the lift."""
-        c = s.events.c
-        query = (
-            select(c.habit, c.kind, c.reason, c.device_id, func.min(c.t), func.max(c.t))
-            .where(
-                c.tenant_id == tenant_id,
-                c.day >= since_day,
-                c.day <= until_day,
-                c.habit.is_not(None),
-                c.kind.in_(("shown", "adopted", "suppressed")),
+    ) -> list[DailyRow]:
+        return self.rollups.daily_rows(tenant_id, since_day, until_day, pack_id)
+
+    def exposure_rows(
+        self,
+        tenant_id: int,
+        first_week: str,
+        last_week: str,
+        pack_id: str | None,
+        window_days: int,
+    ) -> list[ExposureRow]:
+        return self.rollups.exposure_rows(tenant_id, first_week, last_week, pack_id, window_days)
+
+    def version_marks(self, tenant_id: int, pack_id: str | None) -> list[VersionMark]:
+        return self.rollups.version_marks(tenant_id, pack_id)
+
+    # ---------------------------------------------------------------- erasure and retention
+
+    def erase_device(self, device_id: str, tenant_id: int | None, actor: str) -> Erasure:
+        """Delete everything about one device; ``tenant_id`` None: whichever tenant has it.
+
+        The audit log records that a device was erased, when, by whom and how
+        many rows went, never which device.  Its secret stops working at once
+        in this process and within CACHE_SECONDS in others.
+        """
+        with self._writing(), self.engine.begin() as conn:
+            row = conn.execute(
+                select(s.devices.c.tenant_id, s.devices.c.secret_hash).where(
+                    s.devices.c.id == device_id
+                )
+            ).first()
+            if row is None or (tenant_id is not None and int(row[0]) != tenant_id):
+                return Erasure(False, 0, 0)
+            erased = self.rollups.erase_device(conn, device_id)
+            conn.execute(s.devices.delete().where(s.devices.c.id == device_id))
+            self._audit(
+                conn,
+                int(row[0]),
+                "device_erased",
+                actor,
+                {"events": erased.events, "exposures": erased.exposures},
             )
-            .group_by(c.habit, c.kind, c.reason, c.device_id)
-        )
-        if pack_id is not None:
-            query = query.where(c.pack_id == pack_id)
+        self._device_cache.pop(str(row[1]), None)
+        self._last_seen.pop(device_id, None)
+        return Erasure(True, erased.events, erased.exposures)
+
+    def purge(self, retain_days: int, actor: str = "retention") -> Purge:
+        """Delete raw events older than ``retain_days`` local days, in every tenant, and fold
+        the exposures of devices idle for that long into device-free counts."""
+        now = self._clock()
+        events = exposures = 0
+        for tenant_id, _name in self.tenants():
+            today = self.local_days(tenant_id).date_of(now)
+            cutoff = (today - timedelta(days=retain_days)).isoformat()
+            with self._writing():
+                gone = self.rollups.purge_events(tenant_id, cutoff)
+                with self.engine.begin() as conn:
+                    folded = self.rollups.forget_idle(conn, tenant_id, now - retain_days * 86400.0)
+                    if gone or folded:
+                        self._audit(
+                            conn,
+                            tenant_id,
+                            "retention",
+                            actor,
+                            {"before_day": cutoff, "events": gone, "exposures_folded": folded},
+                        )
+            events += gone
+            exposures += folded
+        return Purge(events, exposures)
+
+    def rebuild_rollups(self, tenant_id: int, chunk: int = 5000) -> int:
+        """Fill a tenant's rollups again from the raw events it still has; returns events read.
+
+        For a database migrated from before the rollups existed.  Exposures of
+        devices already folded for inactivity stay folded.
+        """
+        ev = s.events.c
+        with self._writing(), self.engine.begin() as conn:
+            self.rollups.clear(conn, tenant_id)
+        devices = {
+            str(r[0]): Device(str(r[0]), tenant_id, int(r[1]), _groups(r[2]) or ())
+            for r in self._select_all(
+                select(s.devices.c.id, s.devices.c.ring, s.devices.c.groups).where(
+                    s.devices.c.tenant_id == tenant_id
+                )
+            )
+        }
+        last, seen = 0, 0
+        names = (*_WIRE_NAMES, "day")
+        while True:
+            rows = self._select_all(
+                select(ev.id, ev.device_id, ev.group_set_id, *(ev[n] for n in names))
+                .where(ev.tenant_id == tenant_id, ev.id > last)
+                .order_by(ev.id)
+                .limit(chunk)
+            )
+            if not rows:
+                return seen
+            last, seen = int(rows[-1][0]), seen + len(rows)
+            fresh: list[NewEvent] = []
+            for r in rows:
+                device = devices[str(r[1])]
+                group_set = (
+                    int(r[2])
+                    if r[2] is not None
+                    else self.rollups.group_set_id(tenant_id, device.groups)
+                )
+                event = CheckedEvent(**dict(zip(names, r[3:], strict=True)))
+                fresh.append((device.id, tenant_id, group_set, event))
+            cells = self._cell_ids((tenant_id, e) for *_, e in fresh)
+            calendars = {tenant_id: self.local_days(tenant_id)}
+            with self._writing(), self.engine.begin() as conn:
+                self.rollups.apply(conn, fresh, cells, calendars.__getitem__)
+
+    def _select_all(self, query: Any) -> list[Any]:
         with self.engine.connect() as conn:
-            return [
-                HabitFact(str(r[0]), str(r[1]), r[2], str(r[3]), float(r[4]), float(r[5]))
-                for r in conn.execute(query)
-            ]
+            return list(conn.execute(query).all())
+
+    def _audit(
+        self, conn: Any, tenant_id: int | None, action: str, actor: str, detail: Mapping[str, Any]
+    ) -> None:
+        conn.execute(
+            s.audit_log.insert().values(
+                tenant_id=tenant_id,
+                at=self._clock(),
+                action=action,
+                actor=actor,
+                detail=json.dumps(dict(detail), sort_keys=True),
+            )
+        )
+
+    def audit_entries(self, tenant_id: int) -> list[dict[str, Any]]:
+        """The tenant's audit log, oldest first."""
+        c = s.audit_log.c
+        rows = self._select_all(
+            select(c.at, c.action, c.actor, c.detail).where(c.tenant_id == tenant_id).order_by(c.id)
+        )
+        return [
+            {"at": float(r[0]), "action": str(r[1]), "actor": str(r[2]), **json.loads(r[3])}
+            for r in rows
+        ]
 
     def counts(self) -> Mapping[str, int]:
         """Row counts for /metrics gauges."""

@@ -78,6 +78,8 @@ class PoisonRefusingServer:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v1/pack":
             return httpx.Response(204)
+        if request.url.path == "/v1/device/groups":
+            return httpx.Response(200, content=request.content)
         events = json.loads(gzip.decompress(request.content))["events"]
         self.batch_sizes.append(len(events))
         if any(e.get("rule") == self.rule for e in events):

@@ -225,6 +225,14 @@ class ServerClient:
             raise _error_for(response, "upload")
         return decode_upload_answer([r.uuid for r in rows], _json(response, "upload"))
 
+    def announce_groups(self, secret: str, groups: Sequence[str]) -> None:
+        """Tell the server this device's audience groups now (they changed in policy)."""
+        headers = {"Authorization": f"Bearer {secret}"}
+        body = {"groups": list(groups)}
+        response = self._send("groups", "PUT", "/v1/device/groups", json=body, headers=headers)
+        if response.status_code != 200:
+            raise _error_for(response, "groups")
+
     def fetch_pack(self, secret: str, etag: str | None) -> PackAnswer:
         """The signed bundle for this device, unless it still has ``etag``."""
         headers = {"Authorization": f"Bearer {secret}", "Accept": BUNDLE_TYPE}

@@ -3,6 +3,7 @@
 One round (:meth:`SyncWorker.run_once`):
 
 1. credentials from the OS keyring, or enroll with the policy's token and keep them;
+   groups that changed in policy since they were last announced are announced;
 2. if the person agreed to statistics (or policy set the organisation-notice
    mode), send pending records in batches of 500 until the outbox is empty;
    ``ok`` and ``duplicate`` mark them sent, ``rejected`` takes them out of the
@@ -125,6 +126,8 @@ class SyncWorker:
         self._on_pack = on_pack
         self._os_name = os_name
         self._groups = tuple(groups)
+        # What the server was last told (None: not yet in this process).
+        self._announced: tuple[str, ...] | None = None
         self.upload_every = upload_every
         self.pack_every = pack_every
         self._wall = wall
@@ -187,6 +190,7 @@ class SyncWorker:
 
     def _round(self) -> None:
         device = self._device_credentials()
+        self._announce_groups(device)
         self._send_pending(device)
         if time.monotonic() >= self._next_pack:
             self._pull_pack(device)
@@ -199,11 +203,32 @@ class SyncWorker:
             token = self._settings.get("enroll_token")
             if not isinstance(token, str) or not token:
                 raise SyncError("refused", "not enrolled and the policy has no enroll_token")
-            self._device = self.client.enroll(token, self._os_name, __version__, self._groups)
+            groups = self._current_groups()
+            self._device = self.client.enroll(token, self._os_name, __version__, groups)
+            self._announced = groups
             self._credentials.save(self._device)
             log.info("enrolled with %s as device %s", self.client.base_url,
                      self._device.device_id)  # fmt: skip
         return self._device
+
+    def _current_groups(self) -> tuple[str, ...]:
+        value = self._settings.get("groups")
+        if isinstance(value, list | tuple):
+            return tuple(sorted({g for g in value if isinstance(g, str)}))
+        return tuple(sorted(set(self._groups)))
+
+    def _announce_groups(self, device: DeviceCredentials) -> None:
+        """Re-announce the groups when policy changed them (reports and pack audiences use them)."""
+        groups = self._current_groups()
+        if groups == self._announced:
+            return
+        try:
+            self.client.announce_groups(device.secret, groups)
+        except SyncError as exc:
+            if exc.kind != "refused" or exc.status not in (404, 405):
+                raise
+            log.info("the server does not take group changes (%s); keeping the enrolled ones", exc)
+        self._announced = groups
 
     def _send_pending(self, device: DeviceCredentials) -> None:
         if not self._settings.telemetry_enabled:

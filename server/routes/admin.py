@@ -6,22 +6,33 @@ Analysts may only read; every write first checks for a publisher token.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from server.errors import NotFound
 from server.publishing import publish_bundle
-from server.reports import build_report
+from server.report_csv import report_csv
+from server.reports import DEFAULT_WINDOW_DAYS, MAX_WINDOW_DAYS, build_report
 from server.routes.auth import AdminDep, require_publisher
 from server.routes.body import read_capped
 from server.routes.dependencies import StoreDep
 from server.routes.errors import UNAUTHENTICATED, ErrorBody
-from server.routes.fields import BUNDLE_TYPE, GROUP_PATTERN, NAME_PATTERN
+from server.routes.fields import BUNDLE_TYPE, DEVICE_ID_PATTERN, GROUP_PATTERN, NAME_PATTERN
 from server.store import BundleRow
 
-__all__ = ["BundleInfo", "RollbackRequest", "RollbackResponse", "RolloutRequest", "router"]
+__all__ = [
+    "BundleInfo",
+    "ErasureInfo",
+    "ReportQuery",
+    "RollbackRequest",
+    "RollbackResponse",
+    "RolloutRequest",
+    "router",
+]
 
 #: The largest bundle an upload may carry.
 MAX_BUNDLE_UPLOAD = 4 * 1024 * 1024
@@ -155,13 +166,87 @@ def rollback(
     return RollbackResponse(pack_id=pack_id, serving=body.to_version, withdrawn=withdrawn)
 
 
-@router.get("/v1/admin/reports", responses=UNAUTHENTICATED)
-def report(
+class ReportQuery(BaseModel):
+    """What a report covers: local days, a pack, a group, the lift's observation window."""
+
+    since: date | None = Field(default=None, description="First local day (default: 90 days back).")
+    until: date | None = Field(default=None, description="Last local day (default: today).")
+    pack_id: str | None = Field(default=None, pattern=NAME_PATTERN)
+    group: str | None = Field(
+        default=None, pattern=GROUP_PATTERN, description="Only devices in this group."
+    )
+    window_days: int = Field(
+        default=DEFAULT_WINDOW_DAYS,
+        ge=1,
+        le=MAX_WINDOW_DAYS,
+        description="Adoption counts within this many days of a device's first trigger.",
+    )
+
+
+ReportQueryDep = Annotated[ReportQuery, Depends()]
+_BAD_RANGE: Final[dict[int | str, dict[str, Any]]] = {
+    400: {"model": ErrorBody, "description": "since is after until, or the range is too long."}
+}
+
+
+def _report(store: StoreDep, admin: AdminDep, q: ReportQuery) -> dict[str, Any]:
+    return build_report(
+        store, admin.tenant_id, q.since, q.until, q.pack_id, group=q.group,
+        window_days=q.window_days,
+    )  # fmt: skip
+
+
+@router.get("/v1/admin/reports", responses={**UNAUTHENTICATED, **_BAD_RANGE})
+def report(admin: AdminDep, store: StoreDep, q: ReportQueryDep) -> dict[str, Any]:
+    """Daily figures per habit and rule, and the lift vs. holdout (≥ 10 devices each)."""
+    return _report(store, admin, q)
+
+
+@router.get(
+    "/v1/admin/reports.csv",
+    response_class=Response,
+    responses={
+        **UNAUTHENTICATED,
+        **_BAD_RANGE,
+        200: {"content": {"text/csv": {}}, "description": "One figure a row."},
+    },
+)
+def report_as_csv(admin: AdminDep, store: StoreDep, q: ReportQueryDep) -> Response:
+    """The same report as CSV (``section, period, habit, rule, figure, value, note``)."""
+    text = report_csv(_report(store, admin, q))
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="waymark-report.csv"'},
+    )
+
+
+class ErasureInfo(BaseModel):
+    device_id: str
+    erased: bool
+    events: int
+    exposures: int
+
+
+@router.delete(
+    "/v1/admin/devices/{device_id}",
+    response_model=ErasureInfo,
+    responses={
+        **UNAUTHENTICATED,
+        403: {"model": ErrorBody, "description": "Not a publisher token."},
+        404: {"model": ErrorBody, "description": "No such device in this tenant."},
+    },
+)
+def erase_device(
+    device_id: Annotated[str, Path(pattern=DEVICE_ID_PATTERN)],
     admin: AdminDep,
     store: StoreDep,
-    since: Annotated[date | None, Query()] = None,
-    until: Annotated[date | None, Query()] = None,
-    pack_id: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
-) -> dict[str, Any]:
-    """Per habit, rule and day counts and the lift vs. holdout (≥ 10 devices each)."""
-    return build_report(store, admin.tenant_id, since, until, pack_id)
+) -> ErasureInfo:
+    """Delete everything about one device: raw events, exposures, its row (audited)."""
+    require_publisher(admin)
+    done = store.erase_device(device_id.lower(), admin.tenant_id, actor="admin api")
+    if not done.device_found:
+        raise NotFound(f"this tenant has no device {device_id}")
+    return ErasureInfo(
+        device_id=device_id, erased=True, events=done.events, exposures=done.exposures
+    )

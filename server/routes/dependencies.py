@@ -17,6 +17,7 @@ from server.group_commit import GroupWriter
 from server.ingest_service import IngestService
 from server.metrics import Metrics
 from server.ratelimit import RateLimiter
+from server.retention import RetentionJob
 from server.settings import ServerSettings
 from server.store import Store
 
@@ -41,6 +42,7 @@ class ServerParts:
     limiter: RateLimiter
     writer: GroupWriter
     ingest: IngestService
+    retention: RetentionJob
 
 
 # The providers are coroutines: FastAPI would run plain functions in the thread

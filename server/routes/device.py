@@ -18,7 +18,7 @@ from server.routes.dependencies import IngestDep, LimiterDep, StoreDep
 from server.routes.errors import UNAUTHENTICATED, ErrorBody
 from server.routes.fields import BUNDLE_TYPE, GROUP_PATTERN, NAME_PATTERN
 
-__all__ = ["EnrollRequest", "EnrollResponse", "EventsResponse", "router"]
+__all__ = ["EnrollRequest", "EnrollResponse", "EventsResponse", "GroupsBody", "router"]
 
 router = APIRouter(tags=["device"])
 
@@ -29,6 +29,12 @@ class EnrollRequest(BaseModel):
     agent_version: str = Field(default="0.0.0", pattern=r"^[0-9A-Za-z.+-]{1,32}$")
     groups: list[Annotated[str, Field(pattern=GROUP_PATTERN)]] = Field(
         default_factory=list, max_length=32, description="Audience groups (from policy)."
+    )
+
+
+class GroupsBody(BaseModel):
+    groups: list[Annotated[str, Field(pattern=GROUP_PATTERN)]] = Field(
+        max_length=32, description="The device's audience groups now (from policy)."
     )
 
 
@@ -132,3 +138,23 @@ def pack(
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
     return Response(data, media_type=BUNDLE_TYPE, headers={"ETag": etag})
+
+
+@router.put(
+    "/v1/device/groups",
+    response_model=GroupsBody,
+    responses={**UNAUTHENTICATED, 429: {"model": ErrorBody, "description": "Rate limited."}},
+)
+def set_groups(
+    body: GroupsBody, device: DeviceDep, limiter: LimiterDep, store: StoreDep
+) -> GroupsBody:
+    """Re-announce the device's audience groups (they changed in policy since enrollment).
+
+    Reports count the device's events in its new groups from now on; packs
+    limited to groups are chosen by the new ones.
+    """
+    wait = limiter.acquire(device.id)
+    if wait > 0:
+        raise RateLimited(wait)
+    changed = store.set_groups(device, sorted(set(body.groups)))
+    return GroupsBody(groups=list(changed.groups))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["BUNDLE_TYPE", "GROUP_PATTERN", "NAME_PATTERN"]
+__all__ = ["BUNDLE_TYPE", "DEVICE_ID_PATTERN", "GROUP_PATTERN", "NAME_PATTERN"]
 
 #: A pack id.
 NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -12,3 +12,7 @@ NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 GROUP_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$"
 #: The media type of a signed bundle (agent.rules.bundle) on the wire.
 BUNDLE_TYPE: Final = "application/vnd.waymark.bundle+json"
+#: A device id (a UUID, as enrollment gave it).
+DEVICE_ID_PATTERN: Final = (
+    r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+)

@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 
 from devtools.live_server import RunningServer
 from server import schema
+from server.days import utc_day
 from server.group_commit import GroupWriter
-from server.ingest import CheckedEvent, utc_day
+from server.ingest import CheckedEvent
 from server.store import Device, EventGroup, Store
 from tests.server.conftest import Tenant, auth, enroll
 

@@ -34,7 +34,10 @@ def body(events: list[Any]) -> bytes:
 def service(store: Store) -> Iterator[tuple[IngestService, Metrics]]:
     writer = GroupWriter(store.insert_event_groups, threads=1)
     metrics = Metrics()
-    yield IngestService(writer, metrics, clock=lambda: NOW), metrics
+    yield (
+        IngestService(writer, metrics, store.local_days, retain_days=35, clock=lambda: NOW),
+        metrics,
+    )
     writer.close()
 
 

@@ -1,4 +1,4 @@
-"""Tenancy isolation and the adoption report (every figure ≥ 10 devices)."""
+"""Tenancy isolation and the adoption report over HTTP (every figure ≥ 10 devices)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from server.reports import HabitFact, adoption, build_report, newcombe_diff, wilson
+from server.lift import newcombe_diff, wilson
+from server.reports import build_report
 from server.store import Store
 from tests.server.conftest import Tenant, auth, enroll
 from tests.server.test_packs import upload
+
+#: When the lift's tests happen: a cohort week whose 14-day window has ended.
+WEEKS_AGO = time.time() - 27 * 86400
 
 
 def ev(kind: str, habit: str = "share-links", **fields: Any) -> dict[str, Any]:
@@ -34,8 +38,8 @@ def send(client: httpx.Client, secret: str, events: list[dict[str, Any]]) -> Non
     assert r.status_code == 200 and r.json()["rejected"] == 0, r.text
 
 
-def report(client: httpx.Client, token: str) -> dict[str, Any]:
-    r = client.get("/v1/admin/reports", headers=auth(token))
+def report(client: httpx.Client, token: str, **params: str | int) -> dict[str, Any]:
+    r = client.get("/v1/admin/reports", headers=auth(token), params=params)
     assert r.status_code == 200, r.text
     data: dict[str, Any] = r.json()
     return data
@@ -108,44 +112,113 @@ def test_the_report_counts_each_figure_and_withholds_those_under_ten_devices(
     assert day["suppressed"] == {"cooldown": 12, "pack_gap": None}
 
 
-def test_lift_compares_nudged_devices_with_the_holdout_with_an_interval(
+def test_the_lift_compares_the_arms_by_intention_to_treat_with_intervals(
     client: httpx.Client, acme: Tenant
 ) -> None:
-    nudged = [enroll(client, acme) for _ in range(20)]
+    t = WEEKS_AGO
+    treated = [enroll(client, acme) for _ in range(20)]
     holdout = [enroll(client, acme) for _ in range(10)]
-    for i, s in enumerate(nudged):
-        send(client, s, [ev("shown")] + ([ev("adopted", rule=None)] if i < 12 else []))
+    for i, s in enumerate(treated):
+        # Four of them paused coaching: never shown a toast, still in the treatment arm.
+        first = ev("suppressed", reason="paused", t=t) if i < 4 else ev("shown", t=t)
+        adopted = [ev("adopted", rule=None, t=t + 3600)] if 4 <= i < 16 else []
+        send(client, s, [first, *adopted])
     for i, s in enumerate(holdout):
-        send(client, s, [ev("suppressed", reason="holdout")] + ([ev("adopted")] if i < 2 else []))
+        adopted = [ev("adopted", rule=None, t=t + 7200)] if i < 2 else []
+        send(client, s, [ev("suppressed", reason="holdout", t=t), *adopted])
     (entry,) = report(client, acme.publisher_token)["adoption"]
-    assert entry["nudged_devices"] == 20 and entry["holdout_devices"] == 10
-    assert entry["nudged_rate"] == 0.6 and entry["holdout_rate"] == 0.2
+    treatment, held = entry["treatment"], entry["holdout"]
+    assert (treatment["devices"], treatment["adopted"], treatment["rate"]) == (20, 12, 0.6)
+    assert (held["devices"], held["adopted"], held["rate"]) == (10, 2, 0.2)
+    assert treatment["shown"] == 16 and treatment["exposure"] == 0.8
+    lo, hi = treatment["rate_ci95"]
+    assert lo < 0.6 < hi
     assert entry["lift"] == pytest.approx(0.4)
     lo, hi = entry["lift_ci95"]
     assert 0 < lo < 0.4 < hi < 1
-    assert entry["withheld"] is False
+    assert entry["significant"] is True and entry["withheld"] is False
+    assert entry["verdict"].startswith("Nudges raised adoption by ")
+    assert entry["window_days"] == 14 and entry["cohorts"]["weeks"] == 1
 
 
-def test_lift_is_withheld_while_the_holdout_is_under_ten_devices(
+def test_adoption_counts_only_within_the_window_after_the_first_trigger(
     client: httpx.Client, acme: Tenant
 ) -> None:
+    t = WEEKS_AGO
+    for i, s in enumerate(enroll(client, acme) for _ in range(12)):
+        when = {0: t - 60, 1: t, 2: t + 13 * 86400, 3: t + 14 * 86400}.get(i)
+        adopted = [ev("adopted", rule=None, t=when)] if when is not None else []
+        send(client, s, [ev("shown", t=t), *adopted])
     for s in [enroll(client, acme) for _ in range(10)]:
-        send(client, s, [ev("shown"), ev("adopted")])
-    for s in [enroll(client, acme) for _ in range(9)]:
-        send(client, s, [ev("suppressed", reason="holdout")])
+        send(client, s, [ev("suppressed", reason="holdout", t=t)])
     (entry,) = report(client, acme.analyst_token)["adoption"]
-    assert entry["holdout_devices"] is None and entry["lift"] is None and entry["withheld"]
-    assert entry["nudged_rate"] == 1.0
+    # Before the trigger: no; at it and 13 days later: yes; 14 days later: outside.
+    assert entry["treatment"]["adopted"] == 2
+    (wider,) = report(client, acme.analyst_token, window_days=15)["adoption"]
+    assert wider["treatment"]["adopted"] == 3
 
 
-def test_a_report_without_dates_covers_the_thirty_days_up_to_today(
+def test_the_first_trigger_decides_the_arm(client: httpx.Client, acme: Tenant) -> None:
+    t = WEEKS_AGO
+    for s in [enroll(client, acme) for _ in range(10)]:
+        # Held out first, shown later (an old agent bucketing per rule): the holdout arm.
+        send(client, s, [ev("suppressed", reason="holdout", t=t), ev("shown", t=t + 60)])
+    for s in [enroll(client, acme) for _ in range(10)]:
+        # Outside the audience first: no arm yet; then shown: the treatment arm from then.
+        later = ev("shown", t=t + 60, rule="other-rule")
+        send(client, s, [ev("suppressed", reason="audience", t=t), later])
+    (entry,) = report(client, acme.analyst_token)["adoption"]
+    assert entry["holdout"]["devices"] == 10 and entry["holdout"]["shown"] == 10
+    assert entry["treatment"]["devices"] == 10
+
+
+def test_the_lift_is_withheld_while_an_arm_is_under_ten_devices(
+    client: httpx.Client, acme: Tenant
+) -> None:
+    t = WEEKS_AGO
+    for s in [enroll(client, acme) for _ in range(10)]:
+        send(client, s, [ev("shown", t=t), ev("adopted", t=t + 1)])
+    for s in [enroll(client, acme) for _ in range(9)]:
+        send(client, s, [ev("suppressed", reason="holdout", t=t)])
+    (entry,) = report(client, acme.analyst_token)["adoption"]
+    assert entry["withheld"] is True
+    assert entry["treatment"] is None and entry["holdout"] is None and entry["lift"] is None
+    assert entry["verdict"].startswith("Not enough devices yet")
+
+
+def test_a_cohort_counts_once_its_window_has_ended(client: httpx.Client, acme: Tenant) -> None:
+    recent = time.time() - 3 * 86400
+    for s in [enroll(client, acme) for _ in range(12)]:
+        send(client, s, [ev("shown", t=recent)])
+    for s in [enroll(client, acme) for _ in range(10)]:
+        send(client, s, [ev("suppressed", reason="holdout", t=recent)])
+    (entry,) = report(client, acme.analyst_token)["adoption"]
+    assert entry["withheld"] is True and entry["cohorts"]["weeks"] == 0
+    assert entry["in_window"] == {"treatment": 12, "holdout": 10}
+
+
+def test_a_report_without_dates_covers_the_thirteen_weeks_up_to_today(
     store: Store, acme: Tenant
 ) -> None:
-    doc = build_report(store, acme.id, None, None, None, today=date(2026, 11, 30))
-    assert (doc["since"], doc["until"], doc["min_devices"]) == ("2026-11-01", "2026-11-30", 10)
-    assert (doc["days"], doc["adoption"]) == ([], [])
-    doc = build_report(store, acme.id, date(2026, 11, 20), None, "p", today=date(2026, 11, 30))
+    now = 1796040000.0  # 2026-12-01 in UTC
+    doc = build_report(store, acme.id, None, None, None, now=now)
+    assert (doc["since"], doc["until"], doc["min_devices"]) == ("2026-09-01", "2026-11-30", 10)
+    assert (doc["days"], doc["adoption"], doc["time_zone"]) == ([], [], "UTC")
+    doc = build_report(store, acme.id, date(2026, 11, 20), None, "p", now=now)
     assert (doc["since"], doc["until"], doc["pack_id"]) == ("2026-11-20", "2026-11-30", "p")
+
+
+def test_a_range_that_ends_before_it_starts_is_a_400_not_a_500(
+    client: httpx.Client, acme: Tenant
+) -> None:
+    r = client.get(
+        "/v1/admin/reports",
+        params={"since": "2026-11-30", "until": "2026-11-01"},
+        headers=auth(acme.analyst_token),
+    )
+    assert r.status_code == 400 and r.json()["error"] == "bad_range"
+    r = client.get("/v1/admin/reports", params={"window_days": 0}, headers=auth(acme.analyst_token))
+    assert r.status_code == 422
 
 
 def test_wilson_and_newcombe_intervals_match_published_values() -> None:
@@ -155,19 +228,3 @@ def test_wilson_and_newcombe_intervals_match_published_values() -> None:
     assert lo == pytest.approx(0.0524, abs=1e-4)
     assert hi == pytest.approx(0.3339, abs=1e-4)
     assert wilson(0, 10)[0] == 0.0
-
-
-def test_only_adoption_at_or_after_the_first_nudge_or_holdout_counts() -> None:
-    def fact(device: str, kind: str, first: float, last: float | None = None) -> HabitFact:
-        reason = "holdout" if kind == "suppressed" else None
-        return HabitFact("links", kind, reason, device, first, first if last is None else last)
-
-    facts = [fact(f"n{i}", "shown", 100.0) for i in range(10)]
-    facts += [fact(f"n{i}", "adopted", 20.0, 50.0) for i in range(5)]  # had it already
-    facts += [fact(f"n{i}", "adopted", 40.0, 150.0) for i in range(5, 8)]  # after the toast
-    facts += [fact(f"h{i}", "suppressed", 100.0, 300.0) for i in range(10)]
-    facts += [fact(f"h{i}", "adopted", 90.0) for i in range(4)]  # before the comparison
-    facts += [fact(f"h{i}", "adopted", 100.0) for i in range(4, 6)]  # the same second counts
-    (entry,) = adoption(facts)
-    assert (entry["nudged_rate"], entry["holdout_rate"]) == (0.3, 0.2)
-    assert entry["lift"] == pytest.approx(0.1)

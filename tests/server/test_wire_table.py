@@ -28,6 +28,7 @@ import pytest
 
 from agent.rules.records import Record
 from agent.sync.outbox import Outbox
+from server.db import head_revision
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDS = ROOT / "agent" / "rules" / "records.py"
@@ -41,15 +42,15 @@ NEW_FIELD = """
 MIGRATION = '''\
 """Events say where a tip was shown.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: {revision}
+Revises: {head}
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{revision}"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -106,7 +107,7 @@ print(json.dumps(out))
 
 # Run inside the copy once the migration is there: agent → client → server → column.
 END_TO_END = """
-import json, sys, tempfile
+import json, sys, tempfile, time
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -125,7 +126,7 @@ with store.engine.connect() as conn:
 tenant = store.create_tenant("acme")
 token = store.add_enroll_token(tenant)
 box = Outbox(Path(tempfile.mkdtemp()) / "outbox.db")
-box.append(Record(t=1.79e9, kind="shown", pack_id="p", pack_version=1, surface="tray"))
+box.append(Record(t=time.time() - 60, kind="shown", pack_id="p", pack_version=1, surface="tray"))
 with running_server(store) as live:
     client = ServerClient(live.url)
     secret = client.enroll(token, "linux", "0.1.0", []).secret
@@ -190,7 +191,9 @@ def test_a_new_field_needs_one_declaration_and_one_migration(
     # What is left to do is exactly one migration: add that column.
     assert derived["diff"] == [["add_column", "events", "surface"]]
 
-    (copy / "server" / "migrations" / "versions" / "0002_surface.py").write_text(MIGRATION)
+    head = head_revision()
+    migration = MIGRATION.format(revision=f"{int(head) + 1:04d}", head=head)
+    (copy / "server" / "migrations" / "versions" / "9999_surface.py").write_text(migration)
     after = run_in(copy, END_TO_END)
     assert after == {"diff": [], "accepted": 1, "stored": ["tray"]}
     # Today's code still reads the outbox the copy widened.

@@ -59,6 +59,14 @@ class Browser:
     def screenshot(self) -> bytes:
         return base64.b64decode(self._call("GET", "/screenshot"))
 
+    def run(self, script: str) -> Any:
+        """The value of ``script`` (a function body, ``return …``) run in the page."""
+        return self._call("POST", "/execute/sync", {"script": script, "args": []})
+
+    def url(self) -> str:
+        text: str = self._call("GET", "/url")
+        return text
+
 
 @contextmanager
 def headless_chromium(width: int = 1280, height: int = 1500) -> Iterator[Browser]:

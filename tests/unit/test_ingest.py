@@ -11,7 +11,8 @@ from typing import Any
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from server.ingest import CheckedEvent, check_event, utc_day
+from server.days import utc_day
+from server.ingest import CheckedEvent, check_event
 
 NOW = 1_790_000_000.0  # 2026-09-21
 

@@ -187,14 +187,17 @@ class Consenting:
 
 
 def mock_worker(
-    tmp_path: Path, box: Outbox, server: Callable[[httpx.Request], httpx.Response]
+    tmp_path: Path,
+    box: Outbox,
+    server: Callable[[httpx.Request], httpx.Response],
+    settings: Consenting | None = None,
 ) -> SyncWorker:
     """A worker talking to a misbehaving server (tests/fakes.py)."""
     return SyncWorker(
         client=ServerClient("https://waymark.test", transport=httpx.MockTransport(server)),
         credentials=MemoryCredentials(DeviceCredentials("d", "wmd_s")),
         outbox=box,
-        settings=Consenting(),
+        settings=settings or Consenting(),
         packs=SyncedPacks(tmp_path / "sync"),
         on_pack=None,
         os_name="linux",
@@ -227,4 +230,52 @@ def test_a_404_from_a_proxy_keeps_every_record(tmp_path: Path) -> None:
     with pytest.raises(SyncError) as failed:
         worker.run_once()
     assert failed.value.status == 404 and box.count_pending() == 1
+    box.close()
+
+
+class ChangingGroups(Consenting):
+    """Settings whose policy groups an admin changes between two rounds."""
+
+    def __init__(self, groups: list[str]) -> None:
+        self.groups = groups
+
+    def get(self, key: str) -> object:
+        return list(self.groups) if key == "groups" else None
+
+
+def test_changed_groups_are_announced_once_on_the_next_round(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.db")
+    announced: list[object] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/device/groups":
+            assert request.method == "PUT"
+            announced.append(json.loads(request.content)["groups"])
+            return httpx.Response(200, content=request.content)
+        return httpx.Response(204)
+
+    settings = ChangingGroups(["sales"])
+    worker = mock_worker(tmp_path, box, server, settings)
+    worker.run_once()
+    worker.run_once()
+    settings.groups = ["sales", "emea", "sales"]
+    worker.run_once()
+    worker.run_once()
+    assert announced == [["sales"], ["emea", "sales"]]
+    box.close()
+
+
+def test_a_server_without_group_changes_does_not_stop_the_round(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox.db")
+    box.append(Record(1.79e9, "shown", "p", 1, rule="r"))
+    server = PoisonRefusingServer(rule="never-sent")
+
+    def old_server(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/device/groups":
+            return httpx.Response(404, json={"detail": "Not Found"})
+        return server(request)
+
+    worker = mock_worker(tmp_path, box, old_server)
+    worker.run_once()
+    assert box.count_pending() == 0 and worker.sent == 1
     box.close()
