@@ -111,7 +111,7 @@ class HabitActivity:
 
     def add(self, event: WireRecord) -> None:
         arm = arm_of(event)
-        if arm is not None and (self.first_t is None or event.t < self.first_t):
+        if arm is not None and (self.first_t is None or (event.t, arm) < (self.first_t, self.arm)):
             self.first_t, self.arm, self.pack_id = event.t, arm, event.pack_id
         if event.kind == "shown":
             self.shown_t = _earliest(self.shown_t, event.t)
@@ -155,7 +155,9 @@ def merge_exposure(
     at or after the new first trigger from the raw events.  An adoption with no
     trigger yet changes nothing here; the raw events keep it for that moment.
     """
-    if act.first_t is not None and (old is None or act.first_t < old.first_t):
+    # Ties (two arms at one instant, from an old agent) go to the holdout, whatever
+    # the order the events arrive in: "holdout" < "treatment".
+    if act.first_t is not None and (old is None or (act.first_t, act.arm) < (old.first_t, old.arm)):
         shown = _earliest(old.shown_t if old else None, act.shown_t)
         moved = Exposure(
             act.pack_id, act.arm, act.first_t, week_of(act.first_t), group_set_id, shown, None

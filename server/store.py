@@ -26,6 +26,7 @@ from agent.rules.bundle import key_id, load_public_key, public_key_text
 from agent.rules.records import WIRE_FIELDS, WireRecord
 from server import schema as s
 from server.days import DEFAULT_ZONE, LocalDays, check_zone
+from server.db import checkpoint
 from server.errors import NotFound
 from server.ingest import CheckedEvent
 from server.reports import DailyRow, ExposureRow, VersionMark
@@ -701,6 +702,8 @@ class Store:
             )
         self._device_cache.pop(str(row[1]), None)
         self._last_seen.pop(device_id, None)
+        with self._writing():
+            checkpoint(self.engine)
         return Erasure(True, erased.events, erased.exposures)
 
     def purge(self, retain_days: int, actor: str = "retention") -> Purge:

@@ -29,8 +29,12 @@ def fetch(client: httpx.Client, secret: str, etag: str | None = None) -> httpx.R
 
 
 def version_of(data: bytes) -> int:
+    return pack_of(data)[1]
+
+
+def pack_of(data: bytes) -> tuple[str, int]:
     manifest = json.loads(base64.b64decode(json.loads(data)["manifest"]))
-    return int(manifest["version"])
+    return str(manifest["pack_id"]), int(manifest["version"])
 
 
 def test_a_device_gets_the_uploaded_bundle_byte_for_byte_and_304_after(
@@ -130,6 +134,34 @@ def test_a_version_limited_to_groups_only_reaches_those_groups(
     sales, other = enroll(client, acme, ["sales", "emea"]), enroll(client, acme, ["it"])
     assert version_of(fetch(client, sales).content) == 2
     assert version_of(fetch(client, other).content) == 1
+
+
+def test_a_pack_for_other_groups_does_not_hide_the_pack_that_applies(
+    client: httpx.Client, acme: Tenant
+) -> None:
+    upload(client, acme.publisher_token, acme.bundle(3))
+    # Uploaded later, for sales only: a device outside sales keeps getting m365-habits.
+    upload(client, acme.publisher_token, acme.bundle(1, pack_id="sales-tips"), groups=["sales"])
+    sales, other = enroll(client, acme, ["sales"]), enroll(client, acme, ["it"])
+    assert pack_of(fetch(client, other).content) == ("m365-habits", 3)
+    assert pack_of(fetch(client, sales).content) == ("sales-tips", 1)
+    # Asked by pack id, each device gets the newest version of that pack that applies to it.
+    r = client.get("/v1/pack", params={"pack_id": "m365-habits"}, headers=auth(sales))
+    assert pack_of(r.content) == ("m365-habits", 3)
+    r = client.get("/v1/pack", params={"pack_id": "sales-tips"}, headers=auth(other))
+    assert r.status_code == 204
+
+
+def test_changed_groups_change_which_pack_applies(client: httpx.Client, acme: Tenant) -> None:
+    upload(client, acme.publisher_token, acme.bundle(1))
+    upload(client, acme.publisher_token, acme.bundle(2), groups=["sales"])
+    secret = enroll(client, acme, ["it"])
+    assert version_of(fetch(client, secret).content) == 1
+    r = client.put("/v1/device/groups", json={"groups": ["sales", "it"]}, headers=auth(secret))
+    assert r.status_code == 200 and r.json() == {"groups": ["it", "sales"]}
+    assert version_of(fetch(client, secret).content) == 2
+    bad = client.put("/v1/device/groups", json={"groups": ["no/slash"]}, headers=auth(secret))
+    assert bad.status_code == 422
 
 
 def test_rollback_withdraws_newer_versions_and_lists_them(
