@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from devtools.waiting import wait_for
 from server.app import create_app
@@ -26,6 +27,8 @@ class RunningServer:
     url: str
     store: Store
     server: uvicorn.Server
+    #: The app being served (its parts are ``app.state.parts``).
+    app: FastAPI
 
 
 @contextmanager
@@ -65,7 +68,7 @@ def running_server(
         if not server.started:
             raise RuntimeError("the server thread ended before it started")
         scheme = "https" if tls is not None else "http"
-        yield RunningServer(url=f"{scheme}://127.0.0.1:{port}", store=store, server=server)
+        yield RunningServer(url=f"{scheme}://127.0.0.1:{port}", store=store, server=server, app=app)
     finally:
         server.should_exit = True
         thread.join(timeout=30)

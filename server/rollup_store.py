@@ -213,18 +213,27 @@ class RollupStore:
                 )
             )
         }
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
+        changed: dict[tuple[str, str], tuple[Exposure, bool]] = {}
         for (device, habit), act in sorted(acts.items()):
             tenant, group_set = tenants[device]
             old = stored.get((device, habit))
             merged, moved = merge_exposure(old, act, days_of(tenant).week, group_set)
-            if merged is None or merged == old:
-                continue
-            if moved:
-                merged = replace(merged, adopted_t=_first_adoption(conn, device, habit, merged))
-            row = {"device_id": device, "habit": habit, "tenant_id": tenant, **_columns(merged)}
-            (inserts if old is None else updates).append(row)
+            if merged is not None and merged != old:
+                changed[(device, habit)] = (merged, moved)
+        adoptions = _adoptions(conn, sorted({d for (d, _), (_, moved) in changed.items() if moved}))
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for (device, habit), (merged, moved) in changed.items():
+            if moved:  # the first trigger moved: its first adoption from the raw events
+                after = [t for t in adoptions.get((device, habit), ()) if t >= merged.first_t]
+                merged = replace(merged, adopted_t=min(after) if after else None)
+            row = {
+                "device_id": device,
+                "habit": habit,
+                "tenant_id": tenants[device][0],
+                **_columns(merged),
+            }
+            (inserts if (device, habit) not in stored else updates).append(row)
         if inserts:
             conn.execute(s.exposures.insert(), inserts)
         if updates:
@@ -574,15 +583,18 @@ def _columns(x: Exposure) -> dict[str, Any]:
     }
 
 
-def _first_adoption(conn: Connection, device: str, habit: str, exposure: Exposure) -> float | None:
-    """The device's first adoption of ``habit`` at or after its first trigger (raw events)."""
+def _adoptions(conn: Connection, devices: Sequence[str]) -> dict[tuple[str, str], list[float]]:
+    """Every stored adoption of these devices, per (device, habit): one query for a batch."""
+    if not devices:
+        return {}
     c = s.events.c
-    value = conn.execute(
-        select(func.min(c.t)).where(
-            c.device_id == device, c.habit == habit, c.kind == "adopted", c.t >= exposure.first_t
-        )
-    ).scalar()
-    return None if value is None else float(value)
+    out: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for device, habit, t in conn.execute(
+        select(c.device_id, c.habit, c.t).where(c.device_id.in_(devices), c.kind == "adopted")
+    ):
+        if habit is not None:
+            out[(str(device), str(habit))].append(float(t))
+    return out
 
 
 def _day_of(event: WireRecord) -> str:
