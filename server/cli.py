@@ -166,7 +166,7 @@ def _purge(args: argparse.Namespace) -> int:
         done = store.purge(args.retain_days, actor="cli")
     print(
         f"retention ({args.retain_days} days): {done.events} raw event(s) deleted, "
-        f"{done.exposures} exposure(s) of idle devices folded into counts"
+        f"{done.exposures} exposure(s) of idle devices deleted (their cohort counts stay)"
     )
     return 0
 

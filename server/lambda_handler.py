@@ -39,4 +39,4 @@ def migrate(_event: object, _context: object) -> dict[str, str]:
 def purge(_event: object, _context: object) -> dict[str, int]:
     """The Purge function: delete raw events past the retention period (run on a schedule)."""
     done = Store(_engine).purge(_settings.retain_days, actor="lambda")
-    return {"events": done.events, "exposures_folded": done.exposures}
+    return {"events": done.events, "exposures_deleted": done.exposures}

@@ -2,8 +2,8 @@
 
 Every ``every`` seconds (and once at start) :meth:`Store.purge` deletes each
 tenant's raw events and daily device lists older than ``retain_days`` local
-days, and folds the exposures of devices idle that long into counts without
-device ids.  Rollups stay.  Each run that deletes something is written to the
+days, and the exposures of devices idle that long (the cohort counts keep
+them, without device ids).  Rollups stay.  Each run that deletes something is written to the
 audit log.
 """
 
@@ -39,7 +39,7 @@ class RetentionJob:
         self.runs += 1
         if done.events or done.exposures:
             log.info(
-                "retention: deleted %d raw event(s), folded %d exposure(s) of idle devices",
+                "retention: deleted %d raw event(s) and %d exposure(s) of idle devices",
                 done.events,
                 done.exposures,
             )

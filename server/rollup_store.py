@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
@@ -20,25 +20,28 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from agent.rules.records import WireRecord
 from server import schema as s
 from server.days import LocalDays
+from server.ingest import CheckedEvent
 from server.reports import DailyRow, ExposureRow, VersionMark
 from server.rollups import (
     CellKey,
-    DepartedKey,
+    CohortKey,
     Exposure,
+    RawKey,
     activities,
-    cells_of,
+    cell_key,
+    cohort_key,
     counted_in,
-    departed_key,
     merge_exposure,
 )
 
-__all__ = ["ErasedRows", "NewEvent", "RollupStore", "canonical_groups"]
+__all__ = ["CellIds", "ErasedRows", "NewEvent", "RollupStore", "canonical_groups"]
 
 #: A stored event and what the rollups need of its device: (device id, tenant, group set, event).
-NewEvent = tuple[str, int, int, WireRecord]
+NewEvent = tuple[str, int, int, CheckedEvent]
+#: Per (tenant, an event's cell fields): the ids of the cells such an event counts in.
+CellIds = Mapping[tuple[int, RawKey], tuple[int, ...]]
 _DAY: Final = 86400.0
 #: Rows per statement when rows are deleted in bulk (bounds a transaction).
 DELETE_CHUNK: Final = 20_000
@@ -66,6 +69,7 @@ class RollupStore:
         self._insert = postgresql.insert if self._postgres else sqlite.insert
         # Ids are cached only once committed, so a rolled-back id is never reused.
         self._cells: dict[tuple[int, CellKey], int] = {}
+        self._counted_in: dict[tuple[int, RawKey], tuple[int, ...]] = {}
         self._group_sets: dict[tuple[int, str], int] = {}
 
     # ---------------------------------------------------------------- ids
@@ -120,28 +124,49 @@ class RollupStore:
                 out[key] = int(r[0])
         return out
 
+    def cells_for(self, tenant_id: int, keys: Iterable[RawKey]) -> dict[RawKey, tuple[int, ...]]:
+        """For each event key, the ids of the cells such an event counts in (made on first use)."""
+        wanted = set(keys)
+        out = {
+            k: self._counted_in[(tenant_id, k)]
+            for k in wanted
+            if (tenant_id, k) in self._counted_in
+        }
+        missing = wanted - out.keys()
+        if missing:
+            parts = {k: counted_in(cell_key(k)) for k in missing}
+            ids = self.cell_ids(tenant_id, {c for cells in parts.values() for c in cells})
+            for k, cells in parts.items():
+                out[k] = self._counted_in[(tenant_id, k)] = tuple(ids[c] for c in cells)
+        return out
+
     # ---------------------------------------------------------------- ingest
 
     def apply(
         self,
         conn: Connection,
         new: Sequence[NewEvent],
-        cells: Mapping[tuple[int, CellKey], int],
+        cells: CellIds,
         days_of: Callable[[int], LocalDays],
     ) -> None:
         """Add the events that were new in this transaction to the rollups."""
         if not new:
             return
+        # Counted as plain tuples first: a batch has thousands of events, few keys.
+        same = Counter(
+            (device, tenant, gs, e.day, (e.pack_id, e.habit, e.rule, e.kind, e.reason))
+            for device, tenant, gs, e in new
+        )
         presence: dict[tuple[str, int, str], int] = {}
         events: dict[tuple[int, str, int], int] = defaultdict(int)
         tenants: dict[str, tuple[int, int]] = {}
-        for device, tenant, group_set, e in new:
-            day = _day_of(e)
-            tenants[device] = (tenant, group_set)
-            for key in cells_of(e):
-                cell = cells[(tenant, key)]
-                events[(cell, day, group_set)] += 1
-                presence.setdefault((day, cell, device), group_set)
+        tenant_of_cell: dict[int, int] = {}
+        for (device, tenant, gs, day, key), n in same.items():
+            tenants[device] = (tenant, gs)
+            for cell in cells[(tenant, key)]:
+                tenant_of_cell[cell] = tenant
+                events[(cell, day, gs)] += n
+                presence.setdefault((day, cell, device), gs)
         fresh = self._insert_presence(conn, presence)
         devices: dict[tuple[int, str, int], int] = defaultdict(int)
         for day, cell, device in fresh:
@@ -149,7 +174,6 @@ class RollupStore:
         self._update_exposures(conn, new, tenants, days_of)
         # Last, in key order: these rows are shared by every device, so their locks
         # are held for the shortest time and always taken in the same order.
-        tenant_of_cell = {cell: tenant for (tenant, _), cell in cells.items()}
         rows = [
             {
                 "cell_id": cell,
@@ -223,21 +247,47 @@ class RollupStore:
         adoptions = _adoptions(conn, sorted({d for (d, _), (_, moved) in changed.items() if moved}))
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
+        cohorts: dict[tuple[int, str, CohortKey], int] = defaultdict(int)
         for (device, habit), (merged, moved) in changed.items():
             if moved:  # the first trigger moved: its first adoption from the raw events
                 after = [t for t in adoptions.get((device, habit), ()) if t >= merged.first_t]
                 merged = replace(merged, adopted_t=min(after) if after else None)
-            row = {
-                "device_id": device,
-                "habit": habit,
-                "tenant_id": tenants[device][0],
-                **_columns(merged),
-            }
-            (inserts if (device, habit) not in stored else updates).append(row)
+            tenant = tenants[device][0]
+            row = {"device_id": device, "habit": habit, "tenant_id": tenant, **_columns(merged)}
+            old = stored.get((device, habit))
+            (inserts if old is None else updates).append(row)
+            if old is not None:
+                cohorts[(tenant, habit, cohort_key(old))] -= 1
+            cohorts[(tenant, habit, cohort_key(merged))] += 1
         if inserts:
             conn.execute(s.exposures.insert(), inserts)
         if updates:
             conn.execute(_UPDATE_EXPOSURE, [{f"b_{k}": v for k, v in r.items()} for r in updates])
+        self._count_cohorts(conn, cohorts)
+
+    def _count_cohorts(
+        self, conn: Connection, deltas: Mapping[tuple[int, str, CohortKey], int]
+    ) -> None:
+        """Add ``deltas`` (devices, may be negative) to the cohort counts, in key order."""
+        rows = [
+            {"tenant_id": tenant, "habit": habit, **key._asdict(), "devices": n}
+            for (tenant, habit, key), n in sorted(deltas.items())
+            if n
+        ]
+        if not rows:
+            return
+        stmt = self._insert(s.cohort_counts)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[
+                    "tenant_id", "pack_id", "habit", "first_week", "group_set_id", "arm",
+                    "shown_days", "adopted_days",
+                ],
+                set_={"devices": s.cohort_counts.c.devices + stmt.excluded.devices},
+            ),
+            rows,
+        )  # fmt: skip
+        conn.execute(delete(s.cohort_counts).where(s.cohort_counts.c.devices <= 0))
 
     # ---------------------------------------------------------------- reports
 
@@ -298,52 +348,27 @@ class RollupStore:
         window_days: int,
     ) -> list[ExposureRow]:
         """Devices per cohort week, group set and arm, with adoption and toasts in the window."""
-        e, d = s.exposures.c, s.departed_exposures.c
-        window = window_days * _DAY
+        d = s.cohort_counts.c
 
-        def within(column: Any, start: Any) -> Any:
-            return func.sum(case((and_(column.is_not(None), column < start + window), 1), else_=0))
-
-        live = (
-            select(
-                e.habit,
-                e.first_week,
-                e.group_set_id,
-                e.arm,
-                func.count(),
-                within(e.adopted_t, e.first_t),
-                within(e.shown_t, e.first_t),
-            )
-            .where(e.tenant_id == tenant_id, e.first_week >= first_week, e.first_week <= last_week)
-            .group_by(e.habit, e.first_week, e.group_set_id, e.arm)
-        )
-
-        def days_within(column: Any) -> Any:
+        def within(column: Any) -> Any:
             inside = and_(column >= 0, column < window_days)
             return func.sum(case((inside, d.devices), else_=0))
 
-        departed = (
+        query = (
             select(
-                d.habit,
-                d.first_week,
-                d.group_set_id,
-                d.arm,
-                func.sum(d.devices),
-                days_within(d.adopted_days),
-                days_within(d.shown_days),
+                d.habit, d.first_week, d.group_set_id, d.arm, func.sum(d.devices),
+                within(d.adopted_days), within(d.shown_days),
             )
             .where(d.tenant_id == tenant_id, d.first_week >= first_week, d.first_week <= last_week)
             .group_by(d.habit, d.first_week, d.group_set_id, d.arm)
-        )
+        )  # fmt: skip
         if pack_id is not None:
-            live = live.where(e.pack_id == pack_id)
-            departed = departed.where(d.pack_id == pack_id)
+            query = query.where(d.pack_id == pack_id)
         with self.engine.connect() as conn:
             return [
                 ExposureRow(
                     str(x[0]), str(x[1]), int(x[2]), str(x[3]), int(x[4]), int(x[5]), int(x[6])
                 )
-                for query in (live, departed)
                 for x in conn.execute(query)
             ]
 
@@ -375,7 +400,8 @@ class RollupStore:
         Its events within the retention period are subtracted from the daily
         cells they were counted in (and the device from their device counts);
         older contributions were folded into counts of at least 10 devices long
-        ago and name no device.  Its exposures are deleted, not folded.
+        ago and name no device.  Its exposures are deleted and taken out of the
+        cohort counts.
         """
         ev, pr = s.events.c, s.daily_devices.c
         tenant = conn.execute(
@@ -440,9 +466,14 @@ class RollupStore:
             )
             conn.execute(delete(s.daily_rollups).where(r.events <= 0))
         conn.execute(delete(s.daily_devices).where(pr.device_id == device_id))
-        exposures = conn.execute(
-            delete(s.exposures).where(s.exposures.c.device_id == device_id)
-        ).rowcount
+        e = s.exposures.c
+        mine = conn.execute(
+            select(e.device_id, e.habit, *_EXPOSURE_COLUMNS).where(e.device_id == device_id)
+        ).all()
+        self._count_cohorts(
+            conn, {(int(tenant), str(x[1]), cohort_key(_exposure(x))): -1 for x in mine}
+        )
+        exposures = conn.execute(delete(s.exposures).where(e.device_id == device_id)).rowcount
         events = conn.execute(delete(s.events).where(ev.device_id == device_id)).rowcount
         return ErasedRows(int(events or 0), int(exposures or 0))
 
@@ -469,51 +500,35 @@ class RollupStore:
         return gone
 
     def forget_idle(self, conn: Connection, tenant_id: int, idle_before: float) -> int:
-        """Fold the exposures of devices idle since ``idle_before`` into device-free counts."""
+        """Delete the exposures of devices idle since ``idle_before``; they stay in the cohort
+        counts, without their ids, so a closed cohort's lift does not change."""
         dv, e = s.devices.c, s.exposures.c
         idle = select(dv.id).where(
             dv.tenant_id == tenant_id,
             func.coalesce(dv.last_seen, dv.created) < idle_before,
         )
-        rows = conn.execute(
-            select(e.habit, *_EXPOSURE_COLUMNS).where(
-                e.tenant_id == tenant_id, e.device_id.in_(idle)
-            )
-        ).all()
-        if not rows:
-            return 0
-        folded: dict[tuple[str, DepartedKey], int] = defaultdict(int)
-        for r in rows:
-            folded[(str(r[0]), departed_key(_exposure(r[1:], offset=0)))] += 1
-        stmt = self._insert(s.departed_exposures)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[
-                    "tenant_id",
-                    "pack_id",
-                    "habit",
-                    "first_week",
-                    "group_set_id",
-                    "arm",
-                    "shown_days",
-                    "adopted_days",
-                ],
-                set_={"devices": s.departed_exposures.c.devices + stmt.excluded.devices},
-            ),
-            [
-                {"tenant_id": tenant_id, "habit": habit, **key._asdict(), "devices": n}
-                for (habit, key), n in sorted(folded.items())
-            ],
-        )
-        conn.execute(delete(s.exposures).where(e.tenant_id == tenant_id, e.device_id.in_(idle)))
-        return len(rows)
+        gone = conn.execute(
+            delete(s.exposures).where(e.tenant_id == tenant_id, e.device_id.in_(idle))
+        ).rowcount
+        return int(gone or 0)
 
     def clear(self, conn: Connection, tenant_id: int) -> None:
-        """Empty a tenant's daily cells, device lists and exposures (before a rebuild)."""
+        """Empty a tenant's daily cells, device lists and exposures (before a rebuild).
+
+        The cohort counts lose the live exposures only: those of devices already
+        forgotten for inactivity cannot be rebuilt, so they stay.
+        """
         cells = select(s.report_cells.c.id).where(s.report_cells.c.tenant_id == tenant_id)
         conn.execute(delete(s.daily_devices).where(s.daily_devices.c.cell_id.in_(cells)))
         conn.execute(delete(s.daily_rollups).where(s.daily_rollups.c.tenant_id == tenant_id))
-        conn.execute(delete(s.exposures).where(s.exposures.c.tenant_id == tenant_id))
+        e = s.exposures.c
+        live: dict[tuple[int, str, CohortKey], int] = defaultdict(int)
+        for x in conn.execute(
+            select(e.device_id, e.habit, *_EXPOSURE_COLUMNS).where(e.tenant_id == tenant_id)
+        ):
+            live[(tenant_id, str(x[1]), cohort_key(_exposure(x)))] -= 1
+        self._count_cohorts(conn, live)
+        conn.execute(delete(s.exposures).where(e.tenant_id == tenant_id))
 
 
 _EXPOSURE_COLUMNS: Final = (
@@ -595,10 +610,3 @@ def _adoptions(conn: Connection, devices: Sequence[str]) -> dict[tuple[str, str]
         if habit is not None:
             out[(str(device), str(habit))].append(float(t))
     return out
-
-
-def _day_of(event: WireRecord) -> str:
-    day = getattr(event, "day", None)
-    if not isinstance(day, str):
-        raise TypeError("stored events carry their local day (server.ingest.CheckedEvent)")
-    return day

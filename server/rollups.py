@@ -7,7 +7,11 @@ The report never reads raw events (server.schema, "analytics"); it reads:
   for shown and acted also the habit's total over its rules (rule ``*``),
   so a habit's daily figure has an exact device count of its own;
 * **exposures**: per device and habit, the arm of its first trigger, when that
-  was, and when it was first shown a toast and first adopted after it.
+  was, and when it was first shown a toast and first adopted after it — the
+  state that later events are merged into;
+* **cohort counts**: the exposures counted by cohort week, group set, arm and
+  whole days to the first toast and adoption, without device ids: what the
+  lift reads, so its cost does not grow with the fleet.
 
 :mod:`server.rollup_store` writes them in the transaction that stores a
 batch, from the rows that were new only, so a resend never counts twice.
@@ -30,21 +34,25 @@ from agent.rules.records import WireRecord
 __all__ = [
     "ARMS",
     "BEFORE_ARM",
+    "COHORT_DAYS",
     "HABIT_TOTAL",
     "HABIT_TOTAL_KINDS",
     "HOLDOUT",
     "TREATMENT",
     "CellKey",
-    "DepartedKey",
+    "CohortKey",
     "Exposure",
     "HabitActivity",
+    "RawKey",
     "activities",
     "arm_of",
+    "cell_key",
     "cell_of",
     "cells_of",
+    "cohort_key",
     "counted_in",
-    "departed_key",
     "merge_exposure",
+    "raw_key",
 ]
 
 TREATMENT: Final = "treatment"
@@ -69,11 +77,24 @@ class CellKey(NamedTuple):
     reason: str
 
 
+#: An event's cell fields as they are on the event (None where absent): cheap to build.
+RawKey = tuple[str, str | None, str | None, str, str | None]
+
+
+def raw_key(event: WireRecord) -> RawKey:
+    """The fields of an event that name its cell."""
+    return (event.pack_id, event.habit, event.rule, event.kind, event.reason)
+
+
+def cell_key(raw: RawKey) -> CellKey:
+    """The cell of an event's own fields."""
+    pack_id, habit, rule, kind, reason = raw
+    return CellKey(pack_id, habit or "", rule or "", kind, reason or "")
+
+
 def cell_of(event: WireRecord) -> CellKey:
     """The cell of an event's own fields."""
-    return CellKey(
-        event.pack_id, event.habit or "", event.rule or "", event.kind, event.reason or ""
-    )
+    return cell_key(raw_key(event))
 
 
 def counted_in(own: CellKey) -> tuple[CellKey, ...]:
@@ -119,13 +140,20 @@ class HabitActivity:
             self.adoptions.append(event.t)
 
 
+_EXPOSURE_KINDS: Final = frozenset({"shown", "suppressed", "adopted"})
+
+
 def activities(events: Iterable[tuple[str, WireRecord]]) -> dict[tuple[str, str], HabitActivity]:
     """Per (device id, habit): what ``events`` (device id, event) did to its exposure."""
     out: dict[tuple[str, str], HabitActivity] = {}
     for device, event in events:
-        if event.habit is None or (event.kind != "adopted" and arm_of(event) is None):
+        if event.habit is None or event.kind not in _EXPOSURE_KINDS:
             continue
-        out.setdefault((device, event.habit), HabitActivity()).add(event)
+        key = (device, event.habit)
+        act = out.get(key)
+        if act is None:
+            act = out[key] = HabitActivity()
+        act.add(event)
     return out
 
 
@@ -173,25 +201,30 @@ def merge_exposure(
     return replace(old, adopted_t=adopted, shown_t=shown), False
 
 
-class DepartedKey(NamedTuple):
-    """An exposure without its device: what the lift needs once the device is forgotten."""
+#: Whole days after the first trigger past which nothing is told apart (the longest window).
+COHORT_DAYS: Final = 90
+
+
+class CohortKey(NamedTuple):
+    """An exposure without its device: what the lift counts devices by."""
 
     pack_id: str
     first_week: str
     group_set_id: int
     arm: str
-    #: Whole days from the first trigger to the first toast / the first adoption; -1: never.
+    #: Whole days from the first trigger to the first toast / the first adoption, at most
+    #: COHORT_DAYS; -1: not (yet).
     shown_days: int
     adopted_days: int
 
 
-def departed_key(exposure: Exposure) -> DepartedKey:
-    """The anonymous key an exposure is folded into when its device is forgotten."""
+def cohort_key(exposure: Exposure) -> CohortKey:
+    """The device-free key an exposure is counted under (server.schema.cohort_counts)."""
 
     def days(t: float | None) -> int:
-        return -1 if t is None else int((t - exposure.first_t) // _DAY)
+        return -1 if t is None else min(COHORT_DAYS, int((t - exposure.first_t) // _DAY))
 
-    return DepartedKey(
+    return CohortKey(
         exposure.pack_id,
         exposure.first_week,
         exposure.group_set_id,

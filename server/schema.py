@@ -34,9 +34,9 @@ __all__ = [
     "admin_tokens",
     "audit_log",
     "bundles",
+    "cohort_counts",
     "daily_devices",
     "daily_rollups",
-    "departed_exposures",
     "devices",
     "enroll_tokens",
     "events",
@@ -233,18 +233,18 @@ exposures = Table(
     Index("ix_exposures_tenant_week", "tenant_id", "first_week"),
 )
 
-departed_exposures = Table(
-    "departed_exposures",
+cohort_counts = Table(
+    "cohort_counts",
     metadata,
-    # Exposures of devices forgotten for inactivity, folded into counts without
-    # device ids, so a closed cohort's figures do not change when they leave.
+    # The exposures counted without device ids: what the lift reads.  Devices
+    # forgotten for inactivity stay counted, so a closed cohort does not change.
     Column("tenant_id", Integer, ForeignKey("tenants.id"), primary_key=True),
     Column("pack_id", String(128), primary_key=True),
     Column("habit", String(128), primary_key=True),
     Column("first_week", String(10), primary_key=True),
     Column("group_set_id", Integer, ForeignKey("group_sets.id"), primary_key=True),
     Column("arm", String(16), primary_key=True),
-    # Whole days from the first trigger to the first toast / adoption; -1: never.
+    # Whole days from the first trigger to the first toast / adoption (at most 90); -1: not.
     Column("shown_days", Integer, primary_key=True),
     Column("adopted_days", Integer, primary_key=True),
     Column("devices", Integer, nullable=False),

@@ -30,8 +30,8 @@ from server.db import checkpoint
 from server.errors import NotFound
 from server.ingest import CheckedEvent
 from server.reports import DailyRow, ExposureRow, VersionMark
-from server.rollup_store import NewEvent, RollupStore
-from server.rollups import cells_of
+from server.rollup_store import CellIds, NewEvent, RollupStore
+from server.rollups import RawKey
 from server.tokens import hash_token, new_token, ring_of
 
 __all__ = [
@@ -100,7 +100,7 @@ class Erasure:
 
 @dataclass(frozen=True, slots=True)
 class Purge:
-    """What one retention run deleted or folded, over every tenant."""
+    """What one retention run deleted, over every tenant."""
 
     events: int
     exposures: int
@@ -408,14 +408,14 @@ class Store:
                 self._touch(conn, [d for d, _ in groups], received)
         return results
 
-    def _cell_ids(self, events: Iterable[tuple[int, WireRecord]]) -> dict[tuple[int, Any], int]:
-        by_tenant: dict[int, set[Any]] = {}
+    def _cell_ids(self, events: Iterable[tuple[int, WireRecord]]) -> CellIds:
+        by_tenant: dict[int, set[RawKey]] = {}
         for tenant, e in events:
-            by_tenant.setdefault(tenant, set()).update(cells_of(e))
+            by_tenant.setdefault(tenant, set()).add((e.pack_id, e.habit, e.rule, e.kind, e.reason))
         return {
-            (tenant, key): cell
+            (tenant, key): cells
             for tenant, keys in by_tenant.items()
-            for key, cell in self.rollups.cell_ids(tenant, keys).items()
+            for key, cells in self.rollups.cells_for(tenant, keys).items()
         }
 
     def _touch(self, conn: Any, devices: Sequence[Device], now: float) -> None:
@@ -707,8 +707,8 @@ class Store:
         return Erasure(True, erased.events, erased.exposures)
 
     def purge(self, retain_days: int, actor: str = "retention") -> Purge:
-        """Delete raw events older than ``retain_days`` local days, in every tenant, and fold
-        the exposures of devices idle for that long into device-free counts."""
+        """Delete raw events older than ``retain_days`` local days, in every tenant, and the
+        exposures of devices idle that long (the cohort counts keep them, without ids)."""
         now = self._clock()
         events = exposures = 0
         for tenant_id, _name in self.tenants():
@@ -724,7 +724,7 @@ class Store:
                             tenant_id,
                             "retention",
                             actor,
-                            {"before_day": cutoff, "events": gone, "exposures_folded": folded},
+                            {"before_day": cutoff, "events": gone, "exposures_deleted": folded},
                         )
             events += gone
             exposures += folded
@@ -733,8 +733,8 @@ class Store:
     def rebuild_rollups(self, tenant_id: int, chunk: int = 5000) -> int:
         """Fill a tenant's rollups again from the raw events it still has; returns events read.
 
-        For a database migrated from before the rollups existed.  Exposures of
-        devices already folded for inactivity stay folded.
+        For a database migrated from before the rollups existed.  Devices already
+        forgotten for inactivity stay in the cohort counts as they were.
         """
         ev = s.events.c
         with self._writing(), self.engine.begin() as conn:

@@ -1,8 +1,8 @@
 """Retention and erasure: raw events go after the period, a device can be erased entirely.
 
 Rollups stay and the report does not move when raw events go; an idle
-device's exposures become counts without its id, so a closed cohort's lift
-does not change; an erased device is gone from every table (and, on SQLite,
+device's exposures go but stay in the cohort counts (without its id), so a
+closed cohort's lift does not change; an erased device is gone from every table (and, on SQLite,
 from the files, -wal included), and the audit log says so without naming it.
 """
 
@@ -76,9 +76,9 @@ def test_retention_deletes_old_raw_events_and_keeps_the_report(store: Store, acm
     assert count(store, s.events, s.events.c.t < NOW - 35 * 86400) == 0
     cutoff = LocalDays().day(NOW - 35 * 86400)
     assert count(store, s.daily_devices, s.daily_devices.c.day < cutoff) == 0
-    # The idle devices' exposures became counts without device ids.
+    # The idle devices' exposures are gone; the cohort counts keep them without ids.
     assert done.exposures == 24
-    assert count(store, s.exposures) == 24 and count(store, s.departed_exposures) > 0
+    assert count(store, s.exposures) == 24 and count(store, s.cohort_counts) > 0
     after = build_report(store, acme.id, since, None, None)
     assert strip_volatile(after) == strip_volatile(before)
     (entry,) = store.audit_entries(acme.id)
@@ -128,6 +128,9 @@ def test_erasing_a_device_deletes_its_rows_and_takes_it_out_of_the_rollups(
             repr(row) for table in s.metadata.sorted_tables for row in conn.execute(select(table))
         )
     assert len(audit) == 1 and gone.id not in everything
+    with store.engine.connect() as conn:
+        counted = conn.execute(select(func.sum(s.cohort_counts.c.devices))).scalar_one()
+    assert counted == 19  # the erased device is out of the lift's counts too
     assert store.erase_device(gone.id, acme.id, actor="test").device_found is False
 
 

@@ -22,7 +22,7 @@ from server import schema as s
 from server.days import LocalDays
 from server.ingest import CheckedEvent
 from server.reports import build_report
-from server.rollups import HABIT_TOTAL, arm_of
+from server.rollups import HABIT_TOTAL, Exposure, arm_of, cohort_key
 from server.store import Device, Store
 from tests.server.conftest import Tenant
 
@@ -108,6 +108,28 @@ def exposures(store: Store, tenant: Tenant) -> dict[tuple[str, str], tuple[Any, 
             )
         ).all()
     return {(str(r[0]), str(r[1])): tuple(r[2:]) for r in rows}
+
+
+def cohorts_match_exposures(store: Store, tenant: Tenant) -> bool:
+    """The cohort counts are the live exposures, counted by key (nobody was forgotten)."""
+    e, c = s.exposures.c, s.cohort_counts.c
+    with store.engine.connect() as conn:
+        live = conn.execute(
+            select(e.device_id, e.habit, e.pack_id, e.arm, e.first_t, e.first_week,
+                   e.group_set_id, e.shown_t, e.adopted_t).where(e.tenant_id == tenant.id)
+        ).all()  # fmt: skip
+        counted = {
+            (str(r[0]), *r[1:-1]): int(r[-1])
+            for r in conn.execute(
+                select(c.habit, c.pack_id, c.first_week, c.group_set_id, c.arm, c.shown_days,
+                       c.adopted_days, c.devices).where(c.tenant_id == tenant.id)
+            )
+        }  # fmt: skip
+    expected: dict[tuple[Any, ...], int] = defaultdict(int)
+    for r in live:
+        key = cohort_key(Exposure(r[2], r[3], r[4], r[5], r[6], r[7], r[8]))
+        expected[(str(r[1]), *key)] += 1
+    return counted == dict(expected)
 
 
 def expected_exposures(stored: Iterable[tuple[str, CheckedEvent]]) -> dict[Any, tuple[Any, ...]]:
@@ -207,6 +229,7 @@ def test_an_adoption_that_arrives_before_its_trigger_still_counts(
     assert got[(a.id, "links")] == ("treatment", t, t, t + 100)
     assert got[(b.id, "links")] == ("holdout", t - 100, t, t - 50)
     assert got[(c.id, "links")] == ("treatment", t, t, None)
+    assert cohorts_match_exposures(store, acme)
 
 
 def test_rebuilding_the_rollups_from_raw_events_gives_the_same_rollups(
@@ -224,3 +247,4 @@ def test_rebuilding_the_rollups_from_raw_events_gives_the_same_rollups(
     assert store.rebuild_rollups(acme.id, chunk=37) == 12 * 20
     assert rollup_cells(store, acme) == cells
     assert exposures(store, acme) == exposed
+    assert cohorts_match_exposures(store, acme)

@@ -1,4 +1,5 @@
-"""Analytics: tenant time zone, device last seen, rollups, exposures, rollout log, audit log.
+"""Analytics: tenant time zone, device last seen, rollups, exposures and cohort counts,
+rollout log, audit log.
 
 The rollups start empty: `waymark-server rollups rebuild` fills them from the
 raw events a database already holds.
@@ -80,7 +81,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_exposures_tenant_week", "exposures", ["tenant_id", "first_week"])
     op.create_table(
-        "departed_exposures",
+        "cohort_counts",
         sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), primary_key=True),
         sa.Column("pack_id", sa.String(128), primary_key=True),
         sa.Column("habit", sa.String(128), primary_key=True),
@@ -117,7 +118,7 @@ def downgrade() -> None:
     for table in (
         "audit_log",
         "rollout_log",
-        "departed_exposures",
+        "cohort_counts",
         "exposures",
         "daily_devices",
         "daily_rollups",
