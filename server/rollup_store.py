@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, func, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server import schema as s
@@ -28,6 +30,7 @@ from server.rollups import (
     CellKey,
     CohortKey,
     Exposure,
+    HabitActivity,
     RawKey,
     activities,
     cell_key,
@@ -36,7 +39,16 @@ from server.rollups import (
     merge_exposure,
 )
 
-__all__ = ["CellIds", "ErasedRows", "NewEvent", "RollupStore", "canonical_groups"]
+__all__ = [
+    "CellIds",
+    "ErasedRows",
+    "EventKey",
+    "Learned",
+    "NewEvent",
+    "RollupStore",
+    "canonical_groups",
+    "event_keys",
+]
 
 #: A stored event and what the rollups need of its device: (device id, tenant, group set, event).
 NewEvent = tuple[str, int, int, CheckedEvent]
@@ -45,6 +57,22 @@ CellIds = Mapping[tuple[int, RawKey], tuple[int, ...]]
 _DAY: Final = 86400.0
 #: Rows per statement when rows are deleted in bulk (bounds a transaction).
 DELETE_CHUNK: Final = 20_000
+#: Rows of one daily cell that concurrent writers add to (PostgreSQL; SQLite has one writer).
+ROLLUP_SHARDS: Final = 8
+#: Committed facts remembered per process, so most batches need no read: above this, forgotten.
+KNOWN_LIMIT: Final = 300_000
+
+
+#: What an event adds to the daily cells: (device, tenant, group set, day, cell fields).
+EventKey = tuple[str, int, int, str, RawKey]
+
+
+def event_keys(events: Iterable[NewEvent]) -> Counter[EventKey]:
+    """Events counted by what they add to the daily cells: thousands of events, few keys."""
+    return Counter(
+        (device, tenant, gs, e.day, (e.pack_id, e.habit, e.rule, e.kind, e.reason))
+        for device, tenant, gs, e in events
+    )
 
 
 def canonical_groups(groups: Iterable[str]) -> str:
@@ -60,6 +88,20 @@ class ErasedRows:
     exposures: int
 
 
+@dataclass(slots=True)
+class Learned:
+    """What one transaction read or wrote that later batches can skip reading again.
+
+    Both only ever grow in the database (cells counted for a device-day) or move
+    earlier (an exposure's times), so a fact remembered from a committed
+    transaction can only make a batch look *more* likely to change something,
+    never less: a stale memory costs a read, it never skips a needed write.
+    """
+
+    cells: dict[tuple[str, str], frozenset[int]]
+    exposures: dict[tuple[str, str], Exposure]
+
+
 class RollupStore:
     """The analytics tables of one database; ids of cells and group sets are cached."""
 
@@ -70,6 +112,26 @@ class RollupStore:
         # Ids are cached only once committed, so a rolled-back id is never reused.
         self._cells: dict[tuple[int, CellKey], int] = {}
         self._counted_in: dict[tuple[int, RawKey], tuple[int, ...]] = {}
+        self._shards = ROLLUP_SHARDS if self._postgres else 1
+        # Built once: an upsert's `excluded` alias costs more to build than to run.
+        add = self._insert(s.daily_rollups)
+        self._add_rollups_stmt = add.on_conflict_do_update(
+            index_elements=["cell_id", "day", "group_set_id", "shard"],
+            set_={
+                "events": s.daily_rollups.c.events + add.excluded.events,
+                "devices": s.daily_rollups.c.devices + add.excluded.devices,
+            },
+        )
+        count = self._insert(s.cohort_counts)
+        self._count_cohorts_stmt = count.on_conflict_do_update(
+            index_elements=[
+                "tenant_id", "pack_id", "habit", "first_week", "group_set_id", "arm",
+                "shown_days", "adopted_days", "shard",
+            ],
+            set_={"devices": s.cohort_counts.c.devices + count.excluded.devices},
+        )  # fmt: skip
+        self._known_cells: dict[tuple[str, str], frozenset[int]] = {}
+        self._known_exposures: dict[tuple[str, str], Exposure] = {}
         self._group_sets: dict[tuple[int, str], int] = {}
 
     # ---------------------------------------------------------------- ids
@@ -148,15 +210,18 @@ class RollupStore:
         new: Sequence[NewEvent],
         cells: CellIds,
         days_of: Callable[[int], LocalDays],
-    ) -> None:
-        """Add the events that were new in this transaction to the rollups."""
+        same: Mapping[EventKey, int] | None = None,
+    ) -> Learned:
+        """Add the events that were new in this transaction to the rollups.
+
+        ``same`` is ``new`` counted by :func:`event_keys` when the caller has it.
+        Returns what to :meth:`learn` once the transaction has committed.
+        """
+        learned = Learned({}, {})
         if not new:
-            return
-        # Counted as plain tuples first: a batch has thousands of events, few keys.
-        same = Counter(
-            (device, tenant, gs, e.day, (e.pack_id, e.habit, e.rule, e.kind, e.reason))
-            for device, tenant, gs, e in new
-        )
+            return learned
+        if same is None:
+            same = event_keys(new)
         presence: dict[tuple[str, int, str], int] = {}
         events: dict[tuple[int, str, int], int] = defaultdict(int)
         tenants: dict[str, tuple[int, int]] = {}
@@ -167,11 +232,11 @@ class RollupStore:
                 tenant_of_cell[cell] = tenant
                 events[(cell, day, gs)] += n
                 presence.setdefault((day, cell, device), gs)
-        fresh = self._insert_presence(conn, presence)
         devices: dict[tuple[int, str, int], int] = defaultdict(int)
-        for day, cell, device in fresh:
+        for day, cell, device in self._mark_present(conn, presence, tenants, learned):
             devices[(cell, day, presence[(day, cell, device)])] += 1
-        self._update_exposures(conn, new, tenants, days_of)
+        self._update_exposures(conn, new, tenants, days_of, learned)
+        shard = self._shard()
         # Last, in key order: these rows are shared by every device, so their locks
         # are held for the shortest time and always taken in the same order.
         rows = [
@@ -179,44 +244,89 @@ class RollupStore:
                 "cell_id": cell,
                 "day": day,
                 "group_set_id": gs,
+                "shard": shard,
                 "tenant_id": tenant_of_cell[cell],
                 "events": n,
                 "devices": devices.get((cell, day, gs), 0),
             }
             for (cell, day, gs), n in sorted(events.items())
         ]
-        stmt = self._insert(s.daily_rollups)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["cell_id", "day", "group_set_id"],
-                set_={
-                    "events": s.daily_rollups.c.events + stmt.excluded.events,
-                    "devices": s.daily_rollups.c.devices + stmt.excluded.devices,
-                },
-            ),
-            rows,
-        )
+        self._add_rollups(conn, rows)
+        return learned
 
-    def _insert_presence(
-        self, conn: Connection, presence: Mapping[tuple[str, int, str], int]
+    def _add_rollups(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        conn.execute(self._add_rollups_stmt, rows)
+
+    def learn(self, learned: Learned) -> None:
+        """Remember what a committed transaction found (see :class:`Learned`)."""
+        if len(self._known_cells) > KNOWN_LIMIT:
+            self._known_cells.clear()
+        if len(self._known_exposures) > KNOWN_LIMIT:
+            self._known_exposures.clear()
+        self._known_cells.update(learned.cells)
+        self._known_exposures.update(learned.exposures)
+
+    def forget(self) -> None:
+        """Drop what was remembered (rows were deleted: an erasure, retention, a rebuild)."""
+        self._known_cells.clear()
+        self._known_exposures.clear()
+
+    def _mark_present(
+        self,
+        conn: Connection,
+        presence: Mapping[tuple[str, int, str], int],
+        tenants: Mapping[str, tuple[int, int]],
+        learned: Learned,
     ) -> list[tuple[str, int, str]]:
-        """Insert (day, cell, device) rows; returns those that were not there yet."""
-        rows = [
-            {"day": day, "cell_id": cell, "device_id": device, "group_set_id": gs}
-            for (day, cell, device), gs in sorted(presence.items())
-        ]
-        if self._postgres:
-            result = conn.execute(_PG_PRESENCE, {"rows": json.dumps(rows)})
-        else:
-            result = conn.execute(
-                sqlite.insert(s.daily_devices)
-                .on_conflict_do_nothing(index_elements=["day", "cell_id", "device_id"])
-                .returning(
-                    s.daily_devices.c.day, s.daily_devices.c.cell_id, s.daily_devices.c.device_id
-                ),
-                rows,
+        """Note which cells counted each device on each day; returns the (day, cell, device)
+        that were not counted before (each adds one to its cell's devices)."""
+        wanted: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+        for (day, cell, device), gs in presence.items():
+            wanted[(day, device)][cell] = gs
+        # A device's later batches of a day mostly fall in cells it was counted in.
+        wanted = {
+            key: cells
+            for key, cells in wanted.items()
+            if not cells.keys() <= self._known_cells.get(key, frozenset())
+        }
+        if not wanted:
+            return []
+        c = s.device_days.c
+        # Locked, so two transactions with one device cannot both count it (PostgreSQL;
+        # SQLite has a single writer and renders no FOR UPDATE).
+        known = {
+            (str(r[0]), str(r[1])): _cells(str(r[2]))
+            for r in conn.execute(
+                select(c.day, c.device_id, c.cells)
+                .where(
+                    c.device_id.in_(sorted({d for _, d in wanted})),
+                    c.day.in_(sorted({day for day, _ in wanted})),
+                )
+                .with_for_update()
             )
-        return [(str(r[0]), int(r[1]), str(r[2])) for r in result]
+        }
+        fresh: list[tuple[str, int, str]] = []
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for (day, device), cells in sorted(wanted.items()):
+            before = known.get((day, device), {})
+            added = {cell: gs for cell, gs in cells.items() if cell not in before}
+            learned.cells[(day, device)] = frozenset(before.keys() | added.keys())
+            if not added:
+                continue
+            fresh += [(day, cell, device) for cell in added]
+            row = {"b_day": day, "b_device": device, "b_cells": _cells_text({**before, **added})}
+            if (day, device) in known:
+                updates.append(row)
+            else:
+                inserts.append({**row, "b_tenant": tenants[device][0]})
+        if inserts:
+            # A row another transaction added meanwhile fails this one, and group
+            # commit retries each batch alone, which then sees and locks that row.
+            conn.execute(_INSERT_DEVICE_DAY, inserts)
+        if updates:
+            conn.execute(_UPDATE_DEVICE_DAY, updates)
+        return fresh
 
     def _update_exposures(
         self,
@@ -224,8 +334,13 @@ class RollupStore:
         new: Sequence[NewEvent],
         tenants: Mapping[str, tuple[int, int]],
         days_of: Callable[[int], LocalDays],
+        learned: Learned,
     ) -> None:
-        acts = activities((device, e) for device, _, _, e in new)
+        acts = {
+            key: act
+            for key, act in activities((device, e) for device, _, _, e in new).items()
+            if not _changes_nothing(self._known_exposures.get(key), act)
+        }
         if not acts:
             return
         c = s.exposures.c
@@ -244,6 +359,8 @@ class RollupStore:
             merged, moved = merge_exposure(old, act, days_of(tenant).week, group_set)
             if merged is not None and merged != old:
                 changed[(device, habit)] = (merged, moved)
+            elif old is not None:
+                learned.exposures[(device, habit)] = old
         adoptions = _adoptions(conn, sorted({d for (d, _), (_, moved) in changed.items() if moved}))
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
@@ -256,6 +373,7 @@ class RollupStore:
             row = {"device_id": device, "habit": habit, "tenant_id": tenant, **_columns(merged)}
             old = stored.get((device, habit))
             (inserts if old is None else updates).append(row)
+            learned.exposures[(device, habit)] = merged
             if old is not None:
                 cohorts[(tenant, habit, cohort_key(old))] -= 1
             cohorts[(tenant, habit, cohort_key(merged))] += 1
@@ -268,26 +386,23 @@ class RollupStore:
     def _count_cohorts(
         self, conn: Connection, deltas: Mapping[tuple[int, str, CohortKey], int]
     ) -> None:
-        """Add ``deltas`` (devices, may be negative) to the cohort counts, in key order."""
+        """Add ``deltas`` (devices, may be negative) to the cohort counts, in key order.
+
+        Into this writer's shard: a shard's row may go below zero (a device counted
+        in one shard moved to another key in another) — only the sum is a count.
+        """
+        shard = self._shard()
         rows = [
-            {"tenant_id": tenant, "habit": habit, **key._asdict(), "devices": n}
+            {"tenant_id": tenant, "habit": habit, **key._asdict(), "shard": shard, "devices": n}
             for (tenant, habit, key), n in sorted(deltas.items())
             if n
         ]
-        if not rows:
-            return
-        stmt = self._insert(s.cohort_counts)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[
-                    "tenant_id", "pack_id", "habit", "first_week", "group_set_id", "arm",
-                    "shown_days", "adopted_days",
-                ],
-                set_={"devices": s.cohort_counts.c.devices + stmt.excluded.devices},
-            ),
-            rows,
-        )  # fmt: skip
-        conn.execute(delete(s.cohort_counts).where(s.cohort_counts.c.devices <= 0))
+        if rows:
+            conn.execute(self._count_cohorts_stmt, rows)
+
+    def _shard(self) -> int:
+        """This writer's shard of shared counters (one per process and thread, mostly)."""
+        return hash((os.getpid(), threading.get_ident())) % self._shards
 
     # ---------------------------------------------------------------- reports
 
@@ -306,22 +421,26 @@ class RollupStore:
         are the largest pack's, a lower bound of the distinct count (the floor
         can only withhold more, never less).
         """
-        r, c = s.daily_rollups.c, s.report_cells.c
+        d = s.daily_rollups.c
+        # The shards of a cell first: they are parts of one count.
+        r = (
+            select(
+                d.cell_id, d.day, d.group_set_id,
+                func.sum(d.events).label("events"), func.sum(d.devices).label("devices"),
+            )
+            .where(d.tenant_id == tenant_id, d.day >= since_day, d.day <= until_day)
+            .group_by(d.cell_id, d.day, d.group_set_id)
+            .subquery()
+        ).c  # fmt: skip
+        c = s.report_cells.c
         query = (
             select(
-                r.day,
-                c.habit,
-                c.rule,
-                c.kind,
-                c.reason,
-                r.group_set_id,
-                func.sum(r.events),
-                func.max(r.devices),
+                r.day, c.habit, c.rule, c.kind, c.reason, r.group_set_id,
+                func.sum(r.events), func.max(r.devices),
             )
-            .select_from(s.daily_rollups.join(s.report_cells, c.id == r.cell_id))
-            .where(r.tenant_id == tenant_id, r.day >= since_day, r.day <= until_day)
+            .select_from(r.cell_id.table.join(s.report_cells, c.id == r.cell_id))
             .group_by(r.day, c.habit, c.rule, c.kind, c.reason, r.group_set_id)
-        )
+        )  # fmt: skip
         if pack_id is not None:
             query = query.where(c.pack_id == pack_id)
         with self.engine.connect() as conn:
@@ -403,7 +522,7 @@ class RollupStore:
         ago and name no device.  Its exposures are deleted and taken out of the
         cohort counts.
         """
-        ev, pr = s.events.c, s.daily_devices.c
+        ev, pr = s.events.c, s.device_days.c
         tenant = conn.execute(
             select(s.devices.c.tenant_id).where(s.devices.c.id == device_id)
         ).scalar()
@@ -440,32 +559,16 @@ class RollupStore:
                 if cell is not None and gs is not None:
                     minus[(cell, str(day), int(gs))][0] += int(n)
         present = conn.execute(
-            select(pr.day, pr.cell_id, pr.group_set_id).where(
+            select(pr.day, pr.cells).where(
                 pr.device_id == device_id, pr.day.in_(sorted({str(r[0]) for r in counts}))
             )
         ).all()
-        for day, cell, gs in present:
-            minus[(int(cell), str(day), int(gs))][1] += 1
-        r = s.daily_rollups.c
+        for day, text_ in present:
+            for cell, gs in _cells(str(text_)).items():
+                minus[(cell, str(day), gs)][1] += 1
         if minus:
-            conn.execute(
-                update(s.daily_rollups)
-                .where(
-                    r.cell_id == bindparam("b_cell"),
-                    r.day == bindparam("b_day"),
-                    r.group_set_id == bindparam("b_gs"),
-                )
-                .values(
-                    events=r.events - bindparam("b_events"),
-                    devices=r.devices - bindparam("b_devices"),
-                ),
-                [
-                    {"b_cell": cell, "b_day": day, "b_gs": gs, "b_events": n, "b_devices": k}
-                    for (cell, day, gs), (n, k) in sorted(minus.items())
-                ],
-            )
-            conn.execute(delete(s.daily_rollups).where(r.events <= 0))
-        conn.execute(delete(s.daily_devices).where(pr.device_id == device_id))
+            self._subtract(conn, int(tenant), minus)
+        conn.execute(delete(s.device_days).where(pr.device_id == device_id))
         e = s.exposures.c
         mine = conn.execute(
             select(e.device_id, e.habit, *_EXPOSURE_COLUMNS).where(e.device_id == device_id)
@@ -476,6 +579,102 @@ class RollupStore:
         exposures = conn.execute(delete(s.exposures).where(e.device_id == device_id)).rowcount
         events = conn.execute(delete(s.events).where(ev.device_id == device_id)).rowcount
         return ErasedRows(int(events or 0), int(exposures or 0))
+
+    def _subtract(
+        self, conn: Connection, tenant_id: int, minus: Mapping[tuple[int, str, int], list[int]]
+    ) -> None:
+        """Take events and devices out of daily cells: each cell's shards become one row."""
+        r = s.daily_rollups.c
+        keys = sorted(minus)
+        totals: dict[tuple[int, str, int], list[int]] = defaultdict(lambda: [0, 0])
+        for cell, day, gs, events, devices in conn.execute(
+            select(r.cell_id, r.day, r.group_set_id, r.events, r.devices).where(
+                r.tenant_id == tenant_id,
+                r.cell_id.in_(sorted({k[0] for k in keys})),
+                r.day.in_(sorted({k[1] for k in keys})),
+            )
+        ):
+            key = (int(cell), str(day), int(gs))
+            if key in minus:
+                totals[key][0] += int(events)
+                totals[key][1] += int(devices)
+        for cell, day, gs in keys:
+            conn.execute(
+                delete(s.daily_rollups).where(r.cell_id == cell, r.day == day, r.group_set_id == gs)
+            )
+        rows = [
+            {"cell_id": cell, "day": day, "group_set_id": gs, "shard": 0, "tenant_id": tenant_id,
+             "events": events - minus[(cell, day, gs)][0],
+             "devices": max(0, devices - minus[(cell, day, gs)][1])}
+            for (cell, day, gs), (events, devices) in sorted(totals.items())
+            if events - minus[(cell, day, gs)][0] > 0
+        ]  # fmt: skip
+        if rows:
+            conn.execute(s.daily_rollups.insert(), rows)
+
+    def compact(self, tenant_id: int, before_day: str) -> int:
+        """Merge the shards of a tenant's cells of days before ``before_day`` into shard 0
+        (no writer adds to them any more, and a report then reads one row per cell), and
+        the shards of its cohort counts."""
+        return self._compact_days(tenant_id, before_day) + self._compact_cohorts(tenant_id)
+
+    def _compact_days(self, tenant_id: int, before_day: str) -> int:
+        r = s.daily_rollups.c
+        with self.engine.begin() as conn:
+            spread = conn.execute(
+                select(r.cell_id, r.day, r.group_set_id, func.sum(r.events), func.sum(r.devices))
+                .where(r.tenant_id == tenant_id, r.day < before_day, r.shard != 0)
+                .group_by(r.cell_id, r.day, r.group_set_id)
+            ).all()
+            if not spread:
+                return 0
+            conn.execute(
+                delete(s.daily_rollups).where(
+                    r.tenant_id == tenant_id, r.day < before_day, r.shard != 0
+                )
+            )
+            self._add_rollups(
+                conn,
+                [
+                    {"cell_id": x[0], "day": x[1], "group_set_id": x[2], "shard": 0,
+                     "tenant_id": tenant_id, "events": int(x[3]), "devices": int(x[4])}
+                    for x in sorted(spread, key=lambda x: (x[0], x[1], x[2]))
+                ],
+            )  # fmt: skip
+        return len(spread)
+
+    def _compact_cohorts(self, tenant_id: int) -> int:
+        """Sum each cohort count's shards into shard 0 and drop what sums to zero."""
+        c = s.cohort_counts.c
+        key = (c.pack_id, c.habit, c.first_week, c.group_set_id, c.arm, c.shown_days,
+               c.adopted_days)  # fmt: skip
+        with self.engine.begin() as conn:
+            spread = conn.execute(
+                select(*key, func.sum(c.devices), func.max(c.shard), func.min(c.shard))
+                .where(c.tenant_id == tenant_id)
+                .group_by(*key)
+            ).all()
+            merged = [x for x in spread if int(x[8]) != 0 or int(x[9]) != 0 or int(x[7]) <= 0]
+            if not merged:
+                return 0
+            names = ("pack_id", "habit", "first_week", "group_set_id", "arm", "shown_days",
+                     "adopted_days")  # fmt: skip
+            for x in merged:
+                conn.execute(
+                    delete(s.cohort_counts).where(
+                        c.tenant_id == tenant_id,
+                        *(col == value for col, value in zip(key, x[:7], strict=True)),
+                    )
+                )
+            rows = [
+                {"tenant_id": tenant_id, **dict(zip(names, x[:7], strict=True)), "shard": 0,
+                 "devices": int(x[7])}
+                for x in merged
+                if int(x[7]) > 0
+            ]  # fmt: skip
+            if rows:
+                conn.execute(s.cohort_counts.insert(), rows)
+        return len(merged)
 
     def purge_events(self, tenant_id: int, before_day: str) -> int:
         """Delete a tenant's raw events and daily device lists of days before ``before_day``."""
@@ -490,11 +689,10 @@ class RollupStore:
             gone += int(n or 0)
             if not n or n < DELETE_CHUNK:
                 break
-        cells = select(s.report_cells.c.id).where(s.report_cells.c.tenant_id == tenant_id)
         with self.engine.begin() as conn:
             conn.execute(
-                delete(s.daily_devices).where(
-                    s.daily_devices.c.day < before_day, s.daily_devices.c.cell_id.in_(cells)
+                delete(s.device_days).where(
+                    s.device_days.c.tenant_id == tenant_id, s.device_days.c.day < before_day
                 )
             )
         return gone
@@ -518,8 +716,7 @@ class RollupStore:
         The cohort counts lose the live exposures only: those of devices already
         forgotten for inactivity cannot be rebuilt, so they stay.
         """
-        cells = select(s.report_cells.c.id).where(s.report_cells.c.tenant_id == tenant_id)
-        conn.execute(delete(s.daily_devices).where(s.daily_devices.c.cell_id.in_(cells)))
+        conn.execute(delete(s.device_days).where(s.device_days.c.tenant_id == tenant_id))
         conn.execute(delete(s.daily_rollups).where(s.daily_rollups.c.tenant_id == tenant_id))
         e = s.exposures.c
         live: dict[tuple[int, str, CohortKey], int] = defaultdict(int)
@@ -563,14 +760,50 @@ _UPDATE_EXPOSURE: Final = (
     )
 )
 
-# Like the event insert: one JSON parameter that PostgreSQL unpacks in C.
-_PG_PRESENCE: Final = text(
-    "INSERT INTO daily_devices (day, cell_id, device_id, group_set_id) "
-    "SELECT r.day, r.cell_id, r.device_id, r.group_set_id "
-    "FROM json_to_recordset(CAST(:rows AS json)) "
-    "AS r(day TEXT, cell_id INT, device_id TEXT, group_set_id INT) "
-    "ON CONFLICT (day, cell_id, device_id) DO NOTHING RETURNING day, cell_id, device_id"
+_INSERT_DEVICE_DAY: Final = s.device_days.insert().values(
+    day=bindparam("b_day"),
+    device_id=bindparam("b_device"),
+    tenant_id=bindparam("b_tenant"),
+    cells=bindparam("b_cells"),
 )
+_UPDATE_DEVICE_DAY: Final = (
+    update(s.device_days)
+    .where(s.device_days.c.day == bindparam("b_day"))
+    .where(s.device_days.c.device_id == bindparam("b_device"))
+    .values(cells=bindparam("b_cells"))
+)
+
+
+def _cells(text_: str) -> dict[int, int]:
+    """``"12:3,15:3"`` → {cell: group set}."""
+    out: dict[int, int] = {}
+    for pair in text_.split(","):
+        if pair:
+            cell, _, gs = pair.partition(":")
+            out[int(cell)] = int(gs)
+    return out
+
+
+def _cells_text(cells: Mapping[int, int]) -> str:
+    return ",".join(f"{cell}:{gs}" for cell, gs in sorted(cells.items()))
+
+
+def _changes_nothing(known: Exposure | None, act: HabitActivity) -> bool:
+    """Whether a batch's activity cannot change an exposure remembered from a commit.
+
+    Safe with a stale memory: the stored times can only be earlier than
+    remembered, which makes each condition below only harder to miss.
+    """
+    if known is None:
+        return False
+    if act.first_t is not None and (act.first_t, act.arm) < (known.first_t, known.arm):
+        return False
+    if act.shown_t is not None and (known.shown_t is None or act.shown_t < known.shown_t):
+        return False
+    earlier_adoption = bool(act.adoptions) and (
+        known.adopted_t is None or min(act.adoptions) < known.adopted_t
+    )
+    return not earlier_adoption
 
 
 def _exposure(row: Sequence[Any], offset: int = 2) -> Exposure:

@@ -35,8 +35,8 @@ __all__ = [
     "audit_log",
     "bundles",
     "cohort_counts",
-    "daily_devices",
     "daily_rollups",
+    "device_days",
     "devices",
     "enroll_tokens",
     "events",
@@ -196,6 +196,9 @@ daily_rollups = Table(
     Column("cell_id", Integer, ForeignKey("report_cells.id"), primary_key=True),
     Column("day", String(10), primary_key=True),
     Column("group_set_id", Integer, ForeignKey("group_sets.id"), primary_key=True),
+    # Concurrent writers add to different rows of a cell (a report sums them), so
+    # they never wait for each other's lock on it; old days are merged into shard 0.
+    Column("shard", Integer, primary_key=True),
     Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
     Column("events", BigInteger, nullable=False),
     # Distinct devices; a device is counted in the group set it had when first seen.
@@ -203,16 +206,16 @@ daily_rollups = Table(
     Index("ix_daily_rollups_tenant_day", "tenant_id", "day"),
 )
 
-daily_devices = Table(
-    "daily_devices",
+device_days = Table(
+    "device_days",
     metadata,
-    # Which devices a cell already counted on a day: what makes `devices` exact.
-    # Kept only as long as the raw events (the retention period).
+    # Which cells already counted a device on a day: what makes `devices` exact.
+    # One row per device and day, the cells as "cell:group set" pairs (the group
+    # set it was counted in, for erasure).  Kept only as long as the raw events.
     Column("day", String(10), primary_key=True),
-    Column("cell_id", Integer, ForeignKey("report_cells.id"), primary_key=True),
     Column("device_id", String(36), ForeignKey("devices.id"), primary_key=True),
-    # The group set the device was counted in (erasure takes it back from there).
-    Column("group_set_id", Integer, nullable=False),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("cells", Text, nullable=False),
 )
 
 exposures = Table(
@@ -247,6 +250,8 @@ cohort_counts = Table(
     # Whole days from the first trigger to the first toast / adoption (at most 90); -1: not.
     Column("shown_days", Integer, primary_key=True),
     Column("adopted_days", Integer, primary_key=True),
+    # As for daily_rollups: concurrent writers add to different rows; a report sums.
+    Column("shard", Integer, primary_key=True),
     Column("devices", Integer, nullable=False),
 )
 

@@ -23,14 +23,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from agent.rules.bundle import key_id, load_public_key, public_key_text
-from agent.rules.records import WIRE_FIELDS, WireRecord
+from agent.rules.records import WIRE_FIELDS
 from server import schema as s
 from server.days import DEFAULT_ZONE, LocalDays, check_zone
 from server.db import checkpoint
 from server.errors import NotFound
 from server.ingest import CheckedEvent
 from server.reports import DailyRow, ExposureRow, VersionMark
-from server.rollup_store import CellIds, NewEvent, RollupStore
+from server.rollup_store import CellIds, EventKey, NewEvent, RollupStore, event_keys
 from server.rollups import RawKey
 from server.tokens import hash_token, new_token, ring_of
 
@@ -363,7 +363,9 @@ class Store:
             # Ids of group sets and cells are made (and committed) before the
             # batch's transaction, so that one can be retried on its own.
             group_sets = {d.id: self.rollups.group_set_id(d.tenant_id, d.groups) for d, _ in groups}
-            cells = self._cell_ids((d.tenant_id, e) for d, batch in groups for e in batch)
+            every = [(d.id, d.tenant_id, group_sets[d.id], e) for d, batch in groups for e in batch]
+            same = event_keys(every)
+            cells = self._cells_for(same)
             # Read before the transaction: on SQLite a second connection would wait for it.
             calendars = {d.tenant_id: self.local_days(d.tenant_id) for d, _ in groups}
             rows = [
@@ -404,18 +406,21 @@ class Store:
                             mine.add(e.uuid)
                             fresh.append((device.id, device.tenant_id, group_sets[device.id], e))
                     results.append(mine)
-                self.rollups.apply(conn, fresh, cells, calendars.__getitem__)
+                if len(fresh) < len(every):  # resends: count only what was new
+                    same = event_keys(fresh)
+                learned = self.rollups.apply(conn, fresh, cells, calendars.__getitem__, same=same)
                 self._touch(conn, [d for d, _ in groups], received)
+            self.rollups.learn(learned)  # committed: later batches may rely on it
         return results
 
-    def _cell_ids(self, events: Iterable[tuple[int, WireRecord]]) -> CellIds:
+    def _cells_for(self, keys: Iterable[EventKey]) -> CellIds:
         by_tenant: dict[int, set[RawKey]] = {}
-        for tenant, e in events:
-            by_tenant.setdefault(tenant, set()).add((e.pack_id, e.habit, e.rule, e.kind, e.reason))
+        for _device, tenant, _gs, _day, raw in keys:
+            by_tenant.setdefault(tenant, set()).add(raw)
         return {
             (tenant, key): cells
-            for tenant, keys in by_tenant.items()
-            for key, cells in self.rollups.cells_for(tenant, keys).items()
+            for tenant, raws in by_tenant.items()
+            for key, cells in self.rollups.cells_for(tenant, raws).items()
         }
 
     def _touch(self, conn: Any, devices: Sequence[Device], now: float) -> None:
@@ -691,6 +696,7 @@ class Store:
             ).first()
             if row is None or (tenant_id is not None and int(row[0]) != tenant_id):
                 return Erasure(False, 0, 0)
+            self.rollups.forget()
             erased = self.rollups.erase_device(conn, device_id)
             conn.execute(s.devices.delete().where(s.devices.c.id == device_id))
             self._audit(
@@ -715,7 +721,9 @@ class Store:
             today = self.local_days(tenant_id).date_of(now)
             cutoff = (today - timedelta(days=retain_days)).isoformat()
             with self._writing():
+                self.rollups.forget()
                 gone = self.rollups.purge_events(tenant_id, cutoff)
+                self.rollups.compact(tenant_id, (today - timedelta(days=1)).isoformat())
                 with self.engine.begin() as conn:
                     folded = self.rollups.forget_idle(conn, tenant_id, now - retain_days * 86400.0)
                     if gone or folded:
@@ -738,6 +746,7 @@ class Store:
         """
         ev = s.events.c
         with self._writing(), self.engine.begin() as conn:
+            self.rollups.forget()
             self.rollups.clear(conn, tenant_id)
         devices = {
             str(r[0]): Device(str(r[0]), tenant_id, int(r[1]), _groups(r[2]) or ())
@@ -769,7 +778,7 @@ class Store:
                 )
                 event = CheckedEvent(**dict(zip(names, r[3:], strict=True)))
                 fresh.append((device.id, tenant_id, group_set, event))
-            cells = self._cell_ids((tenant_id, e) for *_, e in fresh)
+            cells = self._cells_for(event_keys(fresh))
             calendars = {tenant_id: self.local_days(tenant_id)}
             with self._writing(), self.engine.begin() as conn:
                 self.rollups.apply(conn, fresh, cells, calendars.__getitem__)

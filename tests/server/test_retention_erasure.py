@@ -75,7 +75,7 @@ def test_retention_deletes_old_raw_events_and_keeps_the_report(store: Store, acm
     assert count(store, s.events) == 56
     assert count(store, s.events, s.events.c.t < NOW - 35 * 86400) == 0
     cutoff = LocalDays().day(NOW - 35 * 86400)
-    assert count(store, s.daily_devices, s.daily_devices.c.day < cutoff) == 0
+    assert count(store, s.device_days, s.device_days.c.day < cutoff) == 0
     # The idle devices' exposures are gone; the cohort counts keep them without ids.
     assert done.exposures == 24
     assert count(store, s.exposures) == 24 and count(store, s.cohort_counts) > 0
@@ -116,7 +116,7 @@ def test_erasing_a_device_deletes_its_rows_and_takes_it_out_of_the_rollups(
     assert (done.device_found, done.events, done.exposures) == (True, 3, 1)
     for table, column in (
         (s.events, s.events.c.device_id), (s.exposures, s.exposures.c.device_id),
-        (s.daily_devices, s.daily_devices.c.device_id), (s.devices, s.devices.c.id),
+        (s.device_days, s.device_days.c.device_id), (s.devices, s.devices.c.id),
     ):  # fmt: skip
         assert count(store, table, column == gone.id) == 0
     (after,) = [d for d in build_report(store, acme.id, None, None, None)["days"] if d["rule"]]

@@ -54,17 +54,18 @@ def upgrade() -> None:
         sa.Column("cell_id", sa.Integer, sa.ForeignKey("report_cells.id"), primary_key=True),
         sa.Column("day", sa.String(10), primary_key=True),
         sa.Column("group_set_id", sa.Integer, sa.ForeignKey("group_sets.id"), primary_key=True),
+        sa.Column("shard", sa.Integer, primary_key=True),
         sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), nullable=False),
         sa.Column("events", sa.BigInteger, nullable=False),
         sa.Column("devices", sa.Integer, nullable=False),
     )
     op.create_index("ix_daily_rollups_tenant_day", "daily_rollups", ["tenant_id", "day"])
     op.create_table(
-        "daily_devices",
+        "device_days",
         sa.Column("day", sa.String(10), primary_key=True),
-        sa.Column("cell_id", sa.Integer, sa.ForeignKey("report_cells.id"), primary_key=True),
         sa.Column("device_id", sa.String(36), sa.ForeignKey("devices.id"), primary_key=True),
-        sa.Column("group_set_id", sa.Integer, nullable=False),
+        sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenants.id"), nullable=False),
+        sa.Column("cells", sa.Text, nullable=False),
     )
     op.create_table(
         "exposures",
@@ -90,6 +91,7 @@ def upgrade() -> None:
         sa.Column("arm", sa.String(16), primary_key=True),
         sa.Column("shown_days", sa.Integer, primary_key=True),
         sa.Column("adopted_days", sa.Integer, primary_key=True),
+        sa.Column("shard", sa.Integer, primary_key=True),
         sa.Column("devices", sa.Integer, nullable=False),
     )
     op.create_table(
@@ -120,7 +122,7 @@ def downgrade() -> None:
         "rollout_log",
         "cohort_counts",
         "exposures",
-        "daily_devices",
+        "device_days",
         "daily_rollups",
         "report_cells",
         "group_sets",
