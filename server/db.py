@@ -126,9 +126,9 @@ def migration_state(engine: Engine) -> MigrationState:
     return "behind" if current in known else "ahead"
 
 
-def upgrade(engine: Engine) -> None:
-    """Upgrade the database in place to the newest schema."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database in place to the newest schema (or to ``revision``)."""
     cfg = _alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)

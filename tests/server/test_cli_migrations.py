@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -17,7 +20,8 @@ from sqlalchemy import text
 from agent.rules.bundle import key_id, public_key_text
 from devtools.waiting import free_port, stop_process, wait_for
 from server import cli
-from server.db import make_engine, migration_state, normalise_url
+from server.days import utc_day
+from server.db import make_engine, migration_state, normalise_url, upgrade
 from server.schema import metadata
 
 
@@ -96,3 +100,38 @@ def test_serve_creates_the_schema_and_answers_on_loopback(tmp_path: Path, worker
         stop_process(proc, 20)
         if proc.stderr:
             proc.stderr.close()
+
+
+def test_a_database_from_before_the_rollups_is_migrated_and_its_reports_rebuilt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    upgrade(engine, "0001")  # the schema the previous release built, with its data
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO tenants (name, created) VALUES ('acme', 0)"))
+        now = time.time()
+        for i in range(12):
+            conn.execute(
+                text(
+                    "INSERT INTO devices (id, tenant_id, secret_hash, ring, groups, os, "
+                    "agent_version, created) VALUES (:d, 1, :h, 5, '[]', 'linux', '0.1.0', 0)"
+                ),
+                {"d": f"00000000-0000-4000-8000-{i:012d}", "h": f"{i:064d}"},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO events (tenant_id, device_id, uuid, t, day, kind, pack_id, "
+                    "pack_version, rule, habit, received) VALUES (1, :d, :u, :t, :day, 'shown', "
+                    "'p', 1, 'r', 'h', :t)"
+                ),
+                {"d": f"00000000-0000-4000-8000-{i:012d}", "u": str(uuid.uuid4()), "t": now,
+                 "day": utc_day(now)},
+            )  # fmt: skip
+    engine.dispose()
+    assert cli.main(["migrate", "--db", url]) == 0
+    assert cli.main(["rollups", "rebuild", "acme", "--db", url]) == 0
+    assert "rebuilt from 12 raw event(s)" in capsys.readouterr().out
+    assert cli.main(["report", "acme", "--db", url]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [(d["day"], d["shown"]) for d in doc["days"]] == [(utc_day(now), 12)]

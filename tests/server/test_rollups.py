@@ -132,8 +132,8 @@ def cohorts_match_exposures(store: Store, tenant: Tenant) -> bool:
         }
     expected: dict[tuple[Any, ...], int] = defaultdict(int)
     for r in live:
-        key = cohort_key(Exposure(r[2], r[3], r[4], r[5], r[6], r[7], r[8]))
-        expected[(str(r[1]), *key)] += 1
+        cohort = cohort_key(Exposure(r[2], r[3], r[4], r[5], r[6], r[7], r[8]))
+        expected[(str(r[1]), *cohort)] += 1
     return counted == dict(expected)
 
 
