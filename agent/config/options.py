@@ -270,11 +270,20 @@ def admin_guide_markdown() -> str:
         "",
         "| OS | location |",
         "|---|---|",
-        "| Windows | `HKLM\\SOFTWARE\\Policies\\Waymark\\Agent`, then "
-        "`HKCU\\SOFTWARE\\Policies\\Waymark\\Agent` (Group Policy) |",
+        "| Windows | Group Policy: `HKLM\\SOFTWARE\\Policies\\Waymark\\Agent`, then "
+        "`HKCU\\SOFTWARE\\Policies\\Waymark\\Agent`; then the installer's key "
+        "`HKLM\\SOFTWARE\\Waymark\\Agent` (the MSI's properties) |",
         "| macOS | managed preferences domain `org.waymark.agent` (MDM configuration profile) |",
         "| Linux | `/etc/waymark/policy.json` (a JSON object; `WAYMARK_POLICY_FILE` "
         "overrides the path) |",
+        "",
+        "A key set in several places takes the first of that list: Group Policy",
+        "overrides what the installer was given, and both override the person's",
+        "settings. Policy changes take effect within a few seconds, without a",
+        "restart (a watch on the policy file, `RegNotifyChangeKeyValue` on the",
+        "registry keys, a re-read of the managed preferences on macOS); a policy",
+        "file that becomes invalid keeps the last good policy in force and says",
+        "why in the agent log.",
         "",
         "Registry types: booleans and numbers are `REG_DWORD`, lists `REG_MULTI_SZ`,",
         "text `REG_SZ`. A value of the wrong type is ignored with one warning in the",
