@@ -245,6 +245,11 @@ OPTIONS: Final[tuple[Option, ...]] = (
 
 OPTIONS_BY_KEY: Final[Mapping[str, Option]] = {o.key: o for o in OPTIONS}
 
+#: The examples' publisher key: a real Ed25519 key in the form `openssl pkey -pubout`
+#: prints (its private half is bytes 0..31, so it signs nothing anyone should trust).
+EXAMPLE_PUBLISHER_KEY: Final = "MCowBQYDK2VwAyEAA6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
+EXAMPLE_ENROLL_TOKEN: Final = "wme_replace-with-the-token-of-waymark-server-token-enroll"
+
 
 def coerce(option: Option, value: Any) -> Any:
     """Validate ``value`` for ``option`` and return it in its Python type.
@@ -339,10 +344,10 @@ def admin_guide_markdown() -> str:
         '  "organisation": "Example Corp",',
         '  "telemetry_mode": "opt-in",',
         '  "server_url": "https://waymark.example.com",',
-        '  "enroll_token": "wme_…",',
-        '  "publisher_keys": ["MCowBQYDK2VwAyEA…"],',
+        f'  "enroll_token": "{EXAMPLE_ENROLL_TOKEN}",',
+        f'  "publisher_keys": ["{EXAMPLE_PUBLISHER_KEY}"],',
         '  "groups": ["sales"],',
-        '  "never_interrupt": ["zoom.us", "ms-teams.exe"],',
+        '  "never_interrupt": ["zoom", "teams-for-linux", "libreoffice-impress"],',
         '  "allow_quit": false',
         "}",
         "```",

@@ -217,3 +217,18 @@ def test_a_new_policy_announces_exactly_the_keys_it_changes(tmp_path: Path) -> N
     assert changed == ["quiet_hours"] == heard  # same value, but now managed
     assert store.is_managed("quiet_hours")
     assert store.replace_policy(Policy({})) == ["quiet_hours", "never_interrupt"]
+
+
+def test_the_admin_guide_example_policy_works_as_written(tmp_path: Path) -> None:
+    from agent.sync.packs import pinned_keys
+
+    guide = (ROOT / "docs" / "admin-guide.md").read_text(encoding="utf-8")
+    block = guide.split("## Example: /etc/waymark/policy.json", 1)[1]
+    example = json.loads(block.split("```json", 1)[1].split("```", 1)[0])
+    policy = decode_policy(example, "admin-guide.md")
+    assert policy.warnings == ()
+    assert policy.values == example
+    assert len(pinned_keys(policy.values["publisher_keys"])) == 1  # the openssl (SPKI) form
+    shipped = json.loads((ROOT / "installers/linux/policy.example.json").read_text("utf-8"))
+    assert decode_policy(shipped, "policy.example.json").warnings == ()
+    assert len(pinned_keys(shipped["publisher_keys"])) == 1
