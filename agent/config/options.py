@@ -50,6 +50,8 @@ class Option:
     description: Mapping[str, str]
     page: Page
     user_editable: bool = True
+    #: Public MSI property that sets it at install time ("" = none); see installers/windows/msi.py.
+    installer_property: str = ""
 
 
 def _o(
@@ -63,6 +65,7 @@ def _o(
     page: Page,
     *,
     user_editable: bool = True,
+    installer_property: str = "",
 ) -> Option:
     return Option(
         key=key,
@@ -72,6 +75,7 @@ def _o(
         description={"en": desc_en, "it": desc_it},
         page=page,
         user_editable=user_editable,
+        installer_property=installer_property,
     )
 
 
@@ -193,7 +197,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "Server", "Server",
         "Waymark server address (https). Empty: no sync, coaching with the built-in pack.",
         "Indirizzo del server Waymark (https). Vuoto: nessuna sincronizzazione.",
-        "about", user_editable=False,
+        "about", user_editable=False, installer_property="SERVER_URL",
     ),
     _o(
         "enroll_token", Text(), "",
@@ -202,7 +206,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "once for its own device secret, kept in the OS keyring.",
         "Token di registrazione del tenant (wme_…); l'agente lo scambia una volta con il proprio "
         "segreto, conservato nel portachiavi del sistema.",
-        "policy", user_editable=False,
+        "policy", user_editable=False, installer_property="ENROLL_TOKEN",
     ),
     _o(
         "synced_folder", Text(), "",
@@ -218,7 +222,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "Organisation", "Organizzazione",
         "Name shown beside managed settings (\"Managed by …\").",
         "Nome mostrato accanto alle impostazioni gestite (\"Gestito da …\").",
-        "policy", user_editable=False,
+        "policy", user_editable=False, installer_property="ORGANISATION",
     ),
     _o(
         "groups", TextList(), [],
@@ -232,7 +236,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "Pinned publisher keys", "Chiavi dell'editore",
         "Ed25519 public keys (base64) that may sign rule packs; at most two for rotation.",
         "Chiavi pubbliche Ed25519 (base64) autorizzate a firmare i pacchetti; al massimo due.",
-        "policy", user_editable=False,
+        "policy", user_editable=False, installer_property="PUBLISHER_KEYS",
     ),
     _o(
         "retention_days", Int(), 30,
