@@ -188,6 +188,10 @@ def trim_xar(path: Path) -> None:
 
 def _bsdtar() -> str:
     found = shutil.which("bsdtar")
+    tar = shutil.which("tar")
+    if found is None and tar is not None:  # macOS: tar is bsdtar
+        version = subprocess.run([tar, "--version"], capture_output=True, text=True).stdout
+        found = tar if "bsdtar" in version else None
     if found is None:
         raise RuntimeError(
             "bsdtar is not installed: apt-get install libarchive-tools "
