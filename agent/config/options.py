@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, Literal
 
 from agent.config.option_types import (
@@ -309,6 +310,25 @@ def admin_guide_markdown() -> str:
         )
     lines += [
         "",
+        "## Installer properties (Windows MSI)",
+        "",
+        "`msiexec /i waymark-<version>-x64.msi /qn NAME=value …` writes each property given",
+        "to `HKLM\\SOFTWARE\\Waymark\\Agent`, under the key's name, as REG_SZ (a list as",
+        "values separated by `;`). A property not given writes nothing. An upgrade without",
+        "the properties keeps the values given before; an upgrade with one replaces that one.",
+        "The agent reads Group Policy first, then this installer key, then the person's",
+        "settings. Uninstalling removes the key.",
+        "",
+        "| property | key | meaning |",
+        "|---|---|---|",
+        *(
+            f"| `{o.installer_property}` | `{o.key}` | {o.description['en']} |"
+            for o in OPTIONS
+            if o.installer_property
+        ),
+    ]
+    lines += [
+        "",
         "## Connecting agents to a server",
         "",
         "Set three keys and the agent syncs on its own:",
@@ -352,7 +372,9 @@ def admin_guide_markdown() -> str:
         "```",
         "",
     ]
-    return "\n".join(lines)
+    # The deployment walk-through is prose: kept as markdown next to this file.
+    deployment = Path(__file__).with_name("admin_guide_deployment.md")
+    return "\n".join(lines) + "\n" + deployment.read_text(encoding="utf-8")
 
 
 if __name__ == "__main__":

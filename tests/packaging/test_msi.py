@@ -183,3 +183,10 @@ def test_the_signed_msi_and_its_exe_files_verify_and_tampering_is_detected(
     done = subprocess.run(["msibuild", str(tampered), "-q", edit], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert verify(tampered, ca).returncode != 0
+
+
+def test_every_public_property_is_in_the_admin_guide() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "admin-guide.md").read_text()
+    for option in installer_options():
+        assert f"| `{option.installer_property}` | `{option.key}` |" in guide
+    assert "Input Monitoring" in guide and "doctor --json" in guide
