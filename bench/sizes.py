@@ -16,6 +16,7 @@ measured, not estimated.
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -116,82 +117,68 @@ def _pkg_estimate(bundle: Path, work: Path, *, icu: bool) -> Path:
     return build_pkg(app, work / "estimate.pkg", "0.1.0")
 
 
+def _row(what: str, mb: float, budget: float, dominates: str) -> str:
+    return f"| {what} | {mb:.1f} | {_verdict(mb, budget)} | {dominates} |"
+
+
 def main() -> str:
     rows: list[str] = []
     notes: list[str] = []
     started = time.monotonic()
+    here = f"{platform.system()} {platform.machine()}"
+    real = {
+        "windows": os.environ.get("WAYMARK_SIZES_WINDOWS_DIST"),
+        "msi": os.environ.get("WAYMARK_SIZES_MSI"),
+        "mac": os.environ.get("WAYMARK_SIZES_MACOS_APP"),
+        "pkg": os.environ.get("WAYMARK_SIZES_PKG"),
+    }
     with tempfile.TemporaryDirectory(prefix="waymark-sizes-") as tmp:
         work = Path(tmp)
         bundle = _freeze(work / "freeze")
         mb = _size(bundle) / MB
-        rows.append(
-            f"| frozen agent, Linux x86_64 (built here) | {mb:.1f} | "
-            f"{_verdict(mb, BUNDLE_BUDGET_MB)} | {_parts(bundle)} |"
-        )
-        deb = _deb(bundle, work / "deb")
-        mb_deb = deb.stat().st_size / MB
-        rows.append(
-            f"| deb, xz (built here) | {mb_deb:.1f} | {_verdict(mb_deb, INSTALLER_BUDGET_MB)} | "
-            f"the bundle above, {mb / mb_deb:.1f}× smaller |"
-        )
-        real = {
-            "windows": os.environ.get("WAYMARK_SIZES_WINDOWS_DIST"),
-            "msi": os.environ.get("WAYMARK_SIZES_MSI"),
-            "mac": os.environ.get("WAYMARK_SIZES_MACOS_APP"),
-            "pkg": os.environ.get("WAYMARK_SIZES_PKG"),
-        }
+        rows.append(_row(f"frozen agent, {here} (built here)", mb, BUNDLE_BUDGET_MB,
+                         _parts(bundle)))  # fmt: skip
+        if shutil.which("dpkg-deb"):
+            mb_deb = _deb(bundle, work / "deb").stat().st_size / MB
+            rows.append(_row("deb, xz (built here)", mb_deb, INSTALLER_BUDGET_MB,
+                             f"the bundle above, {mb / mb_deb:.1f}× smaller"))  # fmt: skip
         if real["windows"]:
             win = Path(real["windows"])
-            w_mb = _size(win) / MB
-            rows.append(
-                f"| frozen agent, Windows (release pipeline) | {w_mb:.1f} | "
-                f"{_verdict(w_mb, BUNDLE_BUDGET_MB)} | {_parts(win)} |"
-            )
+            rows.append(_row("frozen agent, Windows (release pipeline)", _size(win) / MB,
+                             BUNDLE_BUDGET_MB, _parts(win)))  # fmt: skip
         if real["msi"]:
-            m_mb = Path(real["msi"]).stat().st_size / MB
-            verdict = _verdict(m_mb, INSTALLER_BUDGET_MB)
-            rows.append(
-                f"| MSI (release pipeline) | {m_mb:.1f} | {verdict} | Windows bundle, MSZIP |"
-            )
-        else:
+            rows.append(_row("MSI (release pipeline)", Path(real["msi"]).stat().st_size / MB,
+                             INSTALLER_BUDGET_MB, "the Windows bundle, MSZIP"))  # fmt: skip
+        elif sys.platform.startswith("linux"):
             full = _msi_estimate(bundle, work / "msi-icu", icu=True).stat().st_size / MB
-            est = _msi_estimate(bundle, work / "msi", icu=False)
-            e_mb = est.stat().st_size / MB
-            rows.append(
-                f"| MSI, *estimate*: this Linux bundle without ICU in the MSI (wixl, MSZIP "
-                f"cabinet) | {e_mb:.1f} | {_verdict(e_mb, INSTALLER_BUDGET_MB)} | "
-                f"{_size(work / 'msi' / 'msi-payload') / MB:.0f} MB of files; with ICU "
-                f"{full:.1f} MB |"
-            )
+            e_mb = _msi_estimate(bundle, work / "msi", icu=False).stat().st_size / MB
+            files = _size(work / "msi" / "msi-payload") / MB
+            rows.append(_row("MSI, *estimate*: this Linux bundle without ICU in the MSI (wixl, "
+                             "MSZIP cabinet)", e_mb, INSTALLER_BUDGET_MB,
+                             f"{files:.0f} MB of files; with ICU {full:.1f} MB"))  # fmt: skip
         if real["mac"]:
             mac = Path(real["mac"])
-            a_mb = _size(mac) / MB
-            rows.append(
-                f"| Waymark.app, macOS (release pipeline) | {a_mb:.1f} | "
-                f"{_verdict(a_mb, BUNDLE_BUDGET_MB)} | {_parts(mac / 'Contents' / 'Frameworks')} |"
-            )
+            parts = _parts(mac / "Contents" / "Frameworks")
+            rows.append(_row("Waymark.app, macOS (release pipeline)", _size(mac) / MB,
+                             BUNDLE_BUDGET_MB, parts))  # fmt: skip
         if real["pkg"]:
-            p_mb = Path(real["pkg"]).stat().st_size / MB
-            verdict = _verdict(p_mb, INSTALLER_BUDGET_MB)
-            rows.append(
-                f"| pkg (release pipeline) | {p_mb:.1f} | {verdict} | Waymark.app, gzip cpio |"
-            )
-        else:
+            rows.append(_row("pkg (release pipeline)", Path(real["pkg"]).stat().st_size / MB,
+                             INSTALLER_BUDGET_MB, "Waymark.app, gzip'd cpio"))  # fmt: skip
+        elif sys.platform.startswith("linux"):
             full = _pkg_estimate(bundle, work / "pkg-icu", icu=True).stat().st_size / MB
-            est = _pkg_estimate(bundle, work / "pkg", icu=False)
-            e_mb = est.stat().st_size / MB
-            rows.append(
-                f"| pkg, *estimate*: this Linux bundle without ICU in the pkg (gzip -9 cpio) | "
-                f"{e_mb:.1f} | {_verdict(e_mb, INSTALLER_BUDGET_MB)} | with ICU {full:.1f} MB |"
-            )
+            e_mb = _pkg_estimate(bundle, work / "pkg", icu=False).stat().st_size / MB
+            rows.append(_row("pkg, *estimate*: this Linux bundle without ICU in the pkg "
+                             "(gzip -9 cpio)", e_mb, INSTALLER_BUDGET_MB,
+                             f"with ICU {full:.1f} MB"))  # fmt: skip
         icu = sum(
             p.stat().st_size for p in bundle.rglob("libicu*") if p.is_file() and not p.is_symlink()
         )
-        notes.append(
-            f"ICU (libicudata, libicuuc, libicui18n) is {icu / MB:.1f} MB of the Linux bundle: "
-            "the PySide6 wheel's QtCore links to it on Linux. Qt uses the system's ICU on "
-            "Windows 10+ and macOS, so their bundles do not carry it."
-        )
+        if icu:
+            notes.append(
+                f"ICU (libicudata, libicuuc, libicui18n) is {icu / MB:.1f} MB of this bundle: "
+                "the PySide6 wheel's QtCore links to it on Linux. Qt uses the system's ICU on "
+                "Windows 10+ and macOS, so their bundles do not carry it."
+            )
     elapsed = time.monotonic() - started
     return "\n".join(
         [

@@ -139,9 +139,21 @@ def _paths_node(
 
 def bom_bytes(entries: Iterable[BomEntry]) -> bytes:
     """The Bom file describing ``entries`` (as :func:`entries_from_tree` returns them)."""
-    items = list(entries)
-    if not items or items[0].path != ".":
+    given = list(entries)
+    if not given or given[0].path != ".":
         raise ValueError('the first entry must be the payload root "."')
+    by_path = {e.path: e for e in given}
+    children: dict[str, list[BomEntry]] = {}
+    for e in given[1:]:
+        parent_path = e.path.rsplit("/", 1)[0]
+        if parent_path not in by_path:
+            raise ValueError(f"{e.path}: its folder {parent_path} is not in the Bom")
+        children.setdefault(parent_path, []).append(e)
+    # Ids in breadth-first order, children by name, as mkbom numbers them: the Paths
+    # leaves, keyed by (parent id, name), then list the paths in id order.
+    items = [given[0]]
+    for e in items:  # the list grows while it is walked: a queue
+        items += sorted(children.get(e.path, []), key=lambda c: c.path.encode("utf-8"))
     ids = {e.path: i + 1 for i, e in enumerate(items)}
     store = _Store()
     keyed: list[tuple[int, str, int, int]] = []  # (parent id, name, PathInfo1, File)
@@ -150,8 +162,6 @@ def bom_bytes(entries: Iterable[BomEntry]) -> bytes:
             parent, name = 0, "."
         else:
             parent_path, name = e.path.rsplit("/", 1)
-            if parent_path not in ids:
-                raise ValueError(f"{e.path}: its folder {parent_path} is not in the Bom")
             parent = ids[parent_path]
         link = e.link_target.encode("utf-8") + b"\0" if e.kind == "link" else b""
         kind = {"file": TYPE_FILE, "dir": TYPE_DIR, "link": TYPE_LINK}[e.kind]

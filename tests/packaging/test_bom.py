@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pyapplebom
+import pytest
 
 from installers.macos.bom import LEAF_SIZE, BomEntry, bom_bytes, cksum, entries_from_tree
 
@@ -56,7 +57,7 @@ def test_every_path_reads_back_with_its_type_mode_owner_size_and_checksum(tmp_pa
     assert waymark["crc32"] == cksum(exe.read_bytes())
     assert waymark["mtime"] == 1_700_000_000
     link = paths["./Applications/Waymark.app/Contents/Resources"]
-    assert link["path_type"] == "link" or link["path_type"] == "symlink"
+    assert link["path_type"] == "link"
     assert link["link_name"] == "MacOS"
 
 
@@ -73,9 +74,18 @@ def test_a_bom_larger_than_one_leaf_lists_every_path_once(tmp_path: Path) -> Non
     assert paths["./lib/f0700.dylib"]["crc32"] == 4900
 
 
-def test_a_path_without_its_folder_is_refused() -> None:
-    import pytest
+def test_paths_are_numbered_breadth_first_and_listed_by_parent_then_name(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    for rel in ("b/z", "b/a", "a/y/deep"):
+        (root / rel).mkdir(parents=True)
+    (root / "a" / "file").write_bytes(b"x")
+    parsed = pyapplebom.parse_bom(bom_bytes(entries_from_tree(root)), include_blocks=False)
+    assert [p["path"] for p in parsed["paths"]] == [
+        ".", "./a", "./b", "./a/file", "./a/y", "./b/a", "./b/z", "./a/y/deep",
+    ]  # fmt: skip
 
+
+def test_a_path_without_its_folder_is_refused() -> None:
     with pytest.raises(ValueError, match="not in the Bom"):
         bom_bytes(
             [BomEntry(".", "dir", 0o755, 0, 80, 0), BomEntry("./a/b", "file", 0o644, 0, 80, 0)]

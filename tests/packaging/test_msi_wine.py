@@ -2,8 +2,8 @@ r"""The MSI installed for real by Wine's msiexec (Wine implements Windows Instal
 
 In one throwaway 64-bit WINEPREFIX: install with the public properties,
 upgrade to a higher version without them (kept, one product), upgrade again
-with one of them changed (the new value wins), then uninstall (nothing of
-Waymark left in files or registry). The MSIs are Authenticode-signed with a
+with one of them changed (the new value wins), refuse a downgrade, then
+uninstall (nothing of Waymark left in files or registry). The MSIs are Authenticode-signed with a
 throwaway certificate and verified with osslsigncode before they install.
 
 The payload is a stand-in onedir (installers/standin.py): the real file layout
@@ -161,6 +161,11 @@ def test_install_upgrade_and_uninstall_under_wine(wine: WinePrefix, msis: dict[s
     code, log = wine.msiexec("/i", msis["0.3.0"], "SERVER_URL=https://new.example.com")
     assert code == 0, log[-5000:]
     assert installer_values(wine) == {**EXPECTED, "server_url": "https://new.example.com"}
+    assert [p["DisplayVersion"] for p in waymark_products(wine)] == ["0.3.0"]
+
+    # An older version does not go over a newer one.
+    code, log = wine.msiexec("/i", msis["0.1.0"])
+    assert code == 1603 & 0xFF and "WIX_DOWNGRADE_DETECTED = {" in log, log[-3000:]
     assert [p["DisplayVersion"] for p in waymark_products(wine)] == ["0.3.0"]
 
     # 4. Uninstall: no file, shortcut, value or key of Waymark is left.
