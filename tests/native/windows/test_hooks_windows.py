@@ -1,9 +1,9 @@
 """The Windows hook classes against the real desktop (run by the release pipeline and ci.yml).
 
-A real top-level window made with ctypes comes to the front and the WinEvent focus source
-reports this process's exe and the window's title; a SendInput chord reaches pynput's
-low-level keyboard hook as ``ctrl+shift+k``; GetLastInputInfo's idle time crosses a
-threshold and the idle source says so.
+A real top-level window made with ctypes, in a child process, comes to the front and the
+WinEvent focus source reports that process's exe (python.exe) and the window's title; a
+SendInput chord reaches pynput's low-level keyboard hook as ``ctrl+shift+k``;
+GetLastInputInfo's idle time crosses a threshold and the idle source says so.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from agent.hooks.idle_windows import open_windows_idle, seconds_since_input
 from agent.hooks.input_pynput import InputSource
 from devtools.waiting import wait_for
 from tests.native.conftest import Recorder
-from tests.native.windows.win32 import VK_CONTROL, VK_SHIFT, TestWindow, chord, tap
+from tests.native.windows.win32 import VK_CONTROL, VK_SHIFT, chord, tap, window_process
 
 VK_K = 0x4B
 VK_F13 = 0x7C  # a key no application acts on
@@ -32,11 +32,15 @@ def test_the_focus_source_reports_the_exe_and_title_of_the_window_brought_to_fro
     try:
         assert source.alive() and source.state().ok
         title = f"Waymark native test {uuid.uuid4().hex[:8]}"
-        with TestWindow(title) as window:
-            window.bring_to_front()
+        child = window_process(title)
+        try:
             focus = recorder.wait_for(
                 lambda e: isinstance(e, Focus) and e.title == title, 15, f"Focus on {title!r}"
             )
+        finally:
+            assert child.stdin is not None
+            child.stdin.close()
+            child.wait(30)
         assert (
             focus.app
             == app_from_image_path(sys.executable)

@@ -1,8 +1,15 @@
-"""Small ctypes helpers for the Windows native tests: a real top-level window, SendInput."""
+"""Small ctypes helpers for the Windows native tests: a real top-level window, SendInput.
+
+``python -m tests.native.windows.win32 TITLE`` opens a window with that title in a
+process of its own, brings it to the front, prints ``ready`` and keeps it open until
+its stdin closes: the focus source ignores its own process's windows
+(WINEVENT_SKIPOWNPROCESS), as it should.
+"""
 
 from __future__ import annotations
 
 import ctypes
+import subprocess
 import sys
 import threading
 from ctypes import wintypes
@@ -104,6 +111,18 @@ class TestWindow:
         self._thread.join(10)
 
 
+def window_process(title: str) -> subprocess.Popen[str]:
+    """A child process showing a window titled ``title`` in front; close its stdin to end it."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.native.windows.win32", title],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    assert line.strip() == "ready", f"the window process said {line!r}"
+    return child
+
+
 def send_keys(*events: tuple[int, bool]) -> None:
     """SendInput of (virtual key, down) pairs."""
     inputs = (INPUT * len(events))()
@@ -123,3 +142,10 @@ def tap(vk: int) -> None:
 def chord(*vks: int) -> None:
     """Press ``vks`` in order and release them in reverse (ctrl+shift+k)."""
     send_keys(*[(vk, True) for vk in vks], *[(vk, False) for vk in reversed(vks)])
+
+
+if __name__ == "__main__":
+    with TestWindow(sys.argv[1]) as window:
+        window.bring_to_front()
+        print("ready", flush=True)
+        sys.stdin.read()  # until the test closes our stdin
