@@ -34,8 +34,8 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy --platform win32 agent
-	$(VENV)/bin/mypy --platform darwin agent
+	$(VENV)/bin/mypy --platform win32 agent tests/native/windows/*.py
+	$(VENV)/bin/mypy --platform darwin agent tests/native/macos/*.py
 
 test: bootstrap lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Final
 
 from agent.config.options import OPTIONS, Option
+from agent.config.policy import WINDOWS_INSTALLER_KEY
 from installers.windows.authenticode import SigningIdentity, sign
 
 __all__ = [
@@ -90,7 +91,8 @@ __all__ = [
 
 #: Never change: Windows Installer recognises every Waymark version by it.
 UPGRADE_CODE: Final = uuid.UUID("18CB3BAB-84FA-44A4-A95F-E2A15A162204")
-INSTALLER_KEY: Final = r"SOFTWARE\Waymark\Agent"
+#: Where the MSI writes its public properties; the agent reads it under Group Policy.
+INSTALLER_KEY: Final = WINDOWS_INSTALLER_KEY
 PRODUCT_KEY: Final = r"SOFTWARE\Waymark"
 RUN_KEY: Final = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Run"
 APP_USER_MODEL_ID: Final = "org.waymark.agent"
