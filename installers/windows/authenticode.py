@@ -81,6 +81,8 @@ def sign(path: Path, identity: SigningIdentity) -> None:
             raise ValueError("a signing identity needs a PKCS#12 file or a certificate and a key")
         if identity.timestamp_url:
             args += ["-ts", identity.timestamp_url]
+        if path.suffix.lower() == ".msi":
+            args.append("-add-msi-dse")  # also sign the MSI's metadata (MsiDigitalSignatureEx)
         args += ["-in", str(path), "-out", str(signed)]
         done = subprocess.run(args, capture_output=True, text=True, timeout=300)
         if done.returncode != 0:

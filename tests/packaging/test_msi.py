@@ -164,6 +164,7 @@ def test_the_signed_msi_and_its_exe_files_verify_and_tampering_is_detected(
     assert checked.returncode == 0 and "Signature verification: ok" in checked.stdout, (
         checked.stdout + checked.stderr
     )
+    assert "Current MsiDigitalSignatureEx" in checked.stdout  # the metadata is signed too
     assert verify(onedir / "waymark.exe", ca).returncode != 0  # the input stays unsigned
     extract = shutil.which("msiextract")
     assert extract, "msiextract is missing: apt-get install msitools"
