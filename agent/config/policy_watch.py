@@ -111,7 +111,9 @@ class PolicyWatcher:
 
     def _run_polling(self) -> None:
         path = policy_file(self._platform)
-        seen = _fingerprint(path) if path is not None else None
+        # No baseline: the first round always compares, so a change made while this
+        # thread was starting is not taken for the starting point.
+        seen: Fingerprint | str = "unknown"
         while not self._stop.wait(self._interval):
             try:
                 if path is not None:

@@ -1,9 +1,11 @@
 """Small ctypes helpers for the Windows native tests: a real top-level window, SendInput.
 
-``python -m tests.native.windows.win32 TITLE`` opens a window with that title in a
-process of its own, brings it to the front, prints ``ready`` and keeps it open until
-its stdin closes: the focus source ignores its own process's windows
-(WINEVENT_SKIPOWNPROCESS), as it should.
+``python -m tests.native.windows.win32 TITLE [BUTTON]`` opens a window with that title
+in a process of its own (with a push button labelled BUTTON, which gets the keyboard
+focus), brings it to the front, prints ``ready`` and keeps it open until its stdin
+closes; a line ``dialog CAPTION`` on stdin opens a message box (a ``#32770`` dialog)
+with that caption.  The sources ignore their own process's windows
+(WINEVENT_SKIPOWNPROCESS), as they should.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ user32.DefWindowProcW.argtypes = [wintypes.HWND, wintypes.UINT, wintypes.WPARAM,
 user32.CreateWindowExW.restype = wintypes.HWND
 WS_OVERLAPPEDWINDOW = 0x00CF0000
 WS_VISIBLE = 0x10000000
+WS_CHILD = 0x40000000
+WS_TABSTOP = 0x00010000
+BS_PUSHBUTTON = 0x00000000
 WM_CLOSE, WM_DESTROY, WM_QUIT = 0x0010, 0x0002, 0x0012
 SW_SHOW = 5
 INPUT_KEYBOARD = 1
@@ -62,8 +67,10 @@ class INPUT(ctypes.Structure):
 class TestWindow:
     """A top-level window with ``title``, on its own thread with its own message loop."""
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, button: str = "") -> None:
         self.title = title
+        self.button = button
+        self.button_hwnd = 0
         self.hwnd = 0
         self._thread_id = 0
         self._ready = threading.Event()
@@ -87,6 +94,11 @@ class TestWindow:
             0, cls.lpszClassName, self.title, WS_OVERLAPPEDWINDOW | WS_VISIBLE,
             100, 100, 400, 300, None, None, cls.hInstance, None,
         )  # fmt: skip
+        if self.button:
+            self.button_hwnd = user32.CreateWindowExW(
+                0, "BUTTON", self.button, WS_CHILD | WS_VISIBLE | WS_TABSTOP | BS_PUSHBUTTON,
+                20, 20, 160, 32, self.hwnd, None, cls.hInstance, None,
+            )  # fmt: skip
         self._ready.set()
         msg = wintypes.MSG()
         while user32.GetMessageW(ctypes.byref(msg), None, 0, 0) > 0:
@@ -105,16 +117,23 @@ class TestWindow:
         tap(VK_MENU)
         user32.ShowWindow(self.hwnd, SW_SHOW)
         user32.SetForegroundWindow(self.hwnd)
+        if self.button_hwnd:
+            # SetFocus works for the thread that owns the window: attach to it first.
+            thread = user32.GetWindowThreadProcessId(self.hwnd, None)
+            me = kernel32.GetCurrentThreadId()
+            user32.AttachThreadInput(me, thread, True)
+            user32.SetFocus(self.button_hwnd)
+            user32.AttachThreadInput(me, thread, False)
 
     def __exit__(self, *exc: object) -> None:
         user32.PostMessageW(self.hwnd, WM_CLOSE, 0, 0)
         self._thread.join(10)
 
 
-def window_process(title: str) -> subprocess.Popen[str]:
+def window_process(title: str, button: str = "") -> subprocess.Popen[str]:
     """A child process showing a window titled ``title`` in front; close its stdin to end it."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.native.windows.win32", title],
+        [sys.executable, "-m", "tests.native.windows.win32", title, *([button] if button else [])],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert child.stdout is not None
@@ -145,7 +164,13 @@ def chord(*vks: int) -> None:
 
 
 if __name__ == "__main__":
-    with TestWindow(sys.argv[1]) as window:
+    with TestWindow(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "") as window:
         window.bring_to_front()
         print("ready", flush=True)
-        sys.stdin.read()  # until the test closes our stdin
+        for line in sys.stdin:  # until the test closes our stdin
+            if line.startswith("dialog "):
+                caption = line[len("dialog ") :].strip()
+                threading.Thread(
+                    target=user32.MessageBoxW, args=(window.hwnd, "Where to save", caption, 0),
+                    daemon=True,
+                ).start()  # fmt: skip
