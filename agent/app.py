@@ -60,6 +60,7 @@ __all__ = [
     "idle_thresholds",
     "open_settings",
     "os_name",
+    "start_rules",
 ]
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,11 @@ def build_hookset(emit: Emit, *, pack: Pack | None, platform: str) -> _Sources:
     return HookSet(emit, idle_thresholds=thresholds, platform=platform)
 
 
+def start_rules(pack: Pack) -> frozenset[str]:
+    """The ids of the rules of ``pack`` that react to the agent's start."""
+    return frozenset(r.id for r in pack.rules if r.when.event == "start")
+
+
 def idle_thresholds(pack: Pack) -> list[float]:
     """The idle lengths (seconds) the rules of ``pack`` ask the idle source to report."""
     found = {r.when.idle for r in pack.rules if r.when.event == "idle" and r.when.idle}
@@ -195,7 +201,10 @@ class AgentCore:
             tick=options.tick,
         )
         self.emit = self.runtime.emit
-        self._telemetry = TelemetryGate(self.settings, self.outbox, self._wake_sync)
+        self._start_rules = start_rules(self.runtime.pack)
+        self._telemetry = TelemetryGate(
+            self.settings, self.outbox, self._wake_sync, lambda: self._start_rules
+        )
         self.runtime.add_effect_listener(self._telemetry)
         self.runtime.add_tick(self.outbox.flush_if_due)
         self.runtime.add_swap_listener(self._pack_swapped)
@@ -354,6 +363,7 @@ class AgentCore:
     # -- reactions ----------------------------------------------------------------
 
     def _pack_swapped(self, pack: Pack) -> None:
+        self._start_rules = start_rules(pack)
         if self._hookset is not None:
             self._hookset.set_idle_thresholds(idle_thresholds(pack))
 

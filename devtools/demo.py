@@ -187,7 +187,7 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
         source="demo",
     )  # fmt: skip
     core = AgentCore(AgentOptions(pack_path=pack_path, script=script_path, data_dir=work / "data",
-                                  hooks=False, policy=policy))  # fmt: skip
+                                  hooks=False, policy=policy, confirm_shows=True))  # fmt: skip
     theme: list[Theme] = [LIGHT]
     opened: list[str] = []
     ui = DesktopUi(core, theme=lambda: theme[0], quit_app=exit_event_loop, open_url=opened.append)
@@ -246,8 +246,9 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
     def answer(window: ToastWindow, rule: str, n: int) -> None:
         choice, index = PERSON.get(rule, ("got-it", 0))
         say(f"the person answers {rule!r} with {choice!r}")
-        if choice == "snooze" and window.snooze_menu is not None:
-            window.snooze_menu.actions()[index].trigger()
+        if choice == "snooze" and window.snooze_button is not None:
+            window.snooze_button.click()  # unfolds the choices inside the toast
+            window.snooze_choices[index].click()
         elif choice in window.action_buttons:
             window.action_buttons[choice].click()
         else:

@@ -1,16 +1,26 @@
 """The UI's own strings in English and Italian, and locale choice.
 
-Pack texts (toast title, body, button labels) come from the pack; these are
-Waymark's own words.  ``tr(key, lang)`` falls back to English, so a missing
+Pack texts (toast title, body, button labels) come from the pack, in every
+language the pack has (:func:`pick_locale`, BCP 47 lookup with region
+fallback); these are Waymark's own words, in English or Italian whatever the
+pack's languages.  ``tr(key, lang)`` falls back to English, so a missing
 Italian string shows English rather than a key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
-__all__ = ["LANGUAGES", "STRINGS", "pick_locale", "resolve_language", "tr"]
+__all__ = [
+    "LANGUAGES",
+    "STRINGS",
+    "lookup_locale",
+    "pick_locale",
+    "resolve_language",
+    "text_preferences",
+    "tr",
+]
 
 LANGUAGES: Final = ("en", "it")
 
@@ -21,10 +31,21 @@ STRINGS: Final[Mapping[str, Mapping[str, str]]] = {
     "got_it": {"en": "Got it", "it": "Ho capito"},
     "snooze": {"en": "Remind me later", "it": "Ricordamelo più tardi"},
     "snooze_for": {"en": "In {duration}", "it": "Tra {duration}"},
+    "snooze_choice": {"en": "Remind me in {duration}", "it": "Ricordamelo tra {duration}"},
     "never": {"en": "Don't show this again", "it": "Non mostrarlo più"},
     "close": {"en": "Close tip", "it": "Chiudi il suggerimento"},
     "toast_image": {"en": "Illustration", "it": "Illustrazione"},
     "toast_announce": {"en": "Waymark tip: {title}", "it": "Suggerimento di Waymark: {title}"},
+    "sample_title": {
+        "en": "This is a sample Waymark tip",
+        "it": "Questo è un suggerimento di prova di Waymark",
+    },
+    "sample_body": {
+        "en": "If you can read this, tips can appear on this computer. Any button closes it; "
+        "nothing is recorded.",
+        "it": "Se riesci a leggerlo, i suggerimenti possono comparire su questo computer. "
+        "Qualsiasi pulsante lo chiude; non viene registrato nulla.",
+    },
     "minutes": {"en": "{n} min", "it": "{n} min"},
     "hour": {"en": "1 hour", "it": "1 ora"},
     "hours": {"en": "{n} hours", "it": "{n} ore"},
@@ -35,10 +56,43 @@ STRINGS: Final[Mapping[str, Mapping[str, str]]] = {
     "status_off": {"en": "Coaching is switched off", "it": "Suggerimenti disattivati"},
     "status_paused": {"en": "Paused until {when}", "it": "In pausa fino alle {when}"},
     "status_missing": {
-        "en": "A permission is missing: {names}",
-        "it": "Manca un'autorizzazione: {names}",
+        "en": "Waymark cannot see {what}: {why}.",
+        "it": "Waymark non può vedere {what}: {why}.",
+    },
+    "sees_input": {"en": "keyboard shortcuts and clicks", "it": "scorciatoie e clic"},
+    "sees_focus": {"en": "which app is in front", "it": "quale app è in primo piano"},
+    "sees_idle": {"en": "when you are away", "it": "quando sei lontano dal computer"},
+    "sees_lock": {"en": "when the screen is locked", "it": "quando lo schermo è bloccato"},
+    "sees_quiet": {
+        "en": "full-screen apps and presentations",
+        "it": "app a schermo intero e presentazioni",
+    },
+    "cause_permission": {
+        "en": "it needs a permission (System Settings › Privacy & Security)",
+        "it": "serve un'autorizzazione (Impostazioni di Sistema › Privacy e sicurezza)",
+    },
+    "cause_bus": {
+        "en": "the desktop's message service (D-Bus) is not available",
+        "it": "il servizio di messaggi del desktop (D-Bus) non è disponibile",
+    },
+    "cause_wayland": {
+        "en": "this Wayland session does not allow it",
+        "it": "questa sessione Wayland non lo consente",
+    },
+    "cause_display": {
+        "en": "there is no desktop display",
+        "it": "non c'è uno schermo del desktop",
+    },
+    "cause_needs_focus": {
+        "en": "it needs to know which app is in front",
+        "it": "deve sapere quale app è in primo piano",
+    },
+    "cause_other": {
+        "en": "it could not start on this computer",
+        "it": "non è potuto partire su questo computer",
     },
     "focus_tip": {"en": "Go to the newest tip", "it": "Vai all'ultimo suggerimento"},
+    "sample_tip": {"en": "Show a sample tip", "it": "Mostra un suggerimento di prova"},
     "pause_hour": {"en": "Pause for 1 hour", "it": "Pausa per 1 ora"},
     "pause_tomorrow": {"en": "Pause until tomorrow", "it": "Pausa fino a domani"},
     "resume": {"en": "Resume coaching", "it": "Riprendi i suggerimenti"},
@@ -178,12 +232,53 @@ STRINGS: Final[Mapping[str, Mapping[str, str]]] = {
 }
 
 
+def _subtags(tag: str) -> list[str]:
+    return [p for p in tag.replace("_", "-").split("-") if p]
+
+
 def resolve_language(setting: object, system: str) -> str:
-    """The UI language: the setting, or the system language if it is "system"."""
-    if setting in LANGUAGES:
-        return str(setting)
-    base = system.replace("-", "_").split("_")[0].lower()
+    """Waymark's own language (one of :data:`LANGUAGES`) for the language setting.
+
+    The setting (or, for ``system``, the system's locale) is a BCP 47 tag; its
+    language decides (``it-CH`` → ``it``), English when Waymark has no strings in it.
+    """
+    tag = str(setting) if isinstance(setting, str) and setting != "system" else system
+    parts = _subtags(tag)
+    base = parts[0].lower() if parts else ""
     return base if base in LANGUAGES else "en"
+
+
+def text_preferences(setting: object, system_languages: Sequence[str]) -> tuple[str, ...]:
+    """The languages wanted for a pack's texts, best first: the setting's tag, or for
+    ``system`` the system's UI languages (``de_CH`` is read as ``de-CH``)."""
+    if isinstance(setting, str) and setting and setting != "system":
+        return (setting,)
+    return tuple("-".join(_subtags(tag)) for tag in system_languages if _subtags(tag))
+
+
+def lookup_locale(
+    available: Iterable[str], wanted: Sequence[str] | str, default_locale: str
+) -> str | None:
+    """The tag of ``available`` to show for ``wanted`` (BCP 47 lookup, RFC 4647 §3.4).
+
+    Each wanted tag is tried as it is, then with its last subtag removed
+    (``de-CH`` → ``de``; ``zh-Hant-TW`` → ``zh-Hant`` → ``zh``), ignoring case;
+    then the pack's ``default_locale``; then any.  None when nothing is available.
+    """
+    tags = list(available)
+    by_lower = {t.lower(): t for t in tags}
+    for tag in (wanted,) if isinstance(wanted, str) else wanted:
+        parts = [p.lower() for p in _subtags(tag)]
+        while parts:
+            found = by_lower.get("-".join(parts))
+            if found is not None:
+                return found
+            parts.pop()
+            while parts and len(parts[-1]) == 1:  # a singleton (x-, u-) goes with what follows
+                parts.pop()
+    if default_locale in by_lower.values():
+        return default_locale
+    return tags[0] if tags else None
 
 
 def tr(key: str, lang: str, **values: object) -> str:
@@ -193,10 +288,8 @@ def tr(key: str, lang: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def pick_locale(texts: Mapping[str, str], lang: str, default_locale: str) -> str:
-    """A pack text in ``lang``, else in the pack's default locale, else any."""
-    if lang in texts:
-        return texts[lang]
-    if default_locale in texts:
-        return texts[default_locale]
-    return next(iter(texts.values()), "")
+def pick_locale(texts: Mapping[str, str], wanted: Sequence[str] | str, default_locale: str) -> str:
+    """A pack text in the first wanted language it has (see :func:`lookup_locale`),
+    else in the pack's default locale, else in any."""
+    tag = lookup_locale(texts, wanted, default_locale)
+    return texts[tag] if tag is not None else ""
