@@ -38,6 +38,7 @@ from agent.events import InputEvent, Start
 from agent.hooks.base import Emit, Source, SourceState
 from agent.hooks.pack_file import PackFileWatcher
 from agent.hooks.quiet_hours import QuietHoursSource
+from agent.hooks.recent_apps import RecentApps
 from agent.rules.effects import Effect
 from agent.rules.engine import Engine
 from agent.rules.loader import PackError, load_pack
@@ -60,7 +61,9 @@ __all__ = [
     "idle_thresholds",
     "open_settings",
     "os_name",
+    "pack_in_use",
     "start_rules",
+    "synced_pack",
 ]
 
 log = logging.getLogger(__name__)
@@ -208,6 +211,7 @@ class AgentCore:
         self.runtime.add_effect_listener(self._telemetry)
         self.runtime.add_tick(self.outbox.flush_if_due)
         self.runtime.add_swap_listener(self._pack_swapped)
+        self.recent = RecentApps()
         self._sources: list[Source] = []
         self._script: Source | None = None
         self._hookset: _Sources | None = None
@@ -267,6 +271,14 @@ class AgentCore:
         pack = self.runtime.pack
         return (pack.id, pack.version)
 
+    def running_pack(self) -> Pack | None:
+        """The pack the engine runs now (texts for the UI: tip titles, languages, apps)."""
+        return self.runtime.pack
+
+    def recent_apps(self) -> list[str]:
+        """Apps recently in front (OS identifiers, newest first; in memory only)."""
+        return self.recent.apps()
+
     @property
     def pack_dir(self) -> Path:
         """The folder of the pack file (relative toast images are found there)."""
@@ -312,13 +324,14 @@ class AgentCore:
             from agent.hooks.scripted import ScriptedSource
 
             script = ScriptedSource(self.options.script)
-            script.start(self.emit)
+            script.start(self.recent.watching(self.emit))
             self._sources.append(script)
             self._script = script
         elif self.options.hooks:
             hookset = build_hookset(
-                self.emit, pack=self.runtime.pack, platform=self.options.platform
-            )
+                self.recent.watching(self.emit), pack=self.runtime.pack,
+                platform=self.options.platform,
+            )  # fmt: skip
             for state in hookset.start():
                 if not state.ok:
                     log.warning("source %s unavailable: %s", state.name, state.detail)
@@ -392,10 +405,25 @@ class AgentCore:
         """The last verified pack from the server, if there is one and it still verifies."""
         if not self.options.sync or not self.server_url:
             return None
-        from agent import __version__
+        return synced_pack(self.data_dir, self.settings)
 
-        keys = pinned_keys(self.settings.get("publisher_keys"))
-        return SyncedPacks(self.data_dir / "sync").current(keys, datetime.now(UTC), __version__)
+
+def synced_pack(data_dir: Path, settings: SettingsStore) -> Path | None:
+    """The last verified pack from the server in ``data_dir``, if it still verifies."""
+    from agent import __version__
+
+    keys = pinned_keys(settings.get("publisher_keys"))
+    return SyncedPacks(data_dir / "sync").current(keys, datetime.now(UTC), __version__)
+
+
+def pack_in_use(data_dir: Path, settings: SettingsStore) -> Pack | None:
+    """The pack an agent started on ``data_dir`` would run (None when it cannot be read)."""
+    url = settings.get("server_url")
+    path = (synced_pack(data_dir, settings) if url else None) or default_pack_path()
+    try:
+        return load_pack(path)
+    except (PackError, OSError):
+        return None
 
 
 def _load_initial_pack(path: Path) -> Pack:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from agent import __version__
-from agent.commands import doctor, pack_sign, pack_validate, replay, run, settings, sync
+from agent.commands import doctor, pack_sign, pack_validate, replay, run, settings, sync, tip
 
 __all__ = ["build_parser", "main"]
 
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.register(sub)
     settings.register(sub)
     sync.register(sub)
+    tip.register(sub)
     return parser
 
 

@@ -193,10 +193,15 @@ class DesktopUi(QObject):
         """The languages wanted for the pack's texts, best first (any the pack has)."""
         return text_preferences(self.core.settings.get("language"), QLocale.system().uiLanguages())
 
-    def show_sample_tip(self, on_screen: Callable[[], None] | None = None) -> bool:
+    def show_sample_tip(
+        self,
+        on_screen: Callable[[], None] | None = None,
+        on_closed: Callable[[str], None] | None = None,
+    ) -> bool:
         """Show a sample tip (tray "Show a sample tip", ``waymark tip --test``).
 
         It is not a coaching tip: nothing is recorded and its buttons only close it.
+        ``on_closed`` receives the choice that closed it (``got-it``, ``dismiss`` …).
         """
 
         def shown() -> None:
@@ -206,6 +211,8 @@ class DesktopUi(QObject):
 
         def closed(action: Action) -> None:
             log.info("the sample tip was closed (%s)", action.action)
+            if on_closed is not None:
+                on_closed(action.action)
 
         ok = self.presenters.present(sample_tip(self._now()), shown, closed)
         if not ok:
@@ -215,7 +222,9 @@ class DesktopUi(QObject):
     def open_settings(self, page: str = "coaching") -> SettingsWindow:
         """Create the settings window on first use and bring it forward on ``page``."""
         if self.settings_window is None:
-            self.settings_window = SettingsWindow(self.core, lang=self.lang, now=self._now)
+            self.settings_window = SettingsWindow(
+                self.core, lang=self.lang, now=self._now, text_langs=self.text_langs
+            )
         self.settings_window.show_page(page or "coaching")
         return self.settings_window
 

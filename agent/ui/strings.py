@@ -110,7 +110,6 @@ STRINGS: Final[Mapping[str, Mapping[str, str]]] = {
     # settings window
     "settings_title": {"en": "Waymark settings", "it": "Impostazioni di Waymark"},
     "page_coaching": {"en": "Coaching", "it": "Suggerimenti"},
-    "page_language": {"en": "Language", "it": "Lingua"},
     "page_privacy": {"en": "Privacy", "it": "Privacy"},
     "page_about": {"en": "About", "it": "Informazioni"},
     "managed_by": {"en": "Managed by {org}", "it": "Gestito da {org}"},
@@ -149,8 +148,6 @@ STRINGS: Final[Mapping[str, Mapping[str, str]]] = {
     "col_time": {"en": "When", "it": "Quando"},
     "col_what": {"en": "What happened", "it": "Cosa è successo"},
     "col_tip": {"en": "Tip", "it": "Suggerimento"},
-    "col_habit": {"en": "Habit", "it": "Abitudine"},
-    "col_detail": {"en": "Detail", "it": "Dettaglio"},
     "col_app": {"en": "App", "it": "App"},
     "refresh": {"en": "Refresh", "it": "Aggiorna"},
     "nothing_here": {"en": "Nothing yet.", "it": "Ancora niente."},
@@ -161,6 +158,95 @@ STRINGS: Final[Mapping[str, Mapping[str, str]]] = {
     "kind_snoozed": {"en": "Snoozed", "it": "Rimandato"},
     "kind_dismissed": {"en": "Closed", "it": "Chiuso"},
     "kind_never": {"en": "Hidden for good", "it": "Nascosto per sempre"},
+    "kind_held_back": {"en": "Tip held back: {why}", "it": "Suggerimento trattenuto: {why}"},
+    "kind_acted_with": {"en": "You chose “{choice}”", "it": "Hai scelto “{choice}”"},
+    "reason_schedule": {"en": "outside its hours", "it": "fuori dal suo orario"},
+    "reason_audience": {
+        "en": "not meant for this computer's group",
+        "it": "non previsto per il gruppo di questo computer",
+    },
+    "reason_holdout": {
+        "en": "kept back so the tip's effect can be measured",
+        "it": "trattenuto per misurare l'effetto del suggerimento",
+    },
+    "reason_paused": {"en": "coaching was paused", "it": "i suggerimenti erano in pausa"},
+    "reason_never": {
+        "en": "you chose not to see it again",
+        "it": "hai scelto di non vederlo più",
+    },
+    "reason_snoozed": {"en": "you asked for it later", "it": "hai chiesto di rimandarlo"},
+    "reason_cooldown": {"en": "shown a short while ago", "it": "mostrato da poco"},
+    "reason_rule_daily_cap": {"en": "already shown today", "it": "già mostrato oggi"},
+    "reason_rule_total_cap": {"en": "already shown enough", "it": "già mostrato abbastanza"},
+    "reason_total_once": {"en": "already shown once", "it": "già mostrato una volta"},
+    "reason_total_n": {"en": "already shown {n} times", "it": "già mostrato {n} volte"},
+    "reason_adopted_enough": {
+        "en": "you already have this habit",
+        "it": "hai già questa abitudine",
+    },
+    "reason_pack_gap": {
+        "en": "another tip was shown a moment ago",
+        "it": "un altro suggerimento è stato mostrato poco fa",
+    },
+    "reason_pack_daily_cap": {
+        "en": "enough tips for today",
+        "it": "abbastanza suggerimenti per oggi",
+    },
+    "reason_quiet": {
+        "en": "you were presenting, away, or in an app not to interrupt",
+        "it": "stavi presentando, eri via o in un'app da non interrompere",
+    },
+    "reason_outranked": {
+        "en": "a more important tip was shown instead",
+        "it": "è stato mostrato un suggerimento più importante",
+    },
+    "reason_no_display": {
+        "en": "it could not be shown on this screen",
+        "it": "non è stato possibile mostrarlo su questo schermo",
+    },
+    "stored_as": {"en": "Stored as: {record}", "it": "Registrato come: {record}"},
+    "kept_title": {"en": "Kept on this computer", "it": "Conservati su questo computer"},
+    "no_server_nothing_sent": {
+        "en": "No server is set up, so nothing is sent.",
+        "it": "Nessun server è configurato, quindi non viene inviato nulla.",
+    },
+    "notice_can_do": {
+        "en": "Sharing is your organisation's decision here, so it is not a choice on this "
+        "page. You can still pause Waymark at any time (from its icon or the Coaching page) "
+        "and see below every record before it is sent.",
+        "it": "Qui la condivisione è una decisione della tua organizzazione, quindi non è una "
+        "scelta di questa pagina. Puoi comunque mettere in pausa Waymark in qualsiasi "
+        "momento (dalla sua icona o dalla pagina Suggerimenti) e vedere qui sotto ogni "
+        "record prima dell'invio.",
+    },
+    "language_system": {"en": "As the system", "it": "Come il sistema"},
+    "apps_list": {"en": "Apps never interrupted", "it": "App mai interrotte"},
+    "add_app": {"en": "Add an app", "it": "Aggiungi un'app"},
+    "remove_app": {"en": "Remove", "it": "Rimuovi"},
+    "no_apps": {"en": "No apps yet", "it": "Ancora nessuna app"},
+    "apps_recent": {"en": "Recently in front", "it": "Usate di recente"},
+    "apps_known": {"en": "Apps the tips know", "it": "App note ai suggerimenti"},
+    "app_other": {"en": "Another app…", "it": "Un'altra app…"},
+    "app_other_help": {
+        "en": "The app's program name (e.g. zoom.exe, us.zoom.xos or zoom):",
+        "it": "Il nome del programma dell'app (es. zoom.exe, us.zoom.xos o zoom):",
+    },
+    "help_consent": {
+        "en": "Whether tip statistics (never what you type) may be sent to your organisation.",
+        "it": "Se le statistiche dei suggerimenti (mai ciò che scrivi) possono essere inviate "
+        "alla tua organizzazione.",
+    },
+    "help_never_interrupt": {
+        "en": "No tip appears while one of these apps is in front, e.g. your video-call app.",
+        "it": "Nessun suggerimento mentre una di queste app è in primo piano, ad esempio "
+        "l'app per le videochiamate.",
+    },
+    "help_language": {
+        "en": "Tips come in this language when the coaching pack has it; Waymark's own "
+        "words are in English or Italian.",
+        "it": "I suggerimenti sono in questa lingua se il pacchetto la prevede; le parole di "
+        "Waymark sono in inglese o in italiano.",
+    },
     "about_version": {"en": "Version", "it": "Versione"},
     "about_pack": {"en": "Coaching pack", "it": "Pacchetto di suggerimenti"},
     "about_server": {"en": "Server", "it": "Server"},
@@ -170,10 +256,44 @@ STRINGS: Final[Mapping[str, Mapping[str, str]]] = {
     "about_never": {"en": "never", "it": "mai"},
     "about_ok": {"en": "working", "it": "attivo"},
     "about_blurb": {
-        "en": "Waymark shows short tips that help you use new tools. "
-        "Read docs/privacy.md for everything it observes and sends.",
-        "it": "Waymark mostra brevi suggerimenti per aiutarti a usare i nuovi strumenti. "
-        "Leggi docs/privacy.md per tutto ciò che osserva e invia.",
+        "en": "Waymark shows short tips that help you use new tools.",
+        "it": "Waymark mostra brevi suggerimenti per aiutarti a usare i nuovi strumenti.",
+    },
+    "about_privacy_link": {
+        "en": "What Waymark observes and sends",
+        "it": "Cosa osserva e invia Waymark",
+    },
+    "about_sees": {"en": "It sees {what}.", "it": "Vede {what}."},
+    "sync_no_keyring": {
+        "en": "this computer has no password store (keyring) to keep Waymark's key, so it "
+        "does not connect",
+        "it": "questo computer non ha un archivio di password (portachiavi) per la chiave di "
+        "Waymark, quindi non si collega",
+    },
+    "sync_pack_refused": {
+        "en": "new tips from the server did not pass their safety checks; the current tips stay",
+        "it": "i nuovi suggerimenti dal server non hanno superato i controlli di sicurezza; "
+        "restano quelli attuali",
+    },
+    "sync_not_enrolled": {
+        "en": "this computer is not registered with the server (your IT team can fix this)",
+        "it": "questo computer non è registrato presso il server (il tuo team IT può risolvere)",
+    },
+    "sync_bad_address": {
+        "en": "the server address is not set up correctly (your IT team can fix this)",
+        "it": "l'indirizzo del server non è configurato bene (il tuo team IT può risolvere)",
+    },
+    "sync_unreachable": {
+        "en": "the server could not be reached; Waymark tries again later",
+        "it": "il server non è raggiungibile; Waymark riprova più tardi",
+    },
+    "sync_refused": {
+        "en": "the server did not accept this computer (your IT team can fix this)",
+        "it": "il server non ha accettato questo computer (il tuo team IT può risolvere)",
+    },
+    "sync_failed": {
+        "en": "the last attempt did not work; Waymark tries again later",
+        "it": "l'ultimo tentativo non è riuscito; Waymark riprova più tardi",
     },
     # consent page
     "consent_title": {
@@ -198,6 +318,37 @@ STRINGS: Final[Mapping[str, Mapping[str, str]]] = {
         "trattenuto o usato e cosa hai scelto (Ho capito, Più tardi, Non mostrarlo più), "
         "con l'ora. Vanno a {server}, gestito per {org}. I report mostrano sempre gruppi di "
         "almeno 10 persone.",
+    },
+    "consent_sends_no_server": {
+        "en": "Only tip statistics: which tip was shown, held back or used, and what you "
+        "chose (Got it, Later, Don't show again), with the time. No server is set up yet, "
+        "so nothing leaves this computer; if {org} sets one up, they go there. Reports only "
+        "ever show groups of 10 or more people.",
+        "it": "Solo statistiche sui suggerimenti: quale suggerimento è stato mostrato, "
+        "trattenuto o usato e cosa hai scelto (Ho capito, Più tardi, Non mostrarlo più), "
+        "con l'ora. Non c'è ancora un server, quindi nulla lascia questo computer; se "
+        "{org} ne configura uno, andranno lì. I report mostrano sempre gruppi di almeno 10 "
+        "persone.",
+    },
+    "notice_sends_no_server": {
+        "en": "{org} has informed employees that tip statistics are collected: which tip "
+        "was shown, held back or used, and what you chose, with the time. No server is set "
+        "up yet, so for now nothing leaves this computer. Reports only ever show groups of "
+        "10 or more people.",
+        "it": "{org} ha informato i dipendenti che vengono raccolte statistiche sui "
+        "suggerimenti: quale suggerimento è stato mostrato, trattenuto o usato e cosa hai "
+        "scelto, con l'ora. Non c'è ancora un server, quindi per ora nulla lascia questo "
+        "computer. I report mostrano sempre gruppi di almeno 10 persone.",
+    },
+    "notice_control_h": {"en": "What you can do", "it": "Cosa puoi fare"},
+    "notice_control": {
+        "en": "Tips work as usual. You can pause Waymark from its icon at any time, and in "
+        "Settings › Privacy you can see every record before it is sent. Whether statistics "
+        "are shared is {org}'s decision, so it is not a choice you make here.",
+        "it": "I suggerimenti funzionano come sempre. Puoi mettere in pausa Waymark dalla sua "
+        "icona in qualsiasi momento e in Impostazioni › Privacy vedi ogni record prima "
+        "dell'invio. La condivisione delle statistiche è una decisione di {org}, quindi non "
+        "è una scelta che fai qui.",
     },
     "consent_control_h": {"en": "You stay in control", "it": "Decidi tu"},
     "consent_control": {
@@ -228,7 +379,10 @@ STRINGS: Final[Mapping[str, Mapping[str, str]]] = {
         "persone.",
     },
     "notice_ok": {"en": "OK, understood", "it": "OK, ho capito"},
-    "no_server": {"en": "no server (nothing leaves this computer)", "it": "nessun server"},
+    "no_server": {
+        "en": "none (nothing leaves this computer)",
+        "it": "nessuno (nulla lascia questo computer)",
+    },
 }
 
 

@@ -77,3 +77,47 @@ def click_at(server: XServer, x: int, y: int, arrived: Any = None) -> None:
     if arrived is not None:
         wait_for(arrived, 10, f"the UI to see the pointer at {x},{y}")
     xdotool(server, "click", "1")
+
+
+def window_rect(server: XServer, window: str) -> tuple[int, int, int, int]:
+    """(x, y, width, height) of an X window on the screen, as the X server has it."""
+    from Xlib import display as xdisplay
+
+    conn = xdisplay.Display(server.display)
+    try:
+        xwin = conn.create_resource_object("window", int(window))
+        place = xwin.translate_coords(conn.screen().root, 0, 0)
+        geometry = xwin.get_geometry()
+        return -place.x, -place.y, geometry.width, geometry.height
+    finally:
+        conn.close()
+
+
+def find_colour(
+    server: XServer, rect: tuple[int, int, int, int], colour: str, *, skip_left: int = 0
+) -> tuple[int, int] | None:
+    """The centre of the pixels of ``colour`` (``#rrggbb``) inside ``rect`` on the screen,
+    as a person's eye finds the one blue button; None when there are none."""
+    from Xlib import X
+    from Xlib import display as xdisplay
+
+    x0, y0, w, h = rect
+    want = bytes.fromhex(colour.removeprefix("#"))
+    conn = xdisplay.Display(server.display)
+    try:
+        image = conn.screen().root.get_image(x0, y0, w, h, X.ZPixmap, 0xFFFFFFFF)
+    finally:
+        conn.close()
+    data = image.data if isinstance(image.data, bytes) else bytes(image.data)
+    hits = [
+        (x, y)
+        for y in range(h)
+        for x in range(skip_left, w)
+        # 24-bit Xvfb pixels are B, G, R, pad.
+        if data[(y * w + x) * 4 + 2] == want[0]
+        and data[(y * w + x) * 4 + 1] == want[1]
+        and data[(y * w + x) * 4] == want[2]
+    ]
+    if len(hits) < 20:
+        return None
+    return x0 + sum(x for x, _ in hits) // len(hits), y0 + sum(y for _, y in hits) // len(hits)

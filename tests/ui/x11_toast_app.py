@@ -14,6 +14,12 @@ covers it), else ``no``;
 ``posted`` → the choices posted so far, ``[[action, snooze_for], …]``;
 ``grab FILE`` → saves the screen around the newest toast to FILE and answers
 ``{"x": …, "y": …, "w": …, "h": …, "border": …}``, the toast's rectangle in it;
+``settings DIR`` → opens the settings window over a FakeCore in DIR (apps
+``zoom`` and ``thunderbird`` recently in front, the test pack running) and answers
+``settings``; ``swhere NAME`` → the screen rectangle of ``add-app``,
+``remove-app``, ``app-row-N``, ``privacy-link``, ``tab-N`` or ``menu:TEXT`` (an
+item of the open menu), or ``{}``; ``svalue KEY`` → the setting as JSON;
+``spage`` → the page shown;
 ``quit``.
 """
 
@@ -25,16 +31,19 @@ import sys
 
 os.environ["QT_QPA_PLATFORM"] = "xcb"
 
+from pathlib import Path
+
 from PySide6.QtCore import QObject, QPoint, QRect, QSocketNotifier, Signal
 from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication, QLabel, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMenu, QWidget
 
 import agent.ui  # noqa: F401  (applies the PySide refcount guard)
 from agent.events import Action
 from agent.rules.model import ToastAction
+from agent.ui.settings_window import AppListEditor, SettingsWindow
 from agent.ui.theme import LIGHT
 from agent.ui.toast import ToastStack, ToastWindow
-from tests.ui.fakes import make_toast
+from tests.ui.fakes import FakeCore, make_pack, make_toast
 
 MARGIN = 6
 
@@ -67,6 +76,42 @@ def control(window: ToastWindow, name: str) -> QWidget | None:
         return choices[index] if index < len(choices) else None
     if name.startswith("action-"):
         return window.action_buttons.get(name.removeprefix("action-"))
+    return None
+
+
+def settings_rect(window: SettingsWindow, name: str) -> QRect | None:
+    """The screen rectangle of a named part of the settings window (None: not shown)."""
+    editor = window.fields["never_interrupt"].editor
+    assert isinstance(editor, AppListEditor)
+    if name == "add-app":
+        return screen_rect(editor.add_button)
+    if name == "remove-app":
+        return screen_rect(editor.remove_button)
+    if name.startswith("app-row-"):
+        item = editor.list.item(int(name.removeprefix("app-row-")))
+        if item is None:
+            return None
+        r = editor.list.visualItemRect(item)
+        return QRect(screen_rect(editor.list.viewport()).topLeft() + r.topLeft(), r.size())
+    if name == "privacy-link":
+        label = window.privacy_link
+        if not label.isVisible():
+            return None
+        r = screen_rect(label)
+        width = label.fontMetrics().horizontalAdvance(label.text().split(">")[1].split("<")[0])
+        return QRect(r.x(), r.y(), min(width, r.width()), r.height())
+    if name.startswith("tab-"):
+        bar = window.tabs.tabBar()
+        r = bar.tabRect(int(name.removeprefix("tab-")))
+        return QRect(screen_rect(bar).topLeft() + r.topLeft(), r.size())
+    if name.startswith("menu:"):
+        menu = QApplication.activePopupWidget()
+        if not isinstance(menu, QMenu):
+            return None
+        for action in menu.actions():
+            if action.text() == name.removeprefix("menu:"):
+                r = menu.actionGeometry(action)
+                return QRect(screen_rect(menu).topLeft() + r.topLeft(), r.size())
     return None
 
 
@@ -115,6 +160,8 @@ def main() -> int:
     stack = ToastStack(posted.append, corner=lambda: "bottom-right", ui_lang=lambda: "en",
                        theme=lambda: LIGHT, open_url=opened.append)  # fmt: skip
     keep: list[QLabel] = []
+    windows: list[SettingsWindow] = []
+    cores: list[FakeCore] = []
 
     def answer(text: str) -> None:
         print(text, flush=True)
@@ -176,7 +223,29 @@ def main() -> int:
             image.save(arg)  # PNG, from the name
             answer(json.dumps({"x": MARGIN, "y": MARGIN, "w": frame.width(),
                                "h": frame.height(), "border": newest.theme.border}))  # fmt: skip
+        elif name == "settings":
+            core = FakeCore(Path(arg))
+            core.settings.set("consent", "declined")
+            core.recent = ["zoom", "thunderbird"]
+            core.rules_pack = make_pack()
+            window = SettingsWindow(core, lang=lambda: "en")
+            core.settings.subscribe(window.setting_changed)
+            window.resize(760, 620)
+            window.show_page("coaching")
+            cores.append(core)
+            windows.append(window)
+            answer("settings")
+        elif name == "swhere":
+            rect = settings_rect(windows[-1], arg)
+            answer(json.dumps({"x": rect.x(), "y": rect.y(), "w": rect.width(),
+                               "h": rect.height()} if rect is not None else {}))  # fmt: skip
+        elif name == "svalue":
+            answer(json.dumps(cores[-1].settings.get(arg)))
+        elif name == "spage":
+            answer(windows[-1].current_page())
         elif name == "quit":
+            for core in cores:
+                core.close()
             app.quit()
         else:
             answer("?")
