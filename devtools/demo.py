@@ -155,7 +155,7 @@ def _write_inputs(folder: Path) -> tuple[Path, Path]:
 def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoResult:
     """Run the morning on the current X display; returns what happened."""
     os.environ["QT_QPA_PLATFORM"] = "xcb"
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QSize, QTimer
     from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
     from PySide6.QtWidgets import QApplication
 
@@ -270,7 +270,7 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
 
     def consent_then_start() -> None:
         window = ui.open_settings("coaching")
-        window.resize(760, 620)
+        window.resize(window.natural_size().expandedTo(QSize(760, 560)))
         window.move(260, 90)
 
         def shoot() -> None:
@@ -301,7 +301,7 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
     def finish() -> None:
         if docs_set:
             window = ui.open_settings("privacy")
-            window.resize(760, 620)
+            window.resize(window.natural_size().expandedTo(QSize(760, 560)))
             window.refresh_privacy()
 
             def shoot() -> None:

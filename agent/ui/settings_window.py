@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QLocale, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QFont, QShowEvent
+from PySide6.QtCore import QLocale, QSize, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QFont, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -395,7 +395,8 @@ class SettingsWindow(QWidget):
         self._notice_seen = False
         self.fields: dict[str, _Field] = {}
         self.setWindowIcon(app_icon())
-        self.setMinimumSize(660, 560)
+        self.setMinimumSize(660, 480)
+        self._sized = False
         self.stack = QStackedWidget(self)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -581,6 +582,7 @@ class SettingsWindow(QWidget):
         row.addStretch(1)
         row.addWidget(refresh)
         layout.addLayout(row)
+        layout.addStretch(1)  # spare height below the content, not between its lines
         self.refresh_privacy()
         return page
 
@@ -603,7 +605,7 @@ class SettingsWindow(QWidget):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
-        table.setMinimumHeight(150)
+        table.setMinimumHeight(128)
         table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         table.setAlternatingRowColors(True)
         return table
@@ -801,8 +803,33 @@ class SettingsWindow(QWidget):
 
     # -- actions -------------------------------------------------------------------
 
+    def natural_size(self) -> QSize:
+        """Big enough for every page without scrolling (as far as the screen allows)."""
+        width, height = self.minimumWidth(), self.minimumHeight()
+        tabs = self.tabs.tabBar().sizeHint().height()
+        for i in range(self.tabs.count()):
+            scroll = self.tabs.widget(i)
+            page = scroll.widget() if isinstance(scroll, QScrollArea) else None
+            if page is not None:
+                hint = page.sizeHint()
+                width, height = max(width, hint.width()), max(height, hint.height() + tabs + 2)
+        if self.consent is not None:
+            hint = self.consent.sizeHint()
+            width, height = max(width, hint.width()), max(height, hint.height())
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is not None:
+            area = screen.availableGeometry()
+            width = min(width, int(area.width() * 0.9))
+            height = min(height, int(area.height() * 0.9))
+        return QSize(width, height)
+
     def show_page(self, name: str = "coaching") -> None:
         """Show the window on ``name`` (consent first if it is still due) and raise it."""
+        if not self._sized:
+            # The first time, big enough for every page: no page starts out cut off at
+            # the bottom with a sliver of its next frame showing.
+            self._sized = True
+            self.resize(self.natural_size().expandedTo(self.size()))
         if self._consent_due() and self.consent is not None:
             self.stack.setCurrentWidget(self.consent)
         else:

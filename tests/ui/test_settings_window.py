@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QTableWidget,
     QWidget,
 )
@@ -476,3 +477,21 @@ def test_the_never_interrupt_picker_offers_recent_and_known_apps(
     assert [name for name, _ in known] == ["outlook", "teams"]
     assert dict(known)["outlook"].startswith("outlook (")
     assert "WM_CLASS" not in _page_text(window)  # nobody is asked for identifiers
+
+
+@pytest.mark.parametrize("page", ["coaching", "privacy", "about"])
+def test_every_page_fits_the_window_as_it_first_opens(
+    server_core: FakeCore, qtbot: QtBot, page: str
+) -> None:
+    server_core.settings.set("consent", "granted")
+    for i in range(30):
+        server_core.outbox.append(record("shown", "share-link", NOW + i))
+    server_core.outbox.flush()
+    window = window_for(server_core, qtbot)
+    window.show_page(page)  # as the tray and `waymark settings` open it
+    qtbot.waitExposed(window)
+    scroll = window.tabs.currentWidget()
+    assert isinstance(scroll, QScrollArea)
+    # Nothing below the window's edge: no sliver of a clipped frame at the bottom.
+    assert scroll.verticalScrollBar().maximum() == 0, window.size()
+    assert window.height() <= 800 * 0.9 + 1  # and it still fits a small laptop screen

@@ -19,7 +19,7 @@ covers it), else ``no``;
 ``settings``; ``swhere NAME`` → the screen rectangle of ``add-app``,
 ``remove-app``, ``app-row-N``, ``privacy-link``, ``tab-N`` or ``menu:TEXT`` (an
 item of the open menu), or ``{}``; ``svalue KEY`` → the setting as JSON;
-``spage`` → the page shown;
+``spage`` → the page shown; ``screenshot FILE`` → the whole screen to FILE;
 ``quit``.
 """
 
@@ -243,6 +243,17 @@ def main() -> int:
             answer(json.dumps(cores[-1].settings.get(arg)))
         elif name == "spage":
             answer(windows[-1].current_page())
+        elif name == "whois":
+            x, y = (int(v) for v in arg.split())
+            w = windows[-1].childAt(windows[-1].mapFromGlobal(QPoint(x, y)) if False else QPoint(x, y))
+            chain = []
+            while w is not None:
+                chain.append(f"{type(w).__name__}#{w.objectName()} {w.geometry().getRect()}")
+                w = w.parentWidget()
+            answer(json.dumps(chain))
+        elif name == "screenshot":
+            QGuiApplication.primaryScreen().grabWindow(0).save(arg)
+            answer("saved")
         elif name == "quit":
             for core in cores:
                 core.close()
