@@ -243,14 +243,6 @@ def main() -> int:
             answer(json.dumps(cores[-1].settings.get(arg)))
         elif name == "spage":
             answer(windows[-1].current_page())
-        elif name == "whois":
-            x, y = (int(v) for v in arg.split())
-            w = windows[-1].childAt(windows[-1].mapFromGlobal(QPoint(x, y)) if False else QPoint(x, y))
-            chain = []
-            while w is not None:
-                chain.append(f"{type(w).__name__}#{w.objectName()} {w.geometry().getRect()}")
-                w = w.parentWidget()
-            answer(json.dumps(chain))
         elif name == "screenshot":
             QGuiApplication.primaryScreen().grabWindow(0).save(arg)
             answer("saved")
