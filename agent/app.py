@@ -46,6 +46,7 @@ from agent.rules.messages import ResetNever, SetNeverInterrupt, SetPause
 from agent.rules.model import Pack
 from agent.rules.runtime import EngineRuntime
 from agent.rules.state import StateStore
+from agent.sync.credentials import KeyringCredentials
 from agent.sync.outbox import Outbox
 from agent.sync.packs import SyncedPacks, pinned_keys
 from agent.sync.telemetry import TelemetryGate
@@ -58,7 +59,10 @@ __all__ = [
     "build_hookset",
     "build_sync_worker",
     "default_pack_path",
+    "device_credentials",
+    "existing_device_id",
     "idle_thresholds",
+    "local_device_id",
     "open_settings",
     "os_name",
     "pack_in_use",
@@ -114,7 +118,11 @@ def build_sync_worker(
     credentials: CredentialStore | None = None,
     upload_every: float = 60.0,
 ) -> SyncWorker:
-    """The sync worker for ``url`` over this data folder; ValueError for a bad URL."""
+    """The sync worker for ``url`` over this data folder; ValueError for a bad URL.
+
+    Without ``credentials`` the device secret is this data folder's entry in the
+    OS keyring (:func:`device_credentials`).
+    """
     return make_sync_worker(
         url,
         settings=settings,
@@ -122,9 +130,22 @@ def build_sync_worker(
         packs=SyncedPacks(data_dir / "sync"),
         on_pack=on_pack,
         os_name=os_name(platform),
-        credentials=credentials,
+        credentials=credentials or device_credentials(url, settings, data_dir),
         upload_every=upload_every,
     )
+
+
+def device_credentials(url: str, settings: SettingsStore, data_dir: Path) -> KeyringCredentials:
+    """This data folder's device secret for ``url`` in the OS keyring: keyed by the server,
+    the tenant enrollment and the folder's local device id; ValueError for a bad URL."""
+    from agent.sync.client import check_server_url
+    from agent.sync.credentials import folder_credentials
+
+    token = settings.get("enroll_token")
+    return folder_credentials(
+        check_server_url(url), token if isinstance(token, str) else "", data_dir,
+        local_device_id(data_dir),
+    )  # fmt: skip
 
 
 def build_hookset(emit: Emit, *, pack: Pack | None, platform: str) -> _Sources:
@@ -185,7 +206,7 @@ class AgentCore:
         self.outbox = Outbox(self.data_dir / "outbox.db")
         self.state = StateStore(self.data_dir / "state.db")
         self.clock = options.clock
-        self.device = _device_id(self.data_dir)
+        self.device = local_device_id(self.data_dir)
         self.sync_error: str | None = None
         self._sync: SyncWorker | None = None
         pack_path = options.pack_path or self._synced_pack() or default_pack_path()
@@ -408,6 +429,15 @@ class AgentCore:
         return synced_pack(self.data_dir, self.settings)
 
 
+def existing_device_id(data_dir: Path) -> str | None:
+    """The data folder's device id if it has one already (reading never creates it)."""
+    try:
+        value = json.loads((data_dir / "device.json").read_text(encoding="utf-8"))["device"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
 def synced_pack(data_dir: Path, settings: SettingsStore) -> Path | None:
     """The last verified pack from the server in ``data_dir``, if it still verifies."""
     from agent import __version__
@@ -435,14 +465,12 @@ def _load_initial_pack(path: Path) -> Pack:
         raise SystemExit(f"waymark: cannot read the rule pack {path}: {exc}") from None
 
 
-def _device_id(data_dir: Path) -> str:
+def local_device_id(data_dir: Path) -> str:
+    """This data folder's own device id (``device.json``; made on first use)."""
+    device = existing_device_id(data_dir)
+    if device is not None:
+        return device
     path = data_dir / "device.json"
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))["device"]
-        if isinstance(value, str) and value:
-            return value
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
     device = f"local-{uuid.uuid4()}"
     path.write_text(json.dumps({"device": device}), encoding="utf-8")
     return device
