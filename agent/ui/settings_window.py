@@ -221,7 +221,6 @@ class ConsentPage(QWidget):
             layout.addWidget(_heading(tr(head, lang)))
             layout.addWidget(_paragraph(tr(body, lang, org=org, server=server or "")))
             layout.addSpacing(4)
-        layout.addStretch(1)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.opt_in_button: QPushButton | None = None
@@ -237,6 +236,7 @@ class ConsentPage(QWidget):
         else:
             question = _heading(tr("consent_question", lang, org=org))
             layout.addWidget(question)
+            layout.addSpacing(4)
             not_now = QPushButton(tr("not_now", lang))
             not_now.setAccessibleName(tr("not_now", lang))
             not_now.clicked.connect(lambda: self.decided.emit("declined"))
@@ -248,6 +248,7 @@ class ConsentPage(QWidget):
             buttons.addWidget(opt_in)
             self.opt_in_button, self.not_now_button = opt_in, not_now
         layout.addLayout(buttons)
+        layout.addStretch(1)  # the question and its answers stay next to the text
 
 
 class AppListEditor(QWidget):
