@@ -33,6 +33,7 @@ from typing import Protocol
 from agent.clock import Clock, SystemClock
 from agent.config.paths import data_dir as default_data_dir
 from agent.config.policy import Policy, read_policy
+from agent.config.policy_watch import PolicyWatcher
 from agent.config.settings import SettingsStore
 from agent.events import InputEvent, Start
 from agent.hooks.base import Emit, Source, SourceState
@@ -42,10 +43,11 @@ from agent.hooks.recent_apps import RecentApps
 from agent.rules.effects import Effect
 from agent.rules.engine import Engine
 from agent.rules.loader import PackError, load_pack
-from agent.rules.messages import ResetNever, SetNeverInterrupt, SetPause
+from agent.rules.messages import ResetNever, SetGroups, SetNeverInterrupt, SetPause
 from agent.rules.model import Pack
 from agent.rules.runtime import EngineRuntime
 from agent.rules.state import StateStore
+from agent.rules.watchlist import Watchlist
 from agent.sync.credentials import KeyringCredentials
 from agent.sync.outbox import Outbox
 from agent.sync.packs import SyncedPacks, pinned_keys
@@ -97,6 +99,7 @@ class _Sources(Protocol):
     def stop(self) -> None: ...
     def states(self) -> list[SourceState]: ...
     def set_idle_thresholds(self, seconds: Sequence[float]) -> None: ...
+    def set_watchlist(self, watchlist: Watchlist) -> None: ...
 
 
 # -- wiring functions (the agent and the commands build their parts with these) --------
@@ -148,12 +151,21 @@ def device_credentials(url: str, settings: SettingsStore, data_dir: Path) -> Key
     )  # fmt: skip
 
 
-def build_hookset(emit: Emit, *, pack: Pack | None, platform: str) -> _Sources:
-    """The desktop sources of ``platform`` (input, focus, idle, lock, quiet)."""
+def build_hookset(
+    emit: Emit, *, pack: Pack | None, platform: str, synced_folder: str = ""
+) -> _Sources:
+    """The desktop sources of ``platform``: input, focus, idle, lock, quiet, and the
+    accessibility and file sources when the pack's rules watch elements or folders."""
     from agent.hooks.hookset import HookSet
 
     thresholds = idle_thresholds(pack) if pack is not None else []
-    return HookSet(emit, idle_thresholds=thresholds, platform=platform)
+    return HookSet(
+        emit,
+        idle_thresholds=thresholds,
+        platform=platform,
+        watchlist=Watchlist(pack, os_name(platform)),
+        synced_folder=synced_folder,
+    )
 
 
 def start_rules(pack: Pack) -> frozenset[str]:
@@ -237,6 +249,8 @@ class AgentCore:
         self._script: Source | None = None
         self._hookset: _Sources | None = None
         self._quiet_hours: QuietHoursSource | None = None
+        self._policy_watch: PolicyWatcher | None = None
+        self._started = False
         self.settings.subscribe(self._on_setting_changed)
         self._apply_pause_setting()
 
@@ -331,6 +345,7 @@ class AgentCore:
     def start(self) -> None:
         """Start the runtime, then the sources (sinks before sources), then sync."""
         self.runtime.start()
+        self._started = True
         self.emit(Start(self.clock.now()))
         every = self.options.watch_every
         quiet_hours = QuietHoursSource(
@@ -344,21 +359,40 @@ class AgentCore:
         if self.options.script is not None:
             from agent.hooks.scripted import ScriptedSource
 
-            script = ScriptedSource(self.options.script)
+            script = ScriptedSource(
+                self.options.script,
+                pack=self.runtime.pack,
+                os_name=os_name(self.options.platform),
+            )
             script.start(self.recent.watching(self.emit))
             self._sources.append(script)
             self._script = script
         elif self.options.hooks:
             hookset = build_hookset(
-                self.recent.watching(self.emit), pack=self.runtime.pack,
+                self.recent.watching(self.emit),
+                pack=self.runtime.pack,
                 platform=self.options.platform,
-            )  # fmt: skip
+                synced_folder=str(self.settings.get("synced_folder") or ""),
+            )
             for state in hookset.start():
                 if not state.ok:
                     log.warning("source %s unavailable: %s", state.name, state.detail)
             self._hookset = hookset
+        if self.options.policy is None:  # policy read from the OS: follow its changes
+            self._policy_watch = PolicyWatcher(
+                self.settings.replace_policy,
+                current=self.settings.policy,
+                platform=self.options.platform,
+                interval=self.options.watch_every,
+            )
+            self._policy_watch.start()
         if self.options.sync and self.server_url:
             self._start_sync(self.server_url)
+
+    @property
+    def policy_problem(self) -> str:
+        """Why a changed policy could not be used ("" when the newest is in force)."""
+        return self._policy_watch.problem if self._policy_watch is not None else ""
 
     def _start_sync(self, url: str) -> None:
         try:
@@ -380,6 +414,10 @@ class AgentCore:
 
     def stop(self) -> None:
         """Sources first, sinks last; flushes the outbox. Idempotent."""
+        self._started = False
+        if self._policy_watch is not None:
+            self._policy_watch.stop()
+            self._policy_watch = None
         if self._hookset is not None:
             self._hookset.stop()
             self._hookset = None
@@ -400,6 +438,7 @@ class AgentCore:
         self._start_rules = start_rules(pack)
         if self._hookset is not None:
             self._hookset.set_idle_thresholds(idle_thresholds(pack))
+            self._hookset.set_watchlist(Watchlist(pack, os_name(self.options.platform)))
 
     def _wake_sync(self) -> None:
         if self._sync is not None:
@@ -413,6 +452,20 @@ class AgentCore:
             self.runtime.control(SetNeverInterrupt(tuple(self.settings.get("never_interrupt"))))
         elif key == "quiet_hours" and self._quiet_hours is not None:
             self._quiet_hours.recheck()
+        elif key == "groups":
+            self.runtime.control(SetGroups(tuple(self.settings.get("groups"))))
+        elif key in ("server_url", "enroll_token", "publisher_keys") and self._started:
+            self._restart_sync()
+
+    def _restart_sync(self) -> None:
+        """Policy changed where or how to sync: a new worker with the new settings."""
+        if self._sync is not None:
+            self._sync.stop(timeout=2.0)
+            self._sync = None
+        self.sync_error = None
+        if self.options.sync and self.server_url:
+            log.info("sync settings changed; syncing with %s", self.server_url)
+            self._start_sync(self.server_url)
 
     def _apply_pause_setting(self) -> None:
         if not self.settings.get("coaching_enabled"):

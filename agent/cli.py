@@ -12,7 +12,17 @@ import sys
 from collections.abc import Sequence
 
 from agent import __version__
-from agent.commands import doctor, pack_sign, pack_validate, replay, run, settings, sync, tip
+from agent.commands import (
+    doctor,
+    inspect,
+    pack_sign,
+    pack_validate,
+    replay,
+    run,
+    settings,
+    sync,
+    tip,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -32,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     pack_sign.register(pack_sub)
     replay.register(sub)
     doctor.register(sub)
+    inspect.register(sub)
     settings.register(sub)
     sync.register(sub)
     tip.register(sub)

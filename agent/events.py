@@ -28,6 +28,8 @@ __all__ = [
     "Active",
     "Chord",
     "Click",
+    "Element",
+    "FileSaved",
     "Focus",
     "Idle",
     "InputEvent",
@@ -150,6 +152,40 @@ class Click:
 
 
 @dataclass(frozen=True, slots=True)
+class Element:
+    """Something happened to an element of ``app`` that a loaded rule watches.
+
+    ``on`` is ``focus``, ``invoke``, ``window_open`` or ``menu_open``;
+    ``selectors`` are the ids of the pack's selectors it matched (the source
+    matched them on its own thread).  No name, value or text of the element
+    is here: only its normalised ``role``.
+    """
+
+    t: float
+    app: str
+    on: Literal["focus", "invoke", "window_open", "menu_open"]
+    role: str
+    selectors: frozenset[str]
+    kind: Literal["element"] = field(default="element", init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FileSaved:
+    """A file was created or saved in a well-known folder; never its name or path.
+
+    ``folder`` is an alias (``desktop``, ``downloads``, ``documents``,
+    ``synced``), ``type`` a file type from the extension, and ``size_at_least``
+    the largest size threshold of the loaded rules the file reached (0: none).
+    """
+
+    t: float
+    folder: str
+    type: str
+    size_at_least: int = 0
+    kind: Literal["file"] = field(default="file", init=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Typing:
     """An anonymous tick meaning "the person is typing"; no key is recorded."""
 
@@ -252,6 +288,8 @@ InputEvent = (
     Focus
     | Chord
     | Click
+    | Element
+    | FileSaved
     | Typing
     | Idle
     | Active

@@ -12,7 +12,8 @@ from pathlib import Path
 import uvicorn
 
 from devtools.waiting import wait_for
-from server.app import ServerSettings, create_app
+from server.app import create_app
+from server.settings import ServerSettings
 from server.store import Store
 
 __all__ = ["RunningServer", "running_server"]

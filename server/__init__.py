@@ -1,6 +1,7 @@
 """Waymark reference backend (installed with the ``server`` extra)."""
 
-from server.app import ApiError, ServerSettings, create_app
+from server.app import create_app
+from server.settings import ServerSettings
 from server.store import Store
 
-__all__ = ["ApiError", "ServerSettings", "Store", "create_app"]
+__all__ = ["ServerSettings", "Store", "create_app"]

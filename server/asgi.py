@@ -11,8 +11,9 @@ import os
 
 from fastapi import FastAPI
 
-from server.app import ServerSettings, create_app
+from server.app import create_app
 from server.db import make_engine
+from server.settings import ServerSettings
 from server.store import Store
 
 __all__ = ["app_from_env"]

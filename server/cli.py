@@ -12,7 +12,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from server.db import make_engine, migration_state, upgrade
-from server.store import NotFound, Store
+from server.errors import NotFound
+from server.store import Store
 
 __all__ = ["build_parser", "main", "open_store"]
 
@@ -59,7 +60,8 @@ def _opened(url: str | None) -> Iterator[Store]:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server.app import ServerSettings, create_app
+    from server.app import create_app
+    from server.settings import ServerSettings
 
     settings = ServerSettings(rate_per_second=args.rate_per_second, rate_burst=args.rate_burst)
     # Longer than a load balancer's idle timeout, so the server is not the side

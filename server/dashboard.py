@@ -1,8 +1,8 @@
-"""``/dashboard``: the adoption report as charts, drawn on the server as inline SVG.
+"""The ``/dashboard`` pages: the adoption report as charts, drawn on the server as inline SVG.
 
 No JavaScript and no external assets, so it works offline and behind strict
-CSPs.  Login takes an admin token (publisher or analyst) and keeps it in an
-HttpOnly, SameSite=Strict cookie.
+CSPs.  Pure functions from a report document to HTML; the routes (login with
+an admin token kept in a cookie) are in :mod:`server.routes.dashboard`.
 """
 
 from __future__ import annotations
@@ -10,17 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from html import escape
 from typing import Any, Final
-from urllib.parse import parse_qs
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
+__all__ = ["lift_chart", "line_chart", "render_dashboard", "render_login"]
 
-from server.store import Admin, Store
-
-__all__ = ["lift_chart", "line_chart", "mount_dashboard", "render_dashboard"]
-
-COOKIE: Final = "waymark_admin"
 COLOURS: Final = {"shown": "#2563eb", "acted": "#16a34a", "adopted": "#d97706"}
 _CSS: Final = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#1f2937;
@@ -41,7 +33,8 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def _login(error: str = "") -> str:
+def render_login(error: str = "") -> str:
+    """The sign-in page, with ``error`` said above the form when there is one."""
     note = f'<p style="color:#b91c1c">{escape(error)}</p>' if error else ""
     return _page(
         "Waymark — sign in",
@@ -217,47 +210,3 @@ def _num(v: int | None) -> str:
 
 def _pct(v: float | None) -> str:
     return "withheld" if v is None else f"{v * 100:.1f} %"
-
-
-def mount_dashboard(app: FastAPI, store: Store) -> None:
-    """Add the dashboard routes (not part of the OpenAPI contract)."""
-    from server.app import build_report
-
-    def _admin(request: Request) -> Admin | None:
-        token = request.cookies.get(COOKIE)
-        return store.admin(token) if token else None
-
-    @app.get("/dashboard", include_in_schema=False)
-    def dashboard(request: Request) -> HTMLResponse:
-        admin = _admin(request)
-        if admin is None:
-            return HTMLResponse(_login())
-        report = build_report(store, admin.tenant_id, None, None, None)
-        html = render_dashboard(
-            report, store.list_bundles(admin.tenant_id), f"signed in as {admin.role}"
-        )
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
-
-    @app.post("/dashboard/login", include_in_schema=False)
-    async def login(request: Request) -> Response:
-        form = parse_qs((await request.body())[:4096].decode("utf-8", "replace"))
-        token = (form.get("token") or [""])[0].strip()
-        admin = await run_in_threadpool(store.admin, token) if token else None
-        if admin is None:
-            return HTMLResponse(_login("That token is not a valid admin token."), 401)
-        response = RedirectResponse("/dashboard", status_code=303)
-        response.set_cookie(
-            COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-            max_age=8 * 3600,
-        )
-        return response
-
-    @app.post("/dashboard/logout", include_in_schema=False)
-    def logout() -> Response:
-        response = RedirectResponse("/dashboard", status_code=303)
-        response.delete_cookie(COOKIE)
-        return response

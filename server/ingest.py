@@ -3,27 +3,26 @@
 Limits (docs/api.md): at most 1 MiB on the wire, 5 MiB once decompressed
 (decompression stops at the cap, so a gzip bomb costs 5 MiB, not memory
 exhaustion), 500 events.  Each event is checked on its own and answered with
-``ok``, ``duplicate`` or ``rejected:<why>``.
+``ok``, ``duplicate`` or ``rejected:<why>``; a batch that is refused as a
+whole raises a :mod:`server.errors` error.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
-import uuid as uuidlib
 import zlib
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any, Final
+
+from agent.rules.records import RECORD_FIELDS, UUID_FIELD, WIRE_FIELDS, Rejected, WireRecord
+from server.errors import Invalid, TooLarge, UnsupportedEncoding
 
 __all__ = [
     "ALLOWED_FIELDS",
-    "KINDS",
     "MAX_COMPRESSED",
     "MAX_DECOMPRESSED",
     "MAX_EVENTS",
-    "BatchError",
     "CheckedEvent",
     "check_event",
     "decode_body",
@@ -34,44 +33,16 @@ __all__ = [
 MAX_COMPRESSED: Final = 1024 * 1024
 MAX_DECOMPRESSED: Final = 5 * 1024 * 1024
 MAX_EVENTS: Final = 500
-MAX_FUTURE_SECONDS: Final = 24 * 3600
-MAX_TEXT: Final = 128
-KINDS: Final = frozenset(
-    {"shown", "suppressed", "adopted", "acted", "snoozed", "dismissed", "never"}
-)
-ALLOWED_FIELDS: Final = frozenset(
-    {"uuid", "t", "kind", "pack_id", "pack_version", "rule", "habit", "reason", "action", "app"}
-)
-_OPTIONAL_TEXT: Final = ("rule", "habit", "reason", "action", "app")
-#: The form agents send (``str(uuid4())``): taken as is, without building a UUID object.
-_CANONICAL_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+#: What an event may name: the wire table's fields and nothing else (a title, say).
+ALLOWED_FIELDS: Final = frozenset(f.name for f in WIRE_FIELDS)
 _DAYS: dict[int, str] = {}
 
 
-class BatchError(Exception):
-    """The whole batch is refused with an HTTP ``status`` and a stable ``code``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-
 @dataclass(frozen=True, slots=True)
-class CheckedEvent:
-    """An event that passed every check, ready to store."""
+class CheckedEvent(WireRecord):
+    """An event that passed every check, ready to store, with its UTC day."""
 
-    uuid: str
-    t: float
-    day: str
-    kind: str
-    pack_id: str
-    pack_version: int
-    rule: str | None
-    habit: str | None
-    reason: str | None
-    action: str | None
-    app: str | None
+    day: str = field(kw_only=True)
 
 
 def decode_body(raw: bytes, content_encoding: str | None) -> bytes:
@@ -79,58 +50,34 @@ def decode_body(raw: bytes, content_encoding: str | None) -> bytes:
     encoding = (content_encoding or "identity").strip().lower()
     if encoding in ("identity", ""):
         if len(raw) > MAX_DECOMPRESSED:
-            raise BatchError(413, "too_large", f"body is larger than {MAX_DECOMPRESSED} bytes")
+            raise TooLarge(f"body is larger than {MAX_DECOMPRESSED} bytes")
         return raw
     if encoding != "gzip":
-        raise BatchError(415, "unsupported_encoding", f"Content-Encoding {encoding} not supported")
+        raise UnsupportedEncoding(f"Content-Encoding {encoding} not supported")
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
         out = inflater.decompress(raw, MAX_DECOMPRESSED + 1)
     except zlib.error as exc:
-        raise BatchError(400, "bad_gzip", f"body is not valid gzip: {exc}") from exc
+        raise Invalid(f"body is not valid gzip: {exc}", code="bad_gzip") from exc
     if len(out) > MAX_DECOMPRESSED:
-        raise BatchError(413, "too_large", f"body decompresses to more than {MAX_DECOMPRESSED}")
+        raise TooLarge(f"body decompresses to more than {MAX_DECOMPRESSED}")
     if not inflater.eof:
-        raise BatchError(400, "bad_gzip", "gzip body is truncated")
+        raise Invalid("gzip body is truncated", code="bad_gzip")
     return out
 
 
 def parse_batch(data: bytes) -> list[Any]:
-    """The list under ``events``, or :class:`BatchError` for malformed or oversized batches."""
+    """The list under ``events``; malformed or oversized batches raise a domain error."""
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BatchError(400, "bad_json", f"body is not JSON: {exc}") from exc
+        raise Invalid(f"body is not JSON: {exc}", code="bad_json") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("events"), list):
-        raise BatchError(400, "bad_shape", 'body must be an object {"events": [...]}')
+        raise Invalid('body must be an object {"events": [...]}', code="bad_shape")
     items: list[Any] = doc["events"]
     if len(items) > MAX_EVENTS:
-        raise BatchError(413, "too_many_events", f"{len(items)} events; at most {MAX_EVENTS}")
+        raise TooLarge(f"{len(items)} events; at most {MAX_EVENTS}", code="too_many_events")
     return items
-
-
-def _time(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        t = float(value)
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        t = moment.timestamp()
-    else:
-        return None
-    # Before 2000 or not finite: a broken clock, not a real event.
-    return t if 946684800.0 <= t < 1e11 else None
-
-
-def _text(value: object) -> bool:
-    # Printable only: no NUL (PostgreSQL refuses it) and no control characters.
-    return isinstance(value, str) and 0 < len(value) <= MAX_TEXT and value.isprintable()
 
 
 def utc_day(t: float) -> str:
@@ -146,50 +93,30 @@ def utc_day(t: float) -> str:
 
 
 def check_event(item: object, now: float) -> tuple[str | None, CheckedEvent | str]:
-    """``(uuid, event)`` for a good event, ``(uuid or None, "rejected:<why>")`` otherwise."""
+    """``(uuid, event)`` for a good event, ``(uuid or None, "rejected:<why>")`` otherwise.
+
+    The checks are the wire table's (agent.rules.records), in its order; the
+    first that fails names the rejection.
+    """
     if not isinstance(item, dict):
         return None, "rejected:not_an_object"
-    raw_uuid = item.get("uuid")
-    if not isinstance(raw_uuid, str) or len(raw_uuid) > 64:
+    try:
+        uid = str(UUID_FIELD.kind.check(item.get("uuid"), now))
+    except Rejected:
         return None, "rejected:uuid"
-    if _CANONICAL_UUID.fullmatch(raw_uuid):
-        uid = raw_uuid
-    else:
-        try:
-            uid = str(uuidlib.UUID(raw_uuid))
-        except ValueError:
-            return None, "rejected:uuid"
     extra = item.keys() - ALLOWED_FIELDS
     if extra:
         # Never store what the contract does not name (a title, say).
         return uid, f"rejected:unknown_field:{sorted(extra)[0][:32]}"
-    t = _time(item.get("t"))
-    if t is None:
-        return uid, "rejected:t"
-    if t > now + MAX_FUTURE_SECONDS:
-        return uid, "rejected:future"
-    kind = item.get("kind")
-    if kind not in KINDS:
-        return uid, "rejected:kind"
-    if not _text(item.get("pack_id")):
-        return uid, "rejected:pack_id"
-    version = item.get("pack_version")
-    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version < 2**31:
-        return uid, "rejected:pack_version"
-    for name in _OPTIONAL_TEXT:
-        value = item.get(name)
-        if value is not None and not _text(value):
-            return uid, f"rejected:{name}"
-    return uid, CheckedEvent(
-        uuid=uid,
-        t=t,
-        day=utc_day(t),
-        kind=str(kind),
-        pack_id=str(item["pack_id"]),
-        pack_version=version,
-        rule=item.get("rule"),
-        habit=item.get("habit"),
-        reason=item.get("reason"),
-        action=item.get("action"),
-        app=item.get("app"),
-    )
+    values: dict[str, Any] = {}
+    for f in RECORD_FIELDS:
+        value = item.get(f.name)
+        if value is None:
+            if f.required:
+                return uid, f"rejected:{f.name}"
+            continue
+        try:
+            values[f.name] = f.kind.check(value, now)
+        except Rejected as exc:
+            return uid, f"rejected:{exc.why or f.name}"
+    return uid, CheckedEvent(**values, uuid=uid, day=utc_day(values["t"]))

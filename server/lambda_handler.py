@@ -11,8 +11,9 @@ from typing import Any
 
 from mangum import Mangum
 
-from server.app import ServerSettings, create_app
+from server.app import create_app
 from server.db import make_engine, migration_state, upgrade
+from server.settings import ServerSettings
 from server.store import Store
 
 __all__ = ["handler", "migrate"]

@@ -1,6 +1,8 @@
 """The adoption report: counts per habit, rule and day, and the lift vs. the holdout.
 
-Pure functions over rows from :class:`server.store.Store`.  Privacy invariant
+:func:`build_report` makes the document that ``/v1/admin/reports`` serves and
+``/dashboard`` draws, from any :class:`ReportSource` (the store is one); the
+rest are pure functions over its rows.  Privacy invariant
 4: every figure aggregates at least ``MIN_DEVICES`` devices; a smaller figure
 is withheld (``null``), never rounded or shown.
 """
@@ -10,15 +12,79 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any, Final, NamedTuple
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final, NamedTuple, Protocol
 
-__all__ = ["FIGURES", "MIN_DEVICES", "HabitFact", "adoption", "daily", "newcombe_diff", "wilson"]
+__all__ = [
+    "FIGURES",
+    "MIN_DEVICES",
+    "HabitFact",
+    "ReportSource",
+    "adoption",
+    "build_report",
+    "daily",
+    "newcombe_diff",
+    "wilson",
+]
 
 MIN_DEVICES: Final = 10
 FIGURES: Final = ("shown", "acted", "snoozed", "dismissed", "never", "adopted")
 _Z95: Final = 1.959963984540054
 
+#: ``(day, habit, rule, kind, reason, events, distinct devices)``.
 Row = tuple[str, str | None, str | None, str, str | None, int, int]
+#: A report without ``since`` covers this many days up to ``until``.
+DEFAULT_DAYS: Final = 30
+
+
+class HabitFact(NamedTuple):
+    """One device's events of one kind for a habit: when the first and the last happened."""
+
+    habit: str
+    kind: str
+    reason: str | None
+    device: str
+    first: float
+    last: float
+
+
+class ReportSource(Protocol):
+    """Where the report's rows come from, for one tenant and a range of UTC days."""
+
+    def event_counts(
+        self, tenant_id: int, since_day: str, until_day: str, pack_id: str | None
+    ) -> Iterable[Row]: ...
+
+    def habit_devices(
+        self, tenant_id: int, since_day: str, until_day: str, pack_id: str | None
+    ) -> Iterable[HabitFact]: ...
+
+
+def build_report(
+    source: ReportSource,
+    tenant_id: int,
+    since: date | None,
+    until: date | None,
+    pack_id: str | None,
+    *,
+    today: date | None = None,
+) -> dict[str, Any]:
+    """The report document: per day, habit and rule counts, and the adoption lift.
+
+    Without ``until`` it ends ``today`` (UTC); without ``since`` it covers the
+    ``DEFAULT_DAYS`` up to its end.
+    """
+    end = until or today or datetime.now(UTC).date()
+    start = since or (end - timedelta(days=DEFAULT_DAYS - 1))
+    lo, hi = start.isoformat(), end.isoformat()
+    return {
+        "since": lo,
+        "until": hi,
+        "pack_id": pack_id,
+        "min_devices": MIN_DEVICES,
+        "days": daily(source.event_counts(tenant_id, lo, hi, pack_id)),
+        "adoption": adoption(source.habit_devices(tenant_id, lo, hi, pack_id)),
+    }
 
 
 def _withhold(count: int, devices: int) -> int | None:
@@ -73,17 +139,6 @@ def newcombe_diff(a: int, n1: int, b: int, n2: int) -> tuple[float, float, float
     lo = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     hi = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
     return d, lo, hi
-
-
-class HabitFact(NamedTuple):
-    """One device's events of one kind for a habit: when the first and the last happened."""
-
-    habit: str
-    kind: str
-    reason: str | None
-    device: str
-    first: float
-    last: float
 
 
 def adoption(facts: Iterable[HabitFact]) -> list[dict[str, Any]]:

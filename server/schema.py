@@ -2,11 +2,15 @@
 
 Every row belongs to a tenant.  Secrets (enrollment tokens, admin tokens,
 device secrets) are stored only as sha256 hex of a random 256-bit token, and
-looked up by that hash.  The Alembic migrations in ``server/migrations`` build
-exactly this schema; a test compares them.
+looked up by that hash.  The columns of an event's own fields come from the
+wire table (agent.rules.records); the Alembic migrations in
+``server/migrations`` build exactly this schema, and a test compares them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
@@ -22,6 +26,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.types import TypeEngine
+
+from agent.rules.records import WIRE_FIELDS, WireField
 
 __all__ = [
     "admin_tokens",
@@ -35,6 +42,20 @@ __all__ = [
 ]
 
 metadata = MetaData()
+
+
+#: The SQL type of a wire field by its Python type; text is as wide as its limit.
+_SQL_TYPES: Final[dict[type, Callable[[WireField], TypeEngine[Any]]]] = {
+    str: lambda f: String(f.kind.max_length),
+    int: lambda f: Integer(),
+    float: lambda f: Float(),
+}
+
+
+def _wire_column(f: WireField) -> Column[Any]:
+    """An event column for a field of the wire table: its type, width and nullability."""
+    return Column(f.name, _SQL_TYPES[f.python_type](f), nullable=not f.required)
+
 
 tenants = Table(
     "tenants",
@@ -95,17 +116,8 @@ events = Table(
     ),
     Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
     Column("device_id", String(36), ForeignKey("devices.id"), nullable=False),
-    Column("uuid", String(36), nullable=False),
-    Column("t", Float, nullable=False),
+    *(_wire_column(f) for f in WIRE_FIELDS),
     Column("day", String(10), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("pack_id", String(128), nullable=False),
-    Column("pack_version", Integer, nullable=False),
-    Column("rule", String(128)),
-    Column("habit", String(128)),
-    Column("reason", String(64)),
-    Column("action", String(128)),
-    Column("app", String(128)),
     Column("received", Float, nullable=False),
     UniqueConstraint("device_id", "uuid", name="uq_events_device_uuid"),
     Index("ix_events_tenant_day", "tenant_id", "day"),

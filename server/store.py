@@ -13,17 +13,20 @@ import uuid as uuidlib
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from operator import attrgetter
+from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine, and_, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from agent.sync.bundle import key_id, load_public_key, public_key_text
-from server import reports
+from agent.rules.bundle import key_id, load_public_key, public_key_text
+from agent.rules.records import WIRE_FIELDS
 from server import schema as s
+from server.errors import NotFound
 from server.ingest import CheckedEvent
+from server.reports import HabitFact
 from server.tokens import hash_token, new_token, ring_of
 
 __all__ = [
@@ -31,25 +34,19 @@ __all__ = [
     "BundleRow",
     "Device",
     "EventGroup",
-    "NotFound",
     "Store",
 ]
 
 
-_EVENT_COLUMNS: dict[str, str] = {
+_WIRE_NAMES: Final = tuple(f.name for f in WIRE_FIELDS)
+_wire_values: Final = attrgetter(*_WIRE_NAMES)
+#: json_to_recordset's column types: text for every string (the checks kept it short).
+_PG_TYPES: Final = {str: "TEXT", int: "INT", float: "FLOAT8"}
+_EVENT_COLUMNS: Final[dict[str, str]] = {
     "tenant_id": "INT",
     "device_id": "TEXT",
-    "uuid": "TEXT",
-    "t": "FLOAT8",
     "day": "TEXT",
-    "kind": "TEXT",
-    "pack_id": "TEXT",
-    "pack_version": "INT",
-    "rule": "TEXT",
-    "habit": "TEXT",
-    "reason": "TEXT",
-    "action": "TEXT",
-    "app": "TEXT",
+    **{f.name: _PG_TYPES[f.python_type] for f in WIRE_FIELDS},
 }
 # The rows travel as one JSON parameter that PostgreSQL unpacks in C: a short
 # statement psycopg prepares once, with no per-element adaptation in Python
@@ -64,10 +61,6 @@ _PG_INSERT = text(
 
 #: One device's checked events, as the ingest endpoint hands them to the store.
 EventGroup = tuple["Device", Sequence[CheckedEvent]]
-
-
-class NotFound(Exception):
-    """A named tenant, pack or version does not exist (for this tenant)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +111,11 @@ class Store:
         self._write_lock: threading.Lock | None = (
             threading.Lock() if engine.dialect.name == "sqlite" else None
         )
+
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query (for /healthz)."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     # ---------------------------------------------------------------- tenants
 
@@ -278,17 +276,8 @@ class Store:
             {
                 "tenant_id": device.tenant_id,
                 "device_id": device.id,
-                "uuid": e.uuid,
-                "t": e.t,
                 "day": e.day,
-                "kind": e.kind,
-                "pack_id": e.pack_id,
-                "pack_version": e.pack_version,
-                "rule": e.rule,
-                "habit": e.habit,
-                "reason": e.reason,
-                "action": e.action,
-                "app": e.app,
+                **dict(zip(_WIRE_NAMES, _wire_values(e), strict=True)),
             }
             for device, batch in groups
             for e in batch
@@ -523,7 +512,7 @@ class Store:
 
     def habit_devices(
         self, tenant_id: int, since_day: str, until_day: str, pack_id: str | None
-    ) -> list[reports.HabitFact]:
+    ) -> list[HabitFact]:
         """Per habit, kind, reason and device: the first and last time, for the lift."""
         c = s.events.c
         query = (
@@ -541,7 +530,7 @@ class Store:
             query = query.where(c.pack_id == pack_id)
         with self.engine.connect() as conn:
             return [
-                reports.HabitFact(str(r[0]), str(r[1]), r[2], str(r[3]), float(r[4]), float(r[5]))
+                HabitFact(str(r[0]), str(r[1]), r[2], str(r[3]), float(r[4]), float(r[5]))
                 for r in conn.execute(query)
             ]
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BlockedRule",
     "admin_problems",
+    "apps_missing_here",
     "blocked_rules",
     "policy_report",
     "publisher_key_report",
@@ -47,6 +48,8 @@ SOURCE_FOR_EVENT: Mapping[str, str] = {
     "active": "idle",
     "lock": "lock",
     "unlock": "lock",
+    "element": "accessibility",
+    "file": "files",
 }
 
 
@@ -88,6 +91,21 @@ def blocked_rules(
     return out
 
 
+def apps_missing_here(pack: Pack, os_name: str) -> list[BlockedRule]:
+    """Element rules none of whose apps has an identifier for this OS: they cannot fire here."""
+    out = []
+    for rule in pack.rules:
+        apps = rule.when.apps or ()
+        if rule.when.event != "element" or any(
+            getattr(pack.apps[a], os_name, ()) for a in apps if a in pack.apps
+        ):
+            continue
+        out.append(
+            BlockedRule(rule.id, rule.line, (f"{os_name} identifiers for {', '.join(apps)}",))
+        )
+    return out
+
+
 EXIT_OK = 0
 EXIT_FIX = 1
 
@@ -118,7 +136,7 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from agent.app import build_hookset, open_settings
+    from agent.app import build_hookset, open_settings, os_name
     from agent.config.paths import data_dir
     from agent.hooks.base import Emitter
     from agent.hooks.hookset import session_type
@@ -138,6 +156,8 @@ def _run(args: argparse.Namespace) -> int:
     permissions = _permissions()
     titles = not (sys.platform == "darwin" and not permissions.get("accessibility", True))
     blocked = blocked_rules(pack.rules, by_name, titles=titles) if pack is not None else []
+    if pack is not None:
+        blocked += apps_missing_here(pack, os_name(sys.platform))
     policy = policy_report(settings)
     keys = publisher_key_report(settings.get("publisher_keys"))
     sync = sync_readiness(settings, folder)
@@ -264,7 +284,7 @@ def policy_report(settings: Any) -> dict[str, Any]:
 
 def publisher_key_report(setting: object) -> list[dict[str, Any]]:
     """Each ``publisher_keys`` entry: valid (with its key id) or why it is not."""
-    from agent.sync.bundle import key_id, load_public_key
+    from agent.rules.bundle import key_id, load_public_key
 
     out: list[dict[str, Any]] = []
     for i, text in enumerate(setting if isinstance(setting, list) else [], start=1):

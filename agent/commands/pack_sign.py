@@ -64,7 +64,7 @@ def _fail(message: str) -> int:
 def _keygen(args: argparse.Namespace) -> int:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from agent.sync.bundle import key_id, private_key_pem, public_key_text
+    from agent.rules.bundle import key_id, private_key_pem, public_key_text
 
     args.out.mkdir(parents=True, exist_ok=True)
     private_path = args.out / f"{args.name}.key"
@@ -84,8 +84,8 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _sign(args: argparse.Namespace) -> int:
+    from agent.rules.bundle import key_id, load_private_key, make_bundle
     from agent.rules.loader import PackError, load_pack_text
-    from agent.sync.bundle import key_id, load_private_key, make_bundle
 
     try:
         source = args.pack.read_text(encoding="utf-8")

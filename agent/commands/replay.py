@@ -123,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"waymark: cannot read the pack {args.pack}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     try:
-        script = load_script(args.events)
+        script = load_script(args.events, pack=pack)
     except (OSError, UnicodeDecodeError) as exc:
         print(f"waymark: cannot read the events {args.events}: {exc}", file=sys.stderr)
         return 2

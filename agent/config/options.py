@@ -247,6 +247,15 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "policy", user_editable=False,
     ),
     _o(
+        "synced_folder", Text(), "",
+        "Synced folder", "Cartella sincronizzata",
+        "The folder synced to the cloud (OneDrive's, say); file rules call it `synced`. "
+        "Environment variables (%OneDrive%, $HOME) and ~ are expanded. Empty: none.",
+        "La cartella sincronizzata con il cloud (quella di OneDrive, ad esempio); le regole "
+        "sui file la chiamano `synced`. Le variabili d'ambiente e ~ sono espanse. Vuoto: nessuna.",
+        "policy", user_editable=False,
+    ),
+    _o(
         "organisation", Text(), "",
         "Organisation", "Organizzazione",
         "Name shown beside managed settings (\"Managed by …\").",
@@ -278,6 +287,11 @@ OPTIONS: Final[tuple[Option, ...]] = (
 
 OPTIONS_BY_KEY: Final[Mapping[str, Option]] = {o.key: o for o in OPTIONS}
 
+#: The examples' publisher key: a real Ed25519 key in the form `openssl pkey -pubout`
+#: prints (its private half is bytes 0..31, so it signs nothing anyone should trust).
+EXAMPLE_PUBLISHER_KEY: Final = "MCowBQYDK2VwAyEAA6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
+EXAMPLE_ENROLL_TOKEN: Final = "wme_replace-with-the-token-of-waymark-server-token-enroll"
+
 
 def coerce(option: Option, value: Any) -> Any:
     """Validate ``value`` for ``option`` and return it in its Python type.
@@ -303,11 +317,20 @@ def admin_guide_markdown() -> str:
         "",
         "| OS | location |",
         "|---|---|",
-        "| Windows | `HKLM\\SOFTWARE\\Policies\\Waymark\\Agent`, then "
-        "`HKCU\\SOFTWARE\\Policies\\Waymark\\Agent` (Group Policy) |",
+        "| Windows | Group Policy: `HKLM\\SOFTWARE\\Policies\\Waymark\\Agent`, then "
+        "`HKCU\\SOFTWARE\\Policies\\Waymark\\Agent`; then the installer's key "
+        "`HKLM\\SOFTWARE\\Waymark\\Agent` (the MSI's properties) |",
         "| macOS | managed preferences domain `org.waymark.agent` (MDM configuration profile) |",
         "| Linux | `/etc/waymark/policy.json` (a JSON object; `WAYMARK_POLICY_FILE` "
         "overrides the path) |",
+        "",
+        "A key set in several places takes the first of that list: Group Policy",
+        "overrides what the installer was given, and both override the person's",
+        "settings. Policy changes take effect within a few seconds, without a",
+        "restart (a watch on the policy file, `RegNotifyChangeKeyValue` on the",
+        "registry keys, a re-read of the managed preferences on macOS); a policy",
+        "file that becomes invalid keeps the last good policy in force and says",
+        "why in the agent log.",
         "",
         "Registry types: booleans and numbers are `REG_DWORD`, lists `REG_MULTI_SZ`,",
         "text `REG_SZ`. A value of the wrong type is ignored with one warning in the",
@@ -381,10 +404,10 @@ def admin_guide_markdown() -> str:
         '  "organisation": "Example Corp",',
         '  "telemetry_mode": "opt-in",',
         '  "server_url": "https://waymark.example.com",',
-        '  "enroll_token": "wme_…",',
-        '  "publisher_keys": ["MCowBQYDK2VwAyEA…"],',
+        f'  "enroll_token": "{EXAMPLE_ENROLL_TOKEN}",',
+        f'  "publisher_keys": ["{EXAMPLE_PUBLISHER_KEY}"],',
         '  "groups": ["sales"],',
-        '  "never_interrupt": ["zoom.us", "ms-teams.exe"],',
+        '  "never_interrupt": ["zoom", "teams-for-linux", "libreoffice-impress"],',
         '  "allow_quit": false',
         "}",
         "```",

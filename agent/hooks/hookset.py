@@ -15,15 +15,19 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from agent.hooks.base import Emit, Source, SourceState
 from agent.hooks.watchdog import Watchdog
+from agent.rules.watchlist import EMPTY_WATCHLIST, Watchlist
 
 __all__ = ["SOURCE_NAMES", "HookSet", "display_problem", "session_type"]
 
 #: Every source a HookSet reports on, in display order.
-SOURCE_NAMES = ("input", "focus", "idle", "lock", "quiet")
+SOURCE_NAMES = ("input", "focus", "idle", "lock", "quiet", "accessibility", "files")
+#: Sources that run only while a loaded rule needs them.
+_ON_DEMAND = ("accessibility", "files")
 
 
 def session_type(platform: str = sys.platform, env: Mapping[str, str] | None = None) -> str:
@@ -62,6 +66,10 @@ class HookSet:
     ``emit`` receives :mod:`agent.events` objects from the sources' threads.
     ``display`` (X11 only) overrides ``$DISPLAY``; since pynput reads only the
     environment, the input source sets ``$DISPLAY`` to it when it starts.
+    ``watchlist`` says which apps' elements and which folders the loaded rules
+    watch: the accessibility and file sources run only while it names some.
+    ``folders`` maps folder aliases to paths (default: this person's
+    well-known folders, :func:`agent.hooks.folders.well_known_folders`).
     """
 
     def __init__(
@@ -74,8 +82,14 @@ class HookSet:
         watchdog_interval: float = 1.0,
         session_bus: str | None = None,
         system_bus: bool = True,
+        watchlist: Watchlist = EMPTY_WATCHLIST,
+        folders: Mapping[str, Path] | None = None,
+        synced_folder: str = "",
     ) -> None:
         self._emit = emit
+        self._watchlist = watchlist
+        self._folders = dict(folders) if folders is not None else None
+        self._synced = synced_folder
         self._thresholds = tuple(idle_thresholds)
         self._platform = platform
         self._display = display
@@ -91,19 +105,63 @@ class HookSet:
     def start(self) -> list[SourceState]:
         """Start every source that can run here; report the others. Prints nothing."""
         for name, factory in self._plan():
-            if isinstance(factory, str):
-                self._unavailable[name] = SourceState(name, False, factory)
-                continue
-            try:
-                source = factory()
-                source.start(self._emit)
-            except Exception as exc:
-                self._unavailable[name] = SourceState(name, False, str(exc) or type(exc).__name__)
-                continue
-            with self._lock:
-                self._sources[name] = source
+            self._start_one(name, factory)
+        self._connect_activation()
         self.watchdog.start()
         return self.states()
+
+    def _start_one(self, name: str, factory: Callable[[], Source] | str) -> None:
+        if isinstance(factory, str):
+            self._unavailable[name] = SourceState(name, False, factory)
+            return
+        not_needed = self._not_needed(name)
+        if not_needed:
+            self._unavailable[name] = SourceState(name, False, not_needed)
+            return
+        try:
+            source = factory()
+            source.start(self._emit)
+        except Exception as exc:
+            self._unavailable[name] = SourceState(name, False, str(exc) or type(exc).__name__)
+            return
+        self._unavailable.pop(name, None)
+        with self._lock:
+            self._sources[name] = source
+
+    def _not_needed(self, name: str) -> str:
+        if name == "accessibility" and not self._watchlist.has_element_rules:
+            return "not started: no loaded rule watches an app's elements"
+        if name == "files" and not self._watchlist.has_file_rules:
+            return "not started: no loaded rule watches a folder"
+        return ""
+
+    def _connect_activation(self) -> None:
+        """Left clicks and Enter/Space reach the accessibility source (for ``invoke``)."""
+        with self._lock:
+            source, reader = self._sources.get("input"), self._sources.get("accessibility")
+        if source is not None and hasattr(source, "on_activate"):
+            source.on_activate = getattr(reader, "poke", None)
+
+    def set_watchlist(self, watchlist: Watchlist) -> None:
+        """The element and file rules of a new pack; starts or stops those sources as needed."""
+        self._watchlist = watchlist
+        plan = dict(self._plan())
+        for name in _ON_DEMAND:
+            with self._lock:
+                running = self._sources.get(name)
+            if running is not None and self._not_needed(name):
+                with self._lock:
+                    self._sources.pop(name, None)
+                with contextlib.suppress(Exception):
+                    running.stop()
+                self._unavailable[name] = SourceState(name, False, self._not_needed(name))
+            elif running is not None:
+                setter = getattr(running, "set_watchlist", None)
+                if setter is not None:
+                    setter(watchlist)
+            elif name in plan:
+                self._start_one(name, plan[name])
+        self._connect_activation()
 
     def stop(self) -> None:
         """Stop the watchdog, then every source (each joins its thread, ≤ 2 s)."""
@@ -173,12 +231,20 @@ class HookSet:
         def lock() -> Source:
             return LinuxLockSource(self._session_bus, self._system_bus)
 
+        def accessibility() -> Source:  # AT-SPI is D-Bus: it needs no X display
+            from agent.hooks.a11y_linux import AtspiSource
+
+            return AtspiSource(self._watchlist, session_bus=self._session_bus)
+
         env = dict(os.environ)
         if self._display:
             env["DISPLAY"] = self._display
         problem = display_problem(self._platform, env)
         if problem:
-            return [("input", problem), ("focus", problem), ("idle", problem), ("lock", lock)]
+            return [
+                ("input", problem), ("focus", problem), ("idle", problem), ("lock", lock),
+                ("accessibility", accessibility), ("files", self._file_source),
+            ]  # fmt: skip
 
         def input_source() -> Source:
             from agent.hooks.input_pynput import InputSource
@@ -198,7 +264,10 @@ class HookSet:
                 lambda: open_x11_idle(self._display), self._thresholds, how="XScreenSaver"
             )
 
-        return [("input", input_source), ("focus", focus), ("idle", idle), ("lock", lock)]
+        return [
+            ("input", input_source), ("focus", focus), ("idle", idle), ("lock", lock),
+            ("accessibility", accessibility), ("files", self._file_source),
+        ]  # fmt: skip
 
     def _plan_windows(self) -> list[tuple[str, Callable[[], Source] | str]]:
         def input_source() -> Source:
@@ -223,7 +292,15 @@ class HookSet:
 
             return WindowsLockSource()
 
-        return [("input", input_source), ("focus", focus), ("idle", idle), ("lock", lock)]
+        def accessibility() -> Source:
+            from agent.hooks.a11y_windows import WindowsElementSource
+
+            return WindowsElementSource(self._watchlist)
+
+        return [
+            ("input", input_source), ("focus", focus), ("idle", idle), ("lock", lock),
+            ("accessibility", accessibility), ("files", self._file_source),
+        ]  # fmt: skip
 
     def _plan_macos(self) -> list[tuple[str, Callable[[], Source] | str]]:
         from agent.hooks.permissions_macos import check_permissions
@@ -261,4 +338,24 @@ class HookSet:
             return MacLockSource()
 
         plan += [("focus", focus), ("idle", idle), ("lock", lock)]
+        if perms.accessibility:
+
+            def accessibility() -> Source:
+                from agent.hooks.a11y_macos import MacElementSource
+
+                return MacElementSource(self._watchlist)
+
+            plan.append(("accessibility", accessibility))
+        else:
+            plan.append(("accessibility", perms.accessibility_detail()))
+        plan.append(("files", self._file_source))
         return plan
+
+    def _file_source(self) -> Source:
+        from agent.hooks.files import FileSource
+        from agent.hooks.folders import well_known_folders
+
+        folders = self._folders
+        if folders is None:
+            folders = well_known_folders(self._platform, synced=self._synced)
+        return FileSource(folders, self._watchlist)

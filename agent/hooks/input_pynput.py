@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final, Literal
 
 from agent.events import Chord, Click, Typing
 from agent.hooks.base import Emit, SourceState
@@ -78,6 +78,10 @@ class InputSource:
         self._button_of: dict[Any, str] = {}
         self._named_vk: dict[int, str] = {}
         self._chords: dict[tuple[int, str, bool], str | None] = {}
+        self._activating: frozenset[Any] = frozenset()
+        #: Told of a left click or of Enter/Space (the accessibility source's ``poke``,
+        #: which returns at once); never given a key's character or a position.
+        self.on_activate: Callable[[Literal["click", "key"]], None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -127,6 +131,7 @@ class InputSource:
             b: _BUTTONS.get(b.name, "other") for b in button_cls if b.name != "unknown"
         }
         self._named_vk = named_vk(self._platform)
+        self._activating = frozenset(k for k, n in self._named_of.items() if n in _ACTIVATING_KEYS)
         self._chords = {}
         self._emit = emit
         self._mods = 0
@@ -164,6 +169,8 @@ class InputSource:
         self._last_seen = time.monotonic()
         if key is None:
             return
+        if key in self._activating and self.on_activate is not None:
+            self.on_activate("key")  # Enter/Space press a focused button, even as typing
         if key.__class__ is self._key_type:
             bit = self._mod_of.get(key)
             if bit is not None:
@@ -205,7 +212,10 @@ class InputSource:
     def on_click(self, x: int, y: int, button: Any, pressed: bool, injected: bool = False) -> None:
         self._last_seen = time.monotonic()
         if pressed and self._emit is not None:
-            self._emit(Click(time.time(), self._button_of.get(button, "other")))  # type: ignore[arg-type]
+            which = self._button_of.get(button, "other")
+            self._emit(Click(time.time(), which))  # type: ignore[arg-type]
+            if which == "left" and self.on_activate is not None:
+                self.on_activate("click")
 
     def on_move(self, x: int, y: int, injected: bool = False) -> None:
         # Only proof of life for the watchdog; the position is dropped here.
@@ -216,6 +226,10 @@ class InputSource:
         if now - self._last_typing >= self._typing_interval and self._emit is not None:
             self._last_typing = now
             self._emit(Typing(now))
+
+
+#: Keys that press the focused button or menu item.
+_ACTIVATING_KEYS: Final = frozenset({"enter", "space"})
 
 
 def _wait_ready(listener: Any, timeout: float = 5.0) -> bool:

@@ -41,6 +41,12 @@ class MacPermissions:
             f"System Settings > Privacy & Security > Accessibility: {ACCESSIBILITY_URL}"
         )
 
+    def accessibility_detail(self) -> str:
+        return (
+            "missing permission: Accessibility (element rules cannot fire); grant it in "
+            f"System Settings > Privacy & Security > Accessibility: {ACCESSIBILITY_URL}"
+        )
+
     def missing(self) -> list[str]:
         """Human-readable lines for each missing permission."""
         out = []

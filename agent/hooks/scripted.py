@@ -12,8 +12,17 @@ and ``kind``:
 ``click`` (``button``: left/right/middle/other, optional ``app``), ``typing``,
 ``idle`` (``seconds``), ``active``, ``lock``, ``unlock``, ``quiet`` (``on``,
 ``why``), ``start``, ``action`` (``rule``, ``action``, ``for`` a duration such
-as ``"1h"`` for a snooze).  Two extensions: ``{"kind": "pause", "for": "1h"}``
-(without ``for``: until a resume) and ``{"kind": "resume"}``.
+as ``"1h"`` for a snooze), ``element`` (``app``, ``on``, ``role``, optional
+``name``, ``automation_id``, ``window``: ``{"role", "title"}``) and ``file``
+(``folder``, ``name`` or ``type``, optional ``size`` in bytes).  Two
+extensions: ``{"kind": "pause", "for": "1h"}`` (without ``for``: until a
+resume) and ``{"kind": "resume"}``.
+
+Element and file lines describe what a source would see; like a source, the
+parser matches them against the pack's selectors (:class:`Watchlist`) and
+keeps only the result, so a name or file name in a replay file goes no further
+than a live one would.  A temporary or lock file line is skipped, as the file
+source ignores those files.  docs/replay-format.md describes every field.
 
 A malformed line is reported as ``FILE:LINE: message`` and skipped.
 """
@@ -37,6 +46,8 @@ from agent.events import (
     Active,
     Chord,
     Click,
+    Element,
+    FileSaved,
     Focus,
     Idle,
     InputEvent,
@@ -49,6 +60,9 @@ from agent.events import (
     normalize_chord,
 )
 from agent.hooks.base import Emit, SourceState, join_quietly
+from agent.rules.elements import ELEMENT_EVENTS, FOLDERS, ROLES, file_type, is_temporary_file
+from agent.rules.model import Pack
+from agent.rules.watchlist import EMPTY_WATCHLIST, Watchlist
 from agent.timespans import parse_duration
 
 __all__ = [
@@ -167,8 +181,52 @@ def _text(data: dict[str, Any], key: str, required: bool = True) -> str | None:
     return value
 
 
-def _event(data: dict[str, Any], t: float) -> ScriptItem:
+def _element(data: dict[str, Any], t: float, watchlist: Watchlist) -> Element:
+    app = _text(data, "app") or ""
+    on = data.get("on")
+    if on not in ELEMENT_EVENTS:
+        raise _Bad(f"element needs 'on': one of {', '.join(ELEMENT_EVENTS)}")
+    role = _text(data, "role") or ""
+    if role not in ROLES and role != "password":
+        raise _Bad(f"unknown role {role!r} (one of {', '.join(ROLES)}, or password)")
+    window = data.get("window", {})
+    if not isinstance(window, dict):
+        raise _Bad("'window' must be an object with 'role' and 'title'")
+    window_role = window.get("role")
+    window_title = window.get("title")
+    if not all(v is None or isinstance(v, str) for v in (window_role, window_title)):
+        raise _Bad("'window' role and title must be text")
+    selectors = frozenset[str]()
+    if watchlist.watches(app):
+        name = _text(data, "name", False) if watchlist.needs_name(app, on, role) else None
+        selectors = watchlist.match(
+            app, on, role, name, _text(data, "automation_id", False), window_role, window_title
+        )
+    return Element(t, app, on, role, selectors)
+
+
+def _file(data: dict[str, Any], t: float, watchlist: Watchlist) -> FileSaved | None:
+    folder = data.get("folder")
+    if folder not in FOLDERS:
+        raise _Bad(f"file needs 'folder': one of {', '.join(FOLDERS)}")
+    name = _text(data, "name", False)
+    if name is not None and is_temporary_file(name):
+        return None  # the file source ignores temporary and lock files
+    kind = _text(data, "type", False) or (file_type(name) if name else None)
+    if kind is None:
+        raise _Bad("file needs 'name' or 'type'")
+    size = data.get("size", 0)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise _Bad("'size' must be a number of bytes (>= 0)")
+    return FileSaved(t, folder, kind, watchlist.size_reached(size))
+
+
+def _event(data: dict[str, Any], t: float, watchlist: Watchlist) -> ScriptItem | None:
     kind = data.get("kind")
+    if kind == "element":
+        return _element(data, t, watchlist)
+    if kind == "file":
+        return _file(data, t, watchlist)
     if kind == "focus":
         return Focus(t, _text(data, "app") or "", _text(data, "title", False) or "")
     if kind == "chord":
@@ -226,13 +284,23 @@ def _duration(data: dict[str, Any]) -> float:
         raise _Bad(f"'for': {exc}") from None
 
 
-def parse_script(text: str, source: str = "<script>", *, now: float | None = None) -> Script:
+def parse_script(
+    text: str,
+    source: str = "<script>",
+    *,
+    now: float | None = None,
+    pack: Pack | None = None,
+    os_name: str | None = None,
+) -> Script:
     """Parse replay JSONL; malformed lines become ``FILE:LINE: message`` problems and are skipped.
 
     ``now`` is the start when the header has none (default: the current time).
+    ``pack`` provides the selectors that element and file lines are matched
+    against, for the header's OS (else ``os_name``; None: every OS).
     """
     lines = text.splitlines()
     header: ScriptHeader | None = None
+    watchlist: Watchlist | None = None
     problems: list[str] = []
     events: list[ScriptEvent] = []
     last = 0.0
@@ -253,6 +321,8 @@ def parse_script(text: str, source: str = "<script>", *, now: float | None = Non
                 continue
             if header is None:
                 header = _header({}, now)
+            if watchlist is None:
+                watchlist = Watchlist(pack, header.os or os_name) if pack else EMPTY_WATCHLIST
             offset = data.get("t")
             if (
                 isinstance(offset, bool)
@@ -263,18 +333,26 @@ def parse_script(text: str, source: str = "<script>", *, now: float | None = Non
                 raise _Bad("'t' must be a number of seconds since start (>= 0)")
             if offset < last:
                 raise _Bad(f"'t' goes back in time ({offset} after {last})")
-            event = _event(data, header.start + offset)
+            event = _event(data, header.start + offset, watchlist)
         except (_Bad, ValueError) as exc:
             problems.append(f"{source}:{number}: {exc}")
             continue
         last = float(offset)
-        events.append(ScriptEvent(float(offset), event, number))
+        if event is not None:
+            events.append(ScriptEvent(float(offset), event, number))
     return Script(header or _header({}, now), events, problems)
 
 
-def load_script(path: Path | str, *, now: float | None = None) -> Script:
+def load_script(
+    path: Path | str,
+    *,
+    now: float | None = None,
+    pack: Pack | None = None,
+    os_name: str | None = None,
+) -> Script:
     """Read and parse a replay file (raises OSError when it cannot be read)."""
-    return parse_script(Path(path).read_text(encoding="utf-8"), str(path), now=now)
+    text = Path(path).read_text(encoding="utf-8")
+    return parse_script(text, str(path), now=now, pack=pack, os_name=os_name)
 
 
 def _shift(event: ScriptItem, delta: float) -> ScriptItem:
@@ -295,10 +373,19 @@ class ScriptedSource:
 
     name = "scripted"
 
-    def __init__(self, script: Path | str | Script, *, speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        script: Path | str | Script,
+        *,
+        speed: float = 1.0,
+        pack: Pack | None = None,
+        os_name: str | None = None,
+    ) -> None:
         if speed <= 0:
             raise ValueError("speed must be > 0")
         self._script_arg = script
+        self._pack = pack
+        self._os_name = os_name
         self._speed = speed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -308,7 +395,11 @@ class ScriptedSource:
     def start(self, emit: Emit) -> None:
         """Parse the script (problems are logged as warnings) and start replaying it."""
         arg = self._script_arg
-        script = arg if isinstance(arg, Script) else load_script(arg)
+        script = (
+            arg
+            if isinstance(arg, Script)
+            else load_script(arg, pack=self._pack, os_name=self._os_name)
+        )
         for problem in script.problems:
             log.warning("skipped a malformed event line: %s", problem)
         self._detail = f"{len(script.events)} events, {len(script.problems)} skipped"

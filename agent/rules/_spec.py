@@ -17,6 +17,7 @@ from typing import Any, Final
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
+from agent.rules.elements import SIZE_PATTERN, parse_size
 from agent.timespans import DURATION_PATTERN, parse_duration
 
 __all__ = [
@@ -288,6 +289,36 @@ class Duration(Spec):
         else:
             number["exclusiveMinimum"] = 0
         return {"oneOf": [number, {"type": "string", "pattern": DURATION_PATTERN}]}
+
+
+class Size(Spec):
+    """Bytes, written as a number or text like ``20MB`` (10^6) or ``500KiB`` (2^10)."""
+
+    noun = "a size (bytes, or text like 500KB, 20MB, 1GB)"
+
+    def check(self, node: yaml.Node, ctx: Ctx, where: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            return self._wrong(node, ctx, where)
+        value = scalar_value(node)
+        if value is None:
+            return self._wrong(node, ctx, where)
+        try:
+            size = parse_size(value)
+        except ValueError as exc:
+            ctx.error(node, f"{where}: {exc}")
+            return INVALID
+        if size <= 0:
+            ctx.error(node, f"{where} must be more than 0 bytes")
+            return INVALID
+        return size
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "oneOf": [
+                {"type": "integer", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": SIZE_PATTERN},
+            ]
+        }
 
 
 class Choice(Spec):

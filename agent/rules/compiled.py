@@ -1,7 +1,7 @@
 """A pack compiled into an index, so that a decision only touches candidate rules.
 
 Every matcher of every rule (``when``, ``after``, ``adopted``) is filed under
-``(event kind, logical app or None for any, chord/button or None)``.  For an
+``(event kind, logical app or None for any, chord/button/element event or None)``.  For an
 event the engine looks up at most four keys (its apps and ``any``, with and
 without its chord or button), and caches the merged result until the focused
 app changes, so the per-event cost does not grow with the number of rules.
@@ -21,6 +21,7 @@ from typing import Final
 import re2
 
 from agent.rules.model import OS_NAMES, Matcher, Pack
+from agent.rules.watchlist import selector_id
 
 __all__ = ["ADOPTED", "AFTER", "WHEN", "Candidates", "CompiledMatcher", "CompiledPack", "Entry"]
 
@@ -36,11 +37,13 @@ TitleSearch = Callable[[str], object]
 class CompiledMatcher:
     """One matcher with its title pattern replaced by an index into ``CompiledPack.patterns``.
 
-    ``apps`` and ``chord``/``button`` are already guaranteed by the index key;
-    what is left to check per event is ``title_id`` (-1: none) and ``idle``.
+    ``apps``, ``chord``/``button`` and an element's ``on`` are already
+    guaranteed by the index key; what is left to check per event is
+    ``title_id`` (-1: none), ``idle``, the element ``selector`` id and the
+    ``file`` filter.
     """
 
-    __slots__ = ("apps", "button", "chord", "event", "idle", "title_id")
+    __slots__ = ("apps", "button", "chord", "event", "file", "idle", "selector", "title_id")
 
     def __init__(self, matcher: Matcher, title_id: int) -> None:
         self.event: str = matcher.event
@@ -51,6 +54,12 @@ class CompiledMatcher:
         self.button = matcher.button
         self.idle = matcher.idle
         self.title_id = title_id
+        self.selector: str | None = (
+            selector_id(matcher.on, matcher.element)
+            if matcher.element is not None and matcher.on is not None
+            else None
+        )
+        self.file = matcher.file
 
 
 class Entry:
@@ -114,6 +123,8 @@ class CompiledPack:
             extra = matcher.chord if matcher.event == "chord" else None
             if matcher.event == "click":
                 extra = matcher.button
+            elif matcher.event == "element":
+                extra = matcher.on
             apps: tuple[str | None, ...] = matcher.apps if matcher.apps is not None else (None,)
             for app in dict.fromkeys(apps):
                 index.setdefault((matcher.event, app, extra), []).append(entry)

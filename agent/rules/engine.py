@@ -15,6 +15,14 @@ decides as follows (docs/pack-format.md repeats this):
   chord/button is equal when given; the title pattern (RE2, *search*) matches
   the title of the focused window, for every event kind; and for ``idle`` the
   reported idle length is ``>=`` the threshold.
+* **Elements and files.** An ``element`` event matches when its ``on`` is the
+  matcher's and the matcher's selector id is among those the source matched
+  (the source compared role, name, automation id and window on its own
+  thread; :mod:`agent.rules.watchlist`); its ``app`` resolves like any
+  event's.  A ``file`` event matches when its folder is one of the matcher's,
+  its type is one of the matcher's types (any without ``type``), and the size
+  threshold it reached is at least ``size_at_least``; a file event has no app
+  of its own, so ``app`` means the app in front.
 * **count.** The rule triggers at each occurrence where at least ``at_least``
   occurrences (this one included) lie within the trailing ``within`` seconds
   (``t - t_i <= within``).  The window is emptied when the rule is *shown*,
@@ -78,7 +86,7 @@ from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from agent.clock import Clock
-from agent.events import Action, Idle, InputEvent
+from agent.events import Action, Element, FileSaved, Idle, InputEvent
 from agent.rules.compiled import Candidates, CompiledMatcher, CompiledPack
 from agent.rules.effects import Effect, ShowToast
 from agent.rules.model import Pack, Rule
@@ -200,16 +208,22 @@ class _RuleRun:
         self.max_per_day = limits.max_per_day
         self.max_total = limits.max_total
         self.stop_after = limits.stop_after_adopted
-        self.audience_reason: str | None = None
-        aud = rule.audience
-        if aud is not None:
-            b = bucket(device, rule.id)
-            outside = aud.groups is not None and not groups.intersection(aud.groups)
-            if outside or b >= aud.rollout:
-                self.audience_reason = "audience"
-            elif b >= aud.rollout - aud.holdout:
-                self.audience_reason = "holdout"
+        self.audience_reason = _audience_reason(rule, device, groups)
         self.state = RuleState()
+
+
+def _audience_reason(rule: Rule, device: str, groups: frozenset[str]) -> str | None:
+    """``audience`` or ``holdout`` when this device must not see the rule, else None."""
+    aud = rule.audience
+    if aud is None:
+        return None
+    b = bucket(device, rule.id)
+    outside = aud.groups is not None and not groups.intersection(aud.groups)
+    if outside or b >= aud.rollout:
+        return "audience"
+    if b >= aud.rollout - aud.holdout:
+        return "holdout"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +355,12 @@ class Engine:
         """Pause matching until POSIX time ``until`` (``inf``: until resumed); None resumes."""
         self._paused_until = until
 
+    def set_groups(self, groups: Sequence[str]) -> None:
+        """This device's audience groups changed (policy): rules re-check their audience."""
+        self.groups = frozenset(groups)
+        for run in self._runs:
+            run.audience_reason = _audience_reason(run.rule, self.device, self.groups)
+
     def set_never_interrupt(self, apps: Collection[str]) -> None:
         """Apps (OS identifiers or logical names) during which no toast is shown."""
         self._never_interrupt = NeverInterrupt(apps)
@@ -362,6 +382,11 @@ class Engine:
         elif kind == "click":
             assert event.kind == "click"
             cands, names = self._candidates(kind, event.button, event.app)
+        elif kind == "element":
+            assert event.kind == "element"
+            cands, names = self._candidates(kind, event.on, event.app)
+        elif kind == "file":
+            cands, names = self._candidates(kind, None, None)
         elif kind in _PLAIN_KINDS:
             if kind == "focus":
                 assert event.kind == "focus"
@@ -451,6 +476,16 @@ class Engine:
                 return False
         if m.idle is not None:
             return isinstance(event, Idle) and event.seconds >= m.idle
+        if m.selector is not None:
+            return isinstance(event, Element) and m.selector in event.selectors
+        f = m.file
+        if f is not None:
+            return (
+                isinstance(event, FileSaved)
+                and event.folder in f.folders
+                and (f.types is None or event.type in f.types)
+                and (f.size_at_least is None or event.size_at_least >= f.size_at_least)
+            )
         return True
 
     def _decide(self, event: InputEvent, cands: Candidates, names: tuple[str, ...]) -> list[Effect]:

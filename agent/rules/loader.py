@@ -31,6 +31,8 @@ from agent.rules.model import (
     AppAlias,
     Audience,
     Count,
+    ElementSelector,
+    FileFilter,
     Matcher,
     Pack,
     PackLimits,
@@ -299,8 +301,10 @@ def _cross_checks(pack: Found, ctx: Ctx) -> None:
                 seen_ids[rule_id] = node.start_mark.line + 1
         for role in ("when", "after", "adopted"):
             matcher = rule.get(role)
-            if check_apps and isinstance(matcher, Found):
-                _check_app_refs(matcher, declared, ctx, f"{where}.{role}")
+            if isinstance(matcher, Found):
+                if check_apps:
+                    _check_app_refs(matcher, declared, ctx, f"{where}.{role}")
+                _check_event_fields(matcher, ctx, f"{where}.{role}")
         audience = rule.get("audience")
         if isinstance(audience, Found):
             rollout = audience.get("rollout", 100)
@@ -314,6 +318,25 @@ def _cross_checks(pack: Found, ctx: Ctx) -> None:
         toast = rule.get("toast")
         if isinstance(toast, Found) and isinstance(locale, str):
             _check_toast(toast, locale, ctx, f"{where}.toast")
+
+
+#: Keys an event kind cannot do without.
+_NEEDED: Final = {"element": ("on", "element"), "file": ("folder",)}
+
+
+def _check_event_fields(matcher: Found, ctx: Ctx, where: str) -> None:
+    event = matcher.get("event")
+    for key in _NEEDED.get(event, ()) if isinstance(event, str) else ():
+        if key not in matcher.key_nodes:
+            ctx.error(matcher.node, f"{where}: event {event} needs {key!r}")
+    if event == "element":
+        refs = matcher.get("app")
+        if "app" not in matcher.key_nodes or (isinstance(refs, FoundList) and "any" in refs):
+            ctx.error(
+                matcher.at("app"),
+                f"{where}: an element rule must name the apps it watches (app: outlook, or "
+                "a list); Waymark looks at no other app's elements",
+            )
 
 
 def _check_app_refs(matcher: Found, declared: list[str], ctx: Ctx, where: str) -> None:
@@ -455,6 +478,25 @@ def _build_pack(found: Found, source: str) -> Pack:
 def _matcher(found: Found) -> Matcher:
     refs = found.get("app")
     apps = None if refs is None or list(refs) == ["any"] else tuple(refs)
+    element = found.get("element")
+    selector = None
+    if element is not None:
+        names = element.get("name")
+        window = element.get("window", {})
+        selector = ElementSelector(
+            role=element["role"],
+            names=tuple(names) if names else None,
+            name_re=element.get("name_re"),
+            automation_id=element.get("automation_id"),
+            window_role=window.get("role"),
+            window_title=window.get("title"),
+        )
+    files = None
+    if found["event"] == "file":
+        types = found.get("type")
+        files = FileFilter(
+            tuple(found["folder"]), tuple(types) if types else None, found.get("size_at_least")
+        )
     return Matcher(
         event=found["event"],
         apps=apps,
@@ -462,6 +504,9 @@ def _matcher(found: Found) -> Matcher:
         button=found.get("button"),
         title=found.get("title"),
         idle=found.get("idle"),
+        on=found.get("on"),
+        element=selector,
+        file=files,
     )
 
 

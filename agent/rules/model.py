@@ -21,7 +21,9 @@ __all__ = [
     "AppAlias",
     "Audience",
     "Count",
+    "ElementSelector",
     "EventKind",
+    "FileFilter",
     "Matcher",
     "Pack",
     "PackLimits",
@@ -33,10 +35,12 @@ __all__ = [
 ]
 
 EventKind = Literal[
-    "focus", "chord", "click", "typing", "idle", "active", "lock", "unlock", "start"
+    "focus", "chord", "click", "typing", "idle", "active", "lock", "unlock", "start",
+    "element", "file",
 ]  # fmt: skip
 EVENT_KINDS: Final[tuple[EventKind, ...]] = (
     "focus", "chord", "click", "typing", "idle", "active", "lock", "unlock", "start",
+    "element", "file",
 )  # fmt: skip
 OS_NAMES: Final = ("windows", "macos", "linux")
 
@@ -55,12 +59,41 @@ class AppAlias:
 
 
 @dataclass(frozen=True, slots=True)
+class ElementSelector:
+    """Which element an ``event: element`` means, in the app the rule names.
+
+    ``role`` is one of :data:`agent.rules.elements.ROLES`; ``names`` are exact
+    names (any of them, case-insensitive; e.g. one per language) and
+    ``name_re`` an RE2 pattern searched in the name; ``automation_id`` is the
+    UIA AutomationId / AXIdentifier / AT-SPI accessible id; ``window_role`` and
+    ``window_title`` (RE2) describe the window the element is in.
+    """
+
+    role: str
+    names: tuple[str, ...] | None = None
+    name_re: str | None = None
+    automation_id: str | None = None
+    window_role: str | None = None
+    window_title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileFilter:
+    """Which saved files an ``event: file`` means: folder aliases, types, a minimum size."""
+
+    folders: tuple[str, ...]
+    types: tuple[str, ...] | None = None
+    size_at_least: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Matcher:
     """What an event must look like (``when``, ``after``, ``adopted``).
 
     ``apps`` holds logical app names; ``None`` means any app.  ``title`` is an
     RE2 pattern searched in the focused window's title.  ``idle`` (seconds) is
-    the minimum idle length for ``event: idle``.
+    the minimum idle length for ``event: idle``.  ``on`` and ``element`` are
+    for ``event: element``, ``file`` for ``event: file``.
     """
 
     event: EventKind
@@ -69,6 +102,9 @@ class Matcher:
     button: str | None = None
     title: str | None = None
     idle: float | None = None
+    on: str | None = None
+    element: ElementSelector | None = None
+    file: FileFilter | None = None
 
 
 @dataclass(frozen=True, slots=True)

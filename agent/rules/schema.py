@@ -29,9 +29,11 @@ from agent.rules._spec import (
     MapOf,
     OneOrList,
     Record,
+    Size,
     Text,
     locale_problem,
 )
+from agent.rules.elements import ELEMENT_EVENTS, FILE_TYPES, FOLDERS, ROLES
 from agent.rules.model import EVENT_KINDS
 from agent.timespans import TIME_RANGE_PATTERN, TimeRange
 
@@ -136,7 +138,8 @@ def _matcher_fields(role: str) -> dict[str, Field]:
         "event": Field(
             Choice(EVENT_KINDS),
             f"The kind of event {role}: focus, chord, click, typing, idle, active, lock, "
-            "unlock or start (the agent started).",
+            "unlock, start (the agent started), element (a button, menu item or dialog of an "
+            "app) or file (a file saved in a well-known folder).",
             required=True,
         ),
         "app": Field(
@@ -166,9 +169,77 @@ def _matcher_fields(role: str) -> dict[str, Field]:
             "Only with event idle: the shortest idle period that counts, like 5m.",
             only_with=("event", "idle"),
         ),
+        "on": Field(
+            Choice(ELEMENT_EVENTS),
+            "Only with event element: focus (the element got focus), invoke (a button or "
+            "menu item was pressed), window_open (a window such as a dialog opened) or "
+            "menu_open.",
+            only_with=("event", "element"),
+        ),
+        "element": Field(
+            ELEMENT,
+            "Only with event element: which element (see `element`).",
+            only_with=("event", "element"),
+        ),
+        "folder": Field(
+            OneOrList(Choice(FOLDERS)),
+            "Only with event file: desktop, downloads, documents or synced (the folder "
+            "policy names in synced_folder), or a list of them.",
+            only_with=("event", "file"),
+        ),
+        "type": Field(
+            OneOrList(Choice(FILE_TYPES)),
+            "Only with event file: document, spreadsheet, presentation, pdf, image, archive or "
+            "other (from the extension), or a list of them; without it any type.",
+            only_with=("event", "file"),
+        ),
+        "size_at_least": Field(
+            Size(),
+            "Only with event file: the smallest file that counts, like 20MB (10^6 bytes) "
+            "or 500KiB (2^10 bytes).",
+            only_with=("event", "file"),
+        ),
     }
 
 
+WINDOW: Final = Record(
+    "window",
+    {
+        "role": Field(
+            Choice(ROLES), "The role of the window the element is in (window, dialog …)."
+        ),
+        "title": Field(
+            Text(check=_title_problem, max_len=1000, noun="an RE2 pattern"),
+            "An RE2 pattern searched in that window's title.",
+        ),
+    },
+    "The window the element is in.",
+)
+ELEMENT: Final = Record(
+    "element",
+    {
+        "role": Field(
+            Choice(ROLES),
+            "The element's role, the same on every OS: " + ", ".join(ROLES) + ".",
+            required=True,
+        ),
+        "name": Field(
+            OneOrList(Text(max_len=200, noun="an element name")),
+            "The element's name (its label, as a screen reader says it), or a list of names "
+            "(one per language, say); matched whole and ignoring case.",
+        ),
+        "name_re": Field(
+            Text(check=_title_problem, max_len=1000, noun="an RE2 pattern"),
+            "An RE2 pattern searched in the element's name.",
+        ),
+        "automation_id": Field(
+            Text(max_len=200, noun="an automation id"),
+            "The element's UI Automation AutomationId, AXIdentifier or AT-SPI accessible id.",
+        ),
+        "window": Field(WINDOW, WINDOW.doc),
+    },
+    "Which element: its role, and its name, automation id or window.",
+)
 WHEN: Final = Record("when", _matcher_fields("that triggers the rule"), "What triggers the rule.")
 ADOPTED: Final = Record(
     "adopted",

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from agent import __version__
-from agent.sync.outbox import OutboxRow
+from agent.rules.records import WireRecord
 
 __all__ = [
     "PackAnswer",
@@ -105,7 +105,7 @@ def check_server_url(url: str) -> str:
     raise ValueError(f"server_url {url!r}: expected https://host[:port]")
 
 
-def encode_batch(rows: Sequence[OutboxRow]) -> bytes:
+def encode_batch(rows: Sequence[WireRecord]) -> bytes:
     """The gzip-compressed ``{"events": [...]}`` body of ``POST /v1/events``."""
     body = json.dumps({"events": [r.to_wire() for r in rows]}, separators=(",", ":"))
     return gzip.compress(body.encode("utf-8"), compresslevel=6, mtime=0)
@@ -211,7 +211,7 @@ class ServerClient:
             raise SyncError("server", "enroll: the answer has no device_id/device_secret")
         return DeviceCredentials(device_id, secret)
 
-    def upload(self, secret: str, rows: Sequence[OutboxRow]) -> UploadResult:
+    def upload(self, secret: str, rows: Sequence[WireRecord]) -> UploadResult:
         """Send up to :data:`MAX_BATCH` rows; which were stored and which refused."""
         headers = {
             "Authorization": f"Bearer {secret}",

@@ -5,8 +5,10 @@ SQLite in WAL mode.  Appends are buffered and committed in batches at most
 ``kill -9`` loses at most the last second while appends stay cheap.  Sending
 follows a transaction shape (Telegraf's buffer): :meth:`take` a batch,
 then :meth:`accept` or :meth:`reject` its ids; nothing is removed before the
-server confirms it.  Only :class:`agent.events.Record` fields are stored — no
-titles, typed text or positions exist to store.
+server confirms it.  Only the fields of the wire table
+(:data:`agent.rules.records.WIRE_FIELDS`) are stored — no titles, typed text or
+positions exist to store.  A file written before a field was added gains its
+column when it is opened.
 """
 
 from __future__ import annotations
@@ -16,22 +18,34 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Final
 
-from agent.rules.records import Record
+from agent.rules.records import (
+    RECORD_FIELDS,
+    UUID_FIELD,
+    WIRE_FIELDS,
+    Record,
+    WireField,
+    WireRecord,
+)
 
-__all__ = ["Outbox", "OutboxRow"]
+__all__ = ["Outbox"]
 
-_SCHEMA: Final = """
+_SQLITE_TYPES: Final = {str: "TEXT", int: "INTEGER", float: "REAL"}
+
+
+def _column(f: WireField) -> str:
+    if f is UUID_FIELD:
+        return f"{f.name} TEXT PRIMARY KEY"
+    return f"{f.name} {_SQLITE_TYPES[f.python_type]}" + (" NOT NULL" if f.required else "")
+
+
+#: The record columns come from the wire table; the rest is the outbox's own bookkeeping.
+_SCHEMA: Final = f"""
 CREATE TABLE IF NOT EXISTS outbox (
-    uuid TEXT PRIMARY KEY,
-    t REAL NOT NULL,
-    kind TEXT NOT NULL,
-    pack_id TEXT NOT NULL,
-    pack_version INTEGER NOT NULL,
-    rule TEXT, habit TEXT, reason TEXT, action TEXT, app TEXT,
+    {", ".join(_column(f) for f in WIRE_FIELDS)},
     state INTEGER NOT NULL DEFAULT 0,      -- 0 pending, 1 sent, 2 rejected
     sent_at REAL,
     note TEXT
@@ -39,42 +53,15 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_state_t ON outbox(state, t);
 """
 
-_COLUMNS: Final = "uuid, t, kind, pack_id, pack_version, rule, habit, reason, action, app"
+_COLUMNS: Final = ", ".join(f.name for f in WIRE_FIELDS)
+_INSERT: Final = (
+    f"INSERT OR IGNORE INTO outbox ({_COLUMNS}) VALUES ({', '.join('?' for _ in WIRE_FIELDS)})"
+)
+_record_values: Final = attrgetter(*(f.name for f in RECORD_FIELDS))
 
 PENDING: Final = 0
 SENT: Final = 1
 REJECTED: Final = 2
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """One stored record with its client UUID (the server's idempotency key)."""
-
-    uuid: str
-    t: float
-    kind: str
-    pack_id: str
-    pack_version: int
-    rule: str | None
-    habit: str | None
-    reason: str | None
-    action: str | None
-    app: str | None
-
-    def to_wire(self) -> dict[str, object]:
-        """The JSON object sent to ``POST /v1/events`` (docs/api.md)."""
-        out: dict[str, object] = {
-            "uuid": self.uuid,
-            "t": self.t,
-            "kind": self.kind,
-            "pack_id": self.pack_id,
-            "pack_version": self.pack_version,
-        }
-        for name in ("rule", "habit", "reason", "action", "app"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        return out
 
 
 class Outbox:
@@ -101,16 +88,14 @@ class Outbox:
         # the last commits); FULL would cost an fsync per batch.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
 
     # -- writing (engine thread) --------------------------------------------
 
     def append(self, record: Record) -> str:
         """Buffer ``record``; returns its UUID. Commits when the batch is due."""
         rid = str(uuid.uuid4())
-        row = (
-            rid, record.t, record.kind, record.pack_id, record.pack_version,
-            record.rule, record.habit, record.reason, record.action, record.app,
-        )  # fmt: skip
+        row = (rid, *_record_values(record))
         with self._lock:
             if not self._buffer:
                 self._first_buffered = self._monotonic()
@@ -136,9 +121,7 @@ class Outbox:
         rows, self._buffer = self._buffer, []
         self._db.execute("BEGIN")
         try:
-            self._db.executemany(
-                f"INSERT OR IGNORE INTO outbox ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows
-            )
+            self._db.executemany(_INSERT, rows)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -147,7 +130,7 @@ class Outbox:
 
     # -- sending (sync thread) ----------------------------------------------
 
-    def take(self, limit: int = 500) -> list[OutboxRow]:
+    def take(self, limit: int = 500) -> list[WireRecord]:
         """The oldest pending records, without removing them."""
         self.flush()
         return self._select(PENDING, limit, "ASC")
@@ -178,12 +161,12 @@ class Outbox:
 
     # -- reading (UI) ----------------------------------------------------------
 
-    def pending(self, limit: int = 200) -> list[OutboxRow]:
+    def pending(self, limit: int = 200) -> list[WireRecord]:
         """Records waiting to be sent, newest first (for the Privacy page)."""
         self.flush()
         return self._select(PENDING, limit, "DESC")
 
-    def recent_sent(self, limit: int = 200) -> list[OutboxRow]:
+    def recent_sent(self, limit: int = 200) -> list[WireRecord]:
         """Records the server confirmed, newest first."""
         return self._select(SENT, limit, "DESC")
 
@@ -202,14 +185,25 @@ class Outbox:
 
     # -- internals ---------------------------------------------------------------
 
-    def _select(self, state: int, limit: int, order: str) -> list[OutboxRow]:
+    def _select(self, state: int, limit: int, order: str) -> list[WireRecord]:
         with self._lock:
             cur = self._db.execute(
                 f"SELECT {_COLUMNS} FROM outbox WHERE state = ? ORDER BY t {order}, rowid {order} "
                 "LIMIT ?",
                 (state, limit),
             )
-            return [OutboxRow(*row) for row in cur.fetchall()]
+            # The UUID leads in the columns; the record's fields follow in their order.
+            return [WireRecord(*row[1:], uuid=row[0]) for row in cur.fetchall()]
+
+    def _add_missing_columns(self) -> None:
+        """Add the columns of fields declared after this file was created."""
+        known = {str(row[1]) for row in self._db.execute("PRAGMA table_info(outbox)")}
+        for f in WIRE_FIELDS:
+            if f.name not in known:
+                # Nullable even for a required field: the rows already here have no value.
+                self._db.execute(
+                    f"ALTER TABLE outbox ADD COLUMN {f.name} {_SQLITE_TYPES[f.python_type]}"
+                )
 
     def _mark(self, uuids: Iterable[str], state: int, now: float | None, note: str | None) -> None:
         when = time.time() if now is None else now

@@ -21,7 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.config.paths import write_atomic
-from agent.sync.bundle import (
+from agent.rules.bundle import (
     BundleError,
     VerifiedBundle,
     key_id,

@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from agent import __version__
-from agent.sync.bundle import BundleError
+from agent.rules.bundle import BundleError
+from agent.rules.records import WireRecord
 from agent.sync.client import MAX_BATCH, DeviceCredentials, ServerClient, SyncError
 from agent.sync.credentials import CredentialError
-from agent.sync.outbox import Outbox, OutboxRow
+from agent.sync.outbox import Outbox
 from agent.sync.packs import SyncedPacks, pinned_keys
 
 __all__ = [
@@ -236,7 +237,7 @@ class SyncWorker:
             if len(rows) < size and size == MAX_BATCH:
                 return  # the outbox is empty (a smaller batch is still hunting)
 
-    def _refused(self, rows: Sequence[OutboxRow], exc: SyncError) -> int:
+    def _refused(self, rows: Sequence[WireRecord], exc: SyncError) -> int:
         """A batch the server will never take (400, 413 …): split it until the bad record
         is alone, then set that one aside, so one poison record cannot block the queue.
         Returns the next batch size."""

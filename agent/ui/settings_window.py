@@ -49,7 +49,8 @@ from agent import __version__
 from agent.config.options import Option
 from agent.events import Pause
 from agent.rules.model import Pack
-from agent.ui.core import CoreLike, OutboxRowLike
+from agent.rules.records import RECORD_KINDS, WireRecord
+from agent.ui.core import CoreLike
 from agent.ui.icons import app_icon
 from agent.ui.strings import LANGUAGES, pick_locale, tr
 from agent.ui.tray import paused_until, source_problems, status_text
@@ -132,7 +133,7 @@ def pack_locales(pack: Pack | None) -> list[str]:
 
 
 def record_words(
-    row: OutboxRowLike, pack: Pack | None, lang: str, text_langs: Sequence[str]
+    row: WireRecord, pack: Pack | None, lang: str, text_langs: Sequence[str]
 ) -> tuple[str, str]:
     """(what happened, which tip) of a record, in plain words for the Privacy page."""
     rule = next((r for r in pack.rules if r.id == row.rule), None) if pack is not None else None
@@ -745,7 +746,7 @@ class SettingsWindow(QWidget):
         self._fill(self.pending_table, self._core.outbox.pending(200), lang)
         self._fill(self.sent_table, self._core.outbox.recent_sent(200), lang)
 
-    def _fill(self, table: QTableWidget, rows: Sequence[OutboxRowLike], lang: str) -> None:
+    def _fill(self, table: QTableWidget, rows: Sequence[WireRecord], lang: str) -> None:
         table.setRowCount(0)
         if not rows:
             table.setRowCount(1)
@@ -945,24 +946,15 @@ def _help_text(option: Option, lang: str) -> str:
 
 
 def _sees(name: str) -> bool:
-    return name in ("input", "focus", "idle", "lock", "quiet")
+    return name in ("input", "focus", "idle", "lock", "quiet", "accessibility", "files")
 
 
-def _stored(row: OutboxRowLike) -> dict[str, object]:
+def _stored(row: WireRecord) -> dict[str, object]:
     """The record as it is stored and would be sent (docs/api.md's event object)."""
-    out: dict[str, object] = {"t": row.t, "kind": row.kind, "pack_id": row.pack_id,
-                              "pack_version": row.pack_version}  # fmt: skip
-    for name in ("rule", "habit", "reason", "action", "app"):
-        value = getattr(row, name)
-        if value is not None:
-            out[name] = value
-    return out
+    return row.to_wire()
 
 
-_KINDS = frozenset(
-    f"kind_{k}"
-    for k in ("shown", "suppressed", "adopted", "acted", "snoozed", "dismissed", "never")
-)
+_KINDS = frozenset(f"kind_{k}" for k in RECORD_KINDS)
 _REASONS = frozenset(
     f"reason_{r}"
     for r in (

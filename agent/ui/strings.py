@@ -67,6 +67,14 @@ STRINGS: Final[Mapping[str, Mapping[str, str]]] = {
         "en": "full-screen apps and presentations",
         "it": "app a schermo intero e presentazioni",
     },
+    "sees_accessibility": {
+        "en": "the buttons and dialogs you use in the apps the tips name",
+        "it": "i pulsanti e le finestre che usi nelle app dei suggerimenti",
+    },
+    "sees_files": {
+        "en": "where files are saved in the folders the tips name",
+        "it": "dove vengono salvati i file nelle cartelle dei suggerimenti",
+    },
     "cause_permission": {
         "en": "it needs a permission (System Settings › Privacy & Security)",
         "it": "serve un'autorizzazione (Impostazioni di Sistema › Privacy e sicurezza)",

@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from agent.events import Pause
+from agent.hooks.base import SourceState
 from agent.ui.core import CoreLike
 from agent.ui.icons import app_icon
 from agent.ui.strings import tr
@@ -23,6 +24,7 @@ from agent.ui.strings import tr
 __all__ = [
     "TrayController",
     "format_until",
+    "not_needed",
     "source_problems",
     "status_text",
     "tomorrow_start",
@@ -55,7 +57,14 @@ _SOURCE_SEES: Final = {
     "idle": "sees_idle",
     "lock": "sees_lock",
     "quiet": "sees_quiet",
+    "accessibility": "sees_accessibility",
+    "files": "sees_files",
 }
+
+
+def not_needed(state: SourceState) -> bool:
+    """A source started only for rules that need it, and no loaded rule does: no problem."""
+    return not state.ok and state.detail.startswith("not started: no loaded rule")
 
 
 def _cause(detail: str) -> str:
@@ -80,7 +89,7 @@ def source_problems(core: CoreLike, lang: str) -> list[str]:
     off = {s.name for s in states if not s.ok}
     lines = []
     for state in states:
-        if state.ok or state.name not in _SOURCE_SEES:
+        if state.ok or state.name not in _SOURCE_SEES or not_needed(state):
             continue
         if state.name == "quiet" and "focus" in off:
             continue  # said once, for focus

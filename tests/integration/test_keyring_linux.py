@@ -16,8 +16,8 @@ from pathlib import Path
 from agent.app import local_device_id
 from agent.sync.credentials import SERVICE, credential_account, enrollment_fingerprint
 from devtools.live_server import running_server
-from server.app import ServerSettings
 from server.cli import open_store
+from server.settings import ServerSettings
 from tests.secret_service import python_in
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,15 +25,15 @@ from sqlalchemy import func, select
 from agent.app import AgentCore, AgentOptions
 from agent.config.policy import Policy
 from agent.events import Chord, Focus
+from agent.rules.bundle import make_bundle, public_key_text
 from agent.rules.records import Record
-from agent.sync.bundle import make_bundle, public_key_text
 from agent.sync.client import DeviceCredentials
 from agent.sync.outbox import Outbox
 from devtools.live_server import running_server
 from devtools.waiting import free_port, wait_for
 from server import schema
-from server.app import ServerSettings
 from server.cli import open_store
+from server.settings import ServerSettings
 from server.store import Store
 from tests.fakes import MemoryCredentials
 

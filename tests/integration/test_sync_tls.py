@@ -26,8 +26,8 @@ from cryptography.x509.oid import NameOID
 from agent.rules.records import Record
 from agent.sync.outbox import Outbox
 from devtools.live_server import running_server
-from server.app import ServerSettings
 from server.cli import open_store
+from server.settings import ServerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -47,7 +47,10 @@ def test_doctor_sees_the_x11_sources_and_names_rules_that_cannot_fire(
     report = json.loads(out.stdout)
     ok = {s["name"]: s["ok"] for s in report["sources"]}
     assert report["session"] == "x11"
-    assert ok == {"input": True, "focus": True, "idle": True, "lock": False, "quiet": True}
+    assert ok == {
+        "input": True, "focus": True, "idle": True, "lock": False, "quiet": True,
+        "accessibility": False, "files": False,  # no element or file rule in this pack
+    }  # fmt: skip
     assert report["blocked_rules"] == [{"rule": "back-from-lunch", "line": 11, "missing": ["lock"]}]
     text = subprocess.run(
         [sys.executable, "-m", "agent", "doctor", "--pack", str(pack)],
@@ -61,7 +64,7 @@ def test_doctor_shows_the_policy_and_exits_1_when_an_admin_must_fix_something(
 ) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from agent.sync.bundle import key_id, public_key_text
+    from agent.rules.bundle import key_id, public_key_text
 
     key = Ed25519PrivateKey.generate().public_key()
     policy = tmp_path / "policy.json"

@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 from devtools.live_server import running_server
-from server.app import ServerSettings
 from server.cli import open_store
+from server.settings import ServerSettings
 from tests.xserver import XServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,11 +17,11 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.sync.bundle import make_bundle, public_key_text
+from agent.rules.bundle import make_bundle, public_key_text
 from devtools.live_server import RunningServer, running_server
 from devtools.postgres import PostgresCluster, postgres_available, running_postgres
-from server.app import ServerSettings
 from server.cli import open_store
+from server.settings import ServerSettings
 from server.store import Store
 
 _counter = itertools.count()

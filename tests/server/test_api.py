@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from devtools.live_server import running_server
 from server import schema
-from server.app import ServerSettings
+from server.settings import ServerSettings
 from server.store import Store
 from tests.server.conftest import Tenant, auth, enroll
 
@@ -170,6 +170,24 @@ def test_bad_events_are_rejected_one_by_one_with_the_reason(
         "rejected:t",
         "rejected:rule",
         "ok",
+        "ok",
+    ]
+
+
+def test_text_over_its_column_width_or_a_kind_of_the_wrong_shape_is_rejected_not_an_error(
+    client: httpx.Client, acme: Tenant
+) -> None:
+    secret = enroll(client, acme)
+    batch = [
+        event("suppressed", reason="r" * 65),
+        {**event(), "kind": ["shown"]},
+        event("suppressed", reason="r" * 64),
+    ]
+    r = post_events(client, secret, batch)
+    assert r.status_code == 200, r.text
+    assert [x["status"] for x in r.json()["results"]] == [
+        "rejected:reason",
+        "rejected:kind",
         "ok",
     ]
 

@@ -1,4 +1,4 @@
-"""agent.sync.bundle: verify first, then parse; refuse what an attacker could send."""
+"""agent.rules.bundle: verify first, then parse; refuse what an attacker could send."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.sync.bundle import (
+from agent.rules.bundle import (
     BundleError,
     key_id,
     load_private_key,

@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from agent.sync.bundle import key_id, public_key_text
+from agent.rules.bundle import key_id, public_key_text
 from devtools.waiting import free_port, stop_process, wait_for
 from server import cli
 from server.db import make_engine, migration_state, normalise_url

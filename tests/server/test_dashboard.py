@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.rules.records import RecordKind
 from devtools.live_server import running_server
 from devtools.waiting import wait_for
 from server.cli import open_store
@@ -34,7 +35,7 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
 
 
 def _event(
-    kind: str, habit: str, rule: str | None, at: datetime, reason: str | None = None
+    kind: RecordKind, habit: str, rule: str | None, at: datetime, reason: str | None = None
 ) -> CheckedEvent:
     return CheckedEvent(
         uuid=str(uuid.uuid4()), t=at.timestamp(), day=at.strftime("%Y-%m-%d"), kind=kind,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from agent.cli import main as waymark
-from agent.sync.bundle import load_public_key, read_manifest_unverified
+from agent.rules.bundle import load_public_key, read_manifest_unverified
 from devtools.live_server import RunningServer
 from tests.server.conftest import Tenant, auth, enroll, pack_text
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.sync.bundle import make_bundle
+from agent.rules.bundle import make_bundle
 from server.store import Store
 from server.tokens import ring_of
 from tests.server.conftest import Tenant, auth, enroll, pack_text

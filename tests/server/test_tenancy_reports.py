@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 
-from server.reports import HabitFact, adoption, newcombe_diff, wilson
+from server.reports import HabitFact, adoption, build_report, newcombe_diff, wilson
+from server.store import Store
 from tests.server.conftest import Tenant, auth, enroll
 from tests.server.test_packs import upload
 
@@ -134,6 +136,16 @@ def test_lift_is_withheld_while_the_holdout_is_under_ten_devices(
     (entry,) = report(client, acme.analyst_token)["adoption"]
     assert entry["holdout_devices"] is None and entry["lift"] is None and entry["withheld"]
     assert entry["nudged_rate"] == 1.0
+
+
+def test_a_report_without_dates_covers_the_thirty_days_up_to_today(
+    store: Store, acme: Tenant
+) -> None:
+    doc = build_report(store, acme.id, None, None, None, today=date(2026, 11, 30))
+    assert (doc["since"], doc["until"], doc["min_devices"]) == ("2026-11-01", "2026-11-30", 10)
+    assert (doc["days"], doc["adoption"]) == ([], [])
+    doc = build_report(store, acme.id, date(2026, 11, 20), None, "p", today=date(2026, 11, 30))
+    assert (doc["since"], doc["until"], doc["pack_id"]) == ("2026-11-20", "2026-11-30", "p")
 
 
 def test_wilson_and_newcombe_intervals_match_published_values() -> None:

@@ -31,7 +31,7 @@ UPDATE = os.environ.get("WAYMARK_UPDATE_GOLDEN") == "1"
 
 def _output(case: Path) -> str:
     pack = load_pack(DEFAULT_PACK)
-    script = load_script(case)
+    script = load_script(case, pack=pack)
     assert script.problems == [], "golden inputs must be well-formed"
     result = replay(pack, script)
     return "".join(json.dumps(d.as_json(t)) + "\n" for t, d in result.decisions)

@@ -152,8 +152,9 @@ def test_hookset_without_a_display_reports_instead_of_raising(
     hooks = HookSet(Emitter(queue.Queue()), platform="linux", system_bus=False)
     states = {s.name: s for s in hooks.start()}
     hooks.stop()
-    assert list(states) == ["input", "focus", "idle", "lock", "quiet"]
+    assert list(states) == ["input", "focus", "idle", "lock", "quiet", "accessibility", "files"]
     assert not any(s.ok for s in states.values())
+    assert "no loaded rule watches" in states["accessibility"].detail
     assert "Wayland session without Xwayland" in states["input"].detail
     assert "no session bus" in states["lock"].detail
 

@@ -71,6 +71,21 @@ def test_each_bad_field_is_named_in_the_rejection() -> None:
     assert check_event(["not", "an", "object"], NOW) == (None, "rejected:not_an_object")
 
 
+def test_each_text_field_has_the_limit_of_its_column() -> None:
+    # reason is 64 wide in the database: a longer one used to fail the whole batch there.
+    assert check_event(good(reason="r" * 64), NOW)[1] != "rejected:reason"
+    assert check_event(good(reason="r" * 65), NOW)[1] == "rejected:reason"
+    assert isinstance(check_event(good(rule="r" * 128), NOW)[1], CheckedEvent)
+    assert check_event(good(rule="r" * 129), NOW)[1] == "rejected:rule"
+
+
+def test_a_value_of_the_wrong_shape_is_a_rejection_not_an_error() -> None:
+    shapes: tuple[object, ...] = ([], {}, [1], True)
+    for name in ("kind", "t", "pack_id", "pack_version", "rule"):
+        for value in shapes:
+            assert check_event(good(**{name: value}), NOW)[1] == f"rejected:{name}", (name, value)
+
+
 def test_the_server_clock_is_what_future_is_measured_against() -> None:
     now = time.time()
     assert isinstance(check_event(good(t=now + 3600), now)[1], CheckedEvent)

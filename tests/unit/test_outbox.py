@@ -75,6 +75,52 @@ def test_pending_is_newest_first_and_carries_only_record_fields(tmp_path: Path) 
     assert set(wire) == {"uuid", "t", "kind", "pack_id", "pack_version", "rule", "habit"}
 
 
+#: The outbox table of the first release: files written by it must keep working.
+FIRST_RELEASE_SCHEMA = """
+CREATE TABLE outbox (
+    uuid TEXT PRIMARY KEY,
+    t REAL NOT NULL,
+    kind TEXT NOT NULL,
+    pack_id TEXT NOT NULL,
+    pack_version INTEGER NOT NULL,
+    rule TEXT, habit TEXT, reason TEXT, action TEXT, app TEXT,
+    state INTEGER NOT NULL DEFAULT 0,
+    sent_at REAL,
+    note TEXT
+);
+CREATE INDEX outbox_state_t ON outbox(state, t);
+"""
+
+
+def _columns(path: Path) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(path)) as db:
+        return [tuple(row[1:]) for row in db.execute("PRAGMA table_info(outbox)")]
+
+
+def test_the_outbox_table_is_the_first_releases_and_reads_its_files(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    with closing(sqlite3.connect(old)) as db:
+        db.executescript(FIRST_RELEASE_SCHEMA)
+        db.execute(
+            "INSERT INTO outbox (uuid, t, kind, pack_id, pack_version, rule) "
+            "VALUES ('0b6c3f0e-8f5e-4a57-9d07-6c1f1c8f4f11', 5.0, 'shown', 'p', 1, 'r')"
+        )
+        db.commit()
+    Outbox(tmp_path / "new.db").close()
+    assert _columns(tmp_path / "new.db") == _columns(old)
+    box = Outbox(old)
+    (row,) = box.take()
+    assert row.to_wire() == {
+        "uuid": "0b6c3f0e-8f5e-4a57-9d07-6c1f1c8f4f11",
+        "t": 5.0,
+        "kind": "shown",
+        "pack_id": "p",
+        "pack_version": 1,
+        "rule": "r",
+    }
+    box.close()
+
+
 def test_committed_records_survive_kill_9(tmp_path: Path) -> None:
     db = tmp_path / "o.db"
     script = textwrap.dedent(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,23 @@ import yaml
 from agent.rules._spec import Record
 from agent.rules.loader import PackError, load_pack, load_pack_text
 from agent.rules.schema import PACK, build_schema
+
+
+class Yaml12Loader(yaml.SafeLoader):
+    """YAML 1.2's booleans (true/false only), as editors with a JSON Schema read packs.
+
+    PyYAML follows YAML 1.1, where the key ``on:`` (element triggers) is True;
+    the pack loader reads YAML the 1.2 way, and so does this test.
+    """
+
+
+Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "docs" / "pack.schema.json"
@@ -56,7 +74,7 @@ def test_there_are_example_packs() -> None:
 
 @pytest.mark.parametrize("path", EXAMPLE_PACKS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_example_pack_validates_against_schema_and_loads(path: Path) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=Yaml12Loader)
     errors = [e.message for e in validator().iter_errors(data)]
     assert errors == []
     assert load_pack(path).rules

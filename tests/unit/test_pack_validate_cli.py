@@ -31,7 +31,7 @@ def test_valid_pack_prints_a_summary_and_exits_0(capsys: pytest.CaptureFixture[s
     out, err = capsys.readouterr()
     assert err == ""
     assert out.count("\n") == 1
-    assert "waymark-default v1:" in out and "17 rules" in out and "locales en, it" in out
+    assert "waymark-default v2:" in out and "22 rules" in out and "locales en, it" in out
 
 
 def test_invalid_pack_prints_file_line_col_and_exits_2(
@@ -75,7 +75,7 @@ def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     bad.write_text(BAD, encoding="utf-8")
     assert main(["pack", "validate", "--json", str(DEFAULT_PACK), str(bad)]) == 2
     good, wrong = (json.loads(line) for line in capsys.readouterr().out.splitlines())
-    assert good["ok"] and good["id"] == "waymark-default" and good["rules"] == 17
+    assert good["ok"] and good["id"] == "waymark-default" and good["rules"] == 22
     assert not wrong["ok"] and wrong["issues"][0]["line"] == 7 and wrong["issues"][0]["col"] == 33
 
 

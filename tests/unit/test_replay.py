@@ -184,14 +184,18 @@ def test_every_example_line_of_the_replay_format_page_parses() -> None:
     assert script.problems == []
     kinds = {type(e.event).__name__ for e in script.events}
     assert {"Focus", "Chord", "Click", "Idle", "Active", "Lock", "Unlock", "Quiet",
-            "Action"} <= kinds  # fmt: skip
+            "Action", "Element", "FileSaved"} <= kinds  # fmt: skip
     # Every kind the parser accepts is documented in the table.
+    rows = [line.split("|")[1] for line in page.splitlines() if line.startswith("| `")]
     for kind in ("focus", "chord", "click", "typing", "idle", "active", "lock", "unlock",
-                 "quiet", "start", "action", "pause", "resume"):  # fmt: skip
-        assert f"`{kind}`" in page, kind
-        assert parse_script(jsonl({"t": 0, "kind": kind, "app": "a", "chord": "ctrl+v",
-                                   "seconds": 1, "on": True, "rule": "r",
-                                   "action": "got-it"})).problems == [], kind  # fmt: skip
+                 "quiet", "start", "action", "pause", "resume", "element", "file"):  # fmt: skip
+        assert any(f"`{kind}`" in row for row in rows), kind
+        line: dict[str, object] = {"t": 0, "kind": kind, "app": "a", "chord": "ctrl+v",
+                                   "seconds": 1, "on": True, "rule": "r", "action": "got-it",
+                                   "folder": "desktop", "type": "pdf"}  # fmt: skip
+        if kind == "element":
+            line.update(on="invoke", role="button")
+        assert parse_script(jsonl(line)).problems == [], kind
     for field in ("start", "tz", "device", "groups", "os", "locale"):
         assert f"| `{field}` |" in page, field
     assert "docs/replay-format.md" in (scripted.__doc__ or "")

@@ -16,8 +16,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from keyring.backends import fail
 
-from agent.rules.records import Record
-from agent.sync.bundle import BundleError, make_bundle, public_key_text
+from agent.rules.bundle import BundleError, make_bundle, public_key_text
+from agent.rules.records import Record, WireRecord
 from agent.sync.client import (
     DeviceCredentials,
     ServerClient,
@@ -33,7 +33,7 @@ from agent.sync.credentials import (
     decode_credentials,
     encode_credentials,
 )
-from agent.sync.outbox import Outbox, OutboxRow
+from agent.sync.outbox import Outbox
 from agent.sync.packs import SyncedPacks, pinned_keys
 from agent.sync.worker import SyncWorker, backoff_delay
 from tests.fakes import MemoryCredentials, MemoryKeyring, PoisonRefusingServer
@@ -41,12 +41,12 @@ from tests.fakes import MemoryCredentials, MemoryKeyring, PoisonRefusingServer
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
-def row(uid: str, **fields: object) -> OutboxRow:
+def row(uid: str, **fields: object) -> WireRecord:
     base: dict[str, object] = {"uuid": uid, "t": 1.79e9, "kind": "shown", "pack_id": "p",
                                "pack_version": 1, "rule": "r", "habit": "h", "reason": None,
                                "action": None, "app": None}  # fmt: skip
     base.update(fields)
-    return OutboxRow(**base)  # type: ignore[arg-type]
+    return WireRecord(**base)  # type: ignore[arg-type]
 
 
 def test_server_urls_must_be_https_or_loopback_http() -> None:
@@ -291,3 +291,22 @@ def test_a_secret_under_the_old_server_only_key_is_found_once_and_moved(
     assert mine.load() == DeviceCredentials("old", "s")  # now under this folder's entry
     other = folder_credentials(URL, "wme_t", tmp_path / "b", "local-b")
     assert other.load() is None  # a second folder does not take the same device
+
+
+def test_publisher_keys_are_read_in_every_form_people_copy() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from agent.rules.bundle import load_public_key, public_key_text
+
+    public = Ed25519PrivateKey.generate().public_key()
+    raw = public_key_text(public)
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    spki = "".join(pem.strip().splitlines()[1:-1])  # the line openssl prints between BEGIN/END
+    assert spki.startswith("MCowBQYDK2VwAyEA")
+    for form in (raw, pem, spki):
+        assert public_key_text(load_public_key(form)) == raw
+    with pytest.raises(ValueError, match="MCowBQYDK2VwAyEA"):
+        load_public_key("MCowBQYDK2Vw")  # truncated

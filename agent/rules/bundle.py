@@ -26,14 +26,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-if TYPE_CHECKING:
-    from agent.rules.model import Pack
+from agent.rules.loader import PackError, load_pack_text
+from agent.rules.model import Pack
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -115,20 +115,29 @@ def public_key_text(public_key: Ed25519PublicKey) -> str:
 
 
 def load_public_key(text: str | bytes) -> Ed25519PublicKey:
-    """Read a public key written as base64 of the raw 32 bytes, or as PEM."""
+    """Read an Ed25519 public key in any of the forms people copy around.
+
+    Base64 of the raw 32 bytes (what ``waymark pack keygen`` prints), base64 of
+    the DER SubjectPublicKeyInfo (the ``MCowBQYDK2VwAyEA…`` line inside what
+    ``openssl pkey -pubout`` prints), or that whole PEM block.
+    """
     data = text.encode("ascii", "replace") if isinstance(text, str) else text
     data = data.strip()
     try:
         if data.startswith(b"-----BEGIN"):
             key = serialization.load_pem_public_key(data)
-            if not isinstance(key, Ed25519PublicKey):
-                raise ValueError("not an Ed25519 public key")
-            return key
-        raw = base64.b64decode(data, validate=True)
-        return Ed25519PublicKey.from_public_bytes(raw)
+        else:
+            raw = base64.b64decode(data, validate=True)
+            if len(raw) == 32:
+                return Ed25519PublicKey.from_public_bytes(raw)
+            key = serialization.load_der_public_key(raw)
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("not an Ed25519 public key")
+        return key
     except (ValueError, binascii.Error, TypeError) as exc:
         raise ValueError(
-            "not an Ed25519 public key: expected one line of base64 (32 bytes) or a PEM block"
+            "not an Ed25519 public key: expected one line of base64 (the 32-byte key, or the "
+            "MCowBQYDK2VwAyEA… form openssl prints) or a PEM block"
         ) from exc
 
 
@@ -321,8 +330,6 @@ def verify_bundle(
             "agent_too_old",
             f"pack needs agent {manifest.min_agent_version} or newer (this is {agent_version})",
         )
-
-    from agent.rules.loader import PackError, load_pack_text
 
     source = f"bundle:{manifest.pack_id}@{manifest.version}"
     try:

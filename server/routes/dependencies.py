@@ -1,0 +1,84 @@
+"""What route handlers get injected: the parts one server process is made of.
+
+:func:`server.app.create_app` builds one :class:`ServerParts` and keeps it on
+``app.state``; handlers name the part they need (``store: StoreDep``) and
+FastAPI hands it over, so no handler holds a closure variable and a route
+module needs no app to be defined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from server.group_commit import GroupWriter
+from server.ingest_service import IngestService
+from server.metrics import Metrics
+from server.ratelimit import RateLimiter
+from server.settings import ServerSettings
+from server.store import Store
+
+__all__ = [
+    "IngestDep",
+    "LimiterDep",
+    "MetricsDep",
+    "PartsDep",
+    "ServerParts",
+    "StoreDep",
+    "WriterDep",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerParts:
+    """The long-lived objects of one app: data, knobs, counters and the event path."""
+
+    store: Store
+    settings: ServerSettings
+    metrics: Metrics
+    limiter: RateLimiter
+    writer: GroupWriter
+    ingest: IngestService
+
+
+# The providers are coroutines: FastAPI would run plain functions in the thread
+# pool, a thread hop per request for a dictionary lookup.
+
+
+async def server_parts(request: Request) -> ServerParts:
+    """The parts of the app serving ``request``."""
+    parts = request.app.state.parts
+    assert isinstance(parts, ServerParts), "create_app keeps the ServerParts on app.state"
+    return parts
+
+
+PartsDep = Annotated[ServerParts, Depends(server_parts)]
+
+
+async def _store(parts: PartsDep) -> Store:
+    return parts.store
+
+
+async def _metrics(parts: PartsDep) -> Metrics:
+    return parts.metrics
+
+
+async def _limiter(parts: PartsDep) -> RateLimiter:
+    return parts.limiter
+
+
+async def _writer(parts: PartsDep) -> GroupWriter:
+    return parts.writer
+
+
+async def _ingest(parts: PartsDep) -> IngestService:
+    return parts.ingest
+
+
+StoreDep = Annotated[Store, Depends(_store)]
+MetricsDep = Annotated[Metrics, Depends(_metrics)]
+LimiterDep = Annotated[RateLimiter, Depends(_limiter)]
+WriterDep = Annotated[GroupWriter, Depends(_writer)]
+IngestDep = Annotated[IngestService, Depends(_ingest)]

@@ -1,0 +1,134 @@
+"""What agents call: ``POST /v1/enroll``, ``POST /v1/events``, ``GET /v1/pack``."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from agent.rules.records import event_json_schema
+from server.errors import RateLimited, Unauthenticated
+from server.ingest import MAX_COMPRESSED, MAX_EVENTS
+from server.routes.auth import DeviceDep
+from server.routes.body import read_capped
+from server.routes.dependencies import IngestDep, LimiterDep, StoreDep
+from server.routes.errors import UNAUTHENTICATED, ErrorBody
+from server.routes.fields import BUNDLE_TYPE, GROUP_PATTERN, NAME_PATTERN
+
+__all__ = ["EnrollRequest", "EnrollResponse", "EventsResponse", "router"]
+
+router = APIRouter(tags=["device"])
+
+
+class EnrollRequest(BaseModel):
+    token: str = Field(max_length=200, description="Tenant enrollment token (wme_…).")
+    os: str = Field(default="unknown", pattern=r"^[a-z0-9_-]{1,16}$")
+    agent_version: str = Field(default="0.0.0", pattern=r"^[0-9A-Za-z.+-]{1,32}$")
+    groups: list[Annotated[str, Field(pattern=GROUP_PATTERN)]] = Field(
+        default_factory=list, max_length=32, description="Audience groups (from policy)."
+    )
+
+
+class EnrollResponse(BaseModel):
+    device_id: str
+    device_secret: str = Field(description="Send as `Authorization: Bearer …`; shown once.")
+
+
+class EventResult(BaseModel):
+    uuid: str | None
+    status: str = Field(description="ok | duplicate | rejected:<why>")
+
+
+class EventsResponse(BaseModel):
+    results: list[EventResult]
+    ok: int
+    duplicate: int
+    rejected: int
+
+
+#: The request body as published; the handler checks each event itself, so that one
+#: bad event is answered ``rejected:<why>`` instead of refusing the batch.
+_EVENTS_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["events"],
+    "properties": {
+        "events": {"type": "array", "maxItems": MAX_EVENTS, "items": event_json_schema()}
+    },
+}
+
+
+@router.post(
+    "/v1/enroll",
+    response_model=EnrollResponse,
+    responses={401: {"model": ErrorBody, "description": "Unknown enrollment token."}},
+)
+def enroll(body: EnrollRequest, store: StoreDep) -> EnrollResponse:
+    """Trade a tenant enrollment token for a device id and secret (stored hashed)."""
+    tenant = store.enroll_tenant(body.token)
+    if tenant is None:
+        raise Unauthenticated("unknown enrollment token")
+    device, secret = store.enroll_device(
+        tenant, sorted(set(body.groups)), body.os, body.agent_version
+    )
+    return EnrollResponse(device_id=device.id, device_secret=secret)
+
+
+@router.post(
+    "/v1/events",
+    response_model=EventsResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _EVENTS_SCHEMA}},
+            "description": "Plain or `Content-Encoding: gzip`; ≤ 1 MiB sent, ≤ 5 MiB "
+            "decompressed, ≤ 500 events.",
+        }
+    },
+    responses={
+        **UNAUTHENTICATED,
+        400: {"model": ErrorBody, "description": "Malformed JSON or gzip."},
+        413: {"model": ErrorBody, "description": "Too large or too many events."},
+        429: {"model": ErrorBody, "description": "Rate limited; see Retry-After."},
+    },
+)
+async def ingest(
+    request: Request, device: DeviceDep, limiter: LimiterDep, service: IngestDep
+) -> JSONResponse:
+    """Store a batch of telemetry; answers a status per UUID (resends are harmless)."""
+    wait = limiter.acquire(device.id)
+    if wait > 0:
+        raise RateLimited(wait)
+    raw = await read_capped(request, MAX_COMPRESSED)
+    answer = await service.ingest(device, raw, request.headers.get("content-encoding"))
+    # Built by hand: validating 500 result models per batch costs more than the insert.
+    return JSONResponse(answer.to_json())
+
+
+@router.get(
+    "/v1/pack",
+    responses={
+        **UNAUTHENTICATED,
+        200: {"content": {BUNDLE_TYPE: {}}, "description": "The signed bundle."},
+        204: {"description": "No pack for this device."},
+        304: {"description": "Unchanged since If-None-Match."},
+    },
+    response_class=Response,
+)
+def pack(
+    device: DeviceDep,
+    store: StoreDep,
+    pack_id: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The signed bundle for this device: by tenant, groups and rollout ring."""
+    found = store.bundle_for(device, pack_id, time.time())
+    if found is None:
+        return Response(status_code=204)
+    data, digest = found
+    etag = f'"{digest}"'
+    if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(data, media_type=BUNDLE_TYPE, headers={"ETag": etag})
