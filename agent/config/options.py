@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final, Literal
 
 from agent.config.option_types import (
@@ -68,6 +69,8 @@ class Option:
     user_editable: bool = True
     policy_refuses: Mapping[Any, str] = field(default_factory=dict)
     locked_when: tuple[LockedWhen, ...] = ()
+    #: Public MSI property that sets it at install time ("" = none); see installers/windows/msi.py.
+    installer_property: str = ""
 
 
 def _o(
@@ -83,6 +86,7 @@ def _o(
     user_editable: bool = True,
     policy_refuses: Mapping[Any, str] | None = None,
     locked_when: tuple[LockedWhen, ...] = (),
+    installer_property: str = "",
 ) -> Option:
     return Option(
         key=key,
@@ -94,6 +98,7 @@ def _o(
         user_editable=user_editable,
         policy_refuses=policy_refuses or {},
         locked_when=locked_when,
+        installer_property=installer_property,
     )
 
 
@@ -235,7 +240,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "Server", "Server",
         "Waymark server address (https). Empty: no sync, coaching with the built-in pack.",
         "Indirizzo del server Waymark (https). Vuoto: nessuna sincronizzazione.",
-        "about", user_editable=False,
+        "about", user_editable=False, installer_property="SERVER_URL",
     ),
     _o(
         "enroll_token", Text(), "",
@@ -244,7 +249,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "once for its own device secret, kept in the OS keyring.",
         "Token di registrazione del tenant (wme_…); l'agente lo scambia una volta con il proprio "
         "segreto, conservato nel portachiavi del sistema.",
-        "policy", user_editable=False,
+        "policy", user_editable=False, installer_property="ENROLL_TOKEN",
     ),
     _o(
         "synced_folder", Text(), "",
@@ -260,7 +265,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "Organisation", "Organizzazione",
         "Name shown beside managed settings (\"Managed by …\").",
         "Nome mostrato accanto alle impostazioni gestite (\"Gestito da …\").",
-        "policy", user_editable=False,
+        "policy", user_editable=False, installer_property="ORGANISATION",
     ),
     _o(
         "groups", TextList(), [],
@@ -274,7 +279,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "Pinned publisher keys", "Chiavi dell'editore",
         "Ed25519 public keys (base64) that may sign rule packs; at most two for rotation.",
         "Chiavi pubbliche Ed25519 (base64) autorizzate a firmare i pacchetti; al massimo due.",
-        "policy", user_editable=False,
+        "policy", user_editable=False, installer_property="PUBLISHER_KEYS",
     ),
     _o(
         "retention_days", Int(), 30,
@@ -363,6 +368,25 @@ def admin_guide_markdown() -> str:
         "a notice, and the settings window shows sharing locked as the organisation's",
         "decision, next to what the person can still do (pause, see every record).",
         "",
+        "## Installer properties (Windows MSI)",
+        "",
+        "`msiexec /i waymark-<version>-x64.msi /qn NAME=value …` writes each property given",
+        "to `HKLM\\SOFTWARE\\Waymark\\Agent`, under the key's name, as REG_SZ (a list as",
+        "values separated by `;`). A property not given writes nothing. An upgrade without",
+        "the properties keeps the values given before; an upgrade with one replaces that one.",
+        "The agent reads Group Policy first, then this installer key, then the person's",
+        "settings. Uninstalling removes the key.",
+        "",
+        "| property | key | meaning |",
+        "|---|---|---|",
+        *(
+            f"| `{o.installer_property}` | `{o.key}` | {o.description['en']} |"
+            for o in OPTIONS
+            if o.installer_property
+        ),
+    ]
+    lines += [
+        "",
         "## Connecting agents to a server",
         "",
         "Set three keys and the agent syncs on its own:",
@@ -413,7 +437,9 @@ def admin_guide_markdown() -> str:
         "```",
         "",
     ]
-    return "\n".join(lines)
+    # The deployment walk-through is prose: kept as markdown next to this file.
+    deployment = Path(__file__).with_name("admin_guide_deployment.md")
+    return "\n".join(lines) + "\n" + deployment.read_text(encoding="utf-8")
 
 
 if __name__ == "__main__":
