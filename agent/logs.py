@@ -32,7 +32,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
-def setup_logging(log_dir: Path, verbose: bool = False) -> Path:
+def setup_logging(
+    log_dir: Path, verbose: bool = False, extra_handlers: tuple[logging.Handler, ...] = ()
+) -> Path:
     """Log to ``log_dir/agent.log`` (rotated, 5 × 1 MiB) and to stderr."""
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / "agent.log"
@@ -48,7 +50,9 @@ def setup_logging(log_dir: Path, verbose: bool = False) -> Path:
     stderr_handler = logging.StreamHandler(sys.stderr)
     stderr_handler.setFormatter(logging.Formatter("waymark: %(levelname)s: %(message)s"))
     stderr_handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    for handler in (file_handler, stderr_handler):
+    # extra_handlers: the journal or the Event Log (agent/log_sinks.py), set up by the caller.
+    ours: tuple[logging.Handler, ...] = (file_handler, stderr_handler, *extra_handlers)
+    for handler in ours:
         setattr(handler, "_waymark", True)  # noqa: B010 - marks our own handlers
         root.addHandler(handler)
     return path

@@ -28,6 +28,10 @@ What the MSI does:
   it runs as SYSTEM, where a tray agent has nothing to do;
 - ``HKLM\SOFTWARE\Waymark``: ``Version`` (for Intune detection rules) and
   ``InstallDir``;
+- the Event Log source ``Waymark`` in the Application log (the agent writes
+  its errors there, agent/log_sinks.py), with .NET Framework 4's
+  ``EventLogMessages.dll`` as its message file: each of its ids shows the
+  entry's text as it is, so Event Viewer needs no message DLL of our own;
 - uninstall removes every file, shortcut and value it installed, and (on
   Windows) whatever else was left in its folders (``RemoveFile`` rows).
 
@@ -95,6 +99,12 @@ UPGRADE_CODE: Final = uuid.UUID("18CB3BAB-84FA-44A4-A95F-E2A15A162204")
 INSTALLER_KEY: Final = WINDOWS_INSTALLER_KEY
 PRODUCT_KEY: Final = r"SOFTWARE\Waymark"
 RUN_KEY: Final = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Run"
+#: The agent's Event Log source (``EVENT_LOG_SOURCE`` in agent/log_sinks.py).
+EVENT_SOURCE_KEY: Final = r"SYSTEM\CurrentControlSet\Services\EventLog\Application\Waymark"
+#: Part of .NET Framework 4, which every Windows 10 and 11 has: message id n is "%1".
+EVENT_MESSAGE_FILE: Final = (
+    r"[WindowsFolder]Microsoft.NET\Framework64\v4.0.30319\EventLogMessages.dll"
+)
 APP_USER_MODEL_ID: Final = "org.waymark.agent"
 #: PKEY_AppUserModel_ID (propkey.h).
 PKEY_APP_USER_MODEL_ID: Final = "{9F4C2855-9F79-4B39-A8D0-E1D42DE1D5F3}, 5"
@@ -268,6 +278,8 @@ def wxs(stage: Path, version: str, icon: Path) -> str:
             (PRODUCT_COMPONENT, PRODUCT_KEY, "Version", "string", "[ProductVersion]"),
             ("ProductInstallDir", PRODUCT_KEY, "InstallDir", "string", "[INSTALLDIR]"),
             ("RunAtLogin", RUN_KEY, "Waymark", "string", f'"{gui}" run'),
+            ("EventSource", EVENT_SOURCE_KEY, "EventMessageFile", "string", EVENT_MESSAGE_FILE),
+            ("EventSourceTypes", EVENT_SOURCE_KEY, "TypesSupported", "integer", "7"),
         ):
             comp = _el(d, "Component", Id=comp_id, Guid=_guid("registry", comp_id), Win64="yes")
             _el(comp, "RegistryValue", Root="HKLM", Key=key, Name=name, Type=kind, Value=value,

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from agent.log_sinks import EVENT_LOG_SOURCE
 from installers.standin import windows_onedir
 from installers.windows.authenticode import verify
 from installers.windows.msi import (
     APP_USER_MODEL_ID,
+    EVENT_SOURCE_KEY,
     INSTALLER_KEY,
     RUN_KEY,
     UPGRADE_CODE,
@@ -76,6 +78,11 @@ def test_every_component_is_64_bit_and_installer_values_are_written_only_when_gi
     run_component = components[registry[(RUN_KEY, "Waymark")]["Component_"]]
     assert int(run_component["Attributes"]) & REGISTRY_KEYPATH
     assert registry[(r"SOFTWARE\Waymark", "Version")]["Value"] == "[ProductVersion]"
+    # The agent's Event Log source (agent/log_sinks.py), with a message file that shows its text.
+    assert EVENT_SOURCE_KEY.rsplit("\\", 1)[1] == EVENT_LOG_SOURCE
+    assert registry[(EVENT_SOURCE_KEY, "EventMessageFile")]["Value"].endswith(
+        r"\Framework64\v4.0.30319\EventLogMessages.dll")  # fmt: skip
+    assert registry[(EVENT_SOURCE_KEY, "TypesSupported")]["Value"] == "#7"
     for option in installer_options():
         row = registry[(INSTALLER_KEY, option.key)]
         assert row["Value"] == f"[{option.installer_property}]"

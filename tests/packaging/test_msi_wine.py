@@ -29,7 +29,14 @@ import pytest
 
 from installers.standin import windows_onedir
 from installers.windows.authenticode import verify
-from installers.windows.msi import INSTALLER_KEY, PRODUCT_KEY, RUN_KEY, UPGRADE_CODE, build_msi
+from installers.windows.msi import (
+    EVENT_SOURCE_KEY,
+    INSTALLER_KEY,
+    PRODUCT_KEY,
+    RUN_KEY,
+    UPGRADE_CODE,
+    build_msi,
+)
 from tests.packaging.signing import throwaway_identity
 from tests.packaging.wine import WinePrefix, wine_prefix
 
@@ -130,6 +137,10 @@ def test_install_upgrade_and_uninstall_under_wine(wine: WinePrefix, msis: dict[s
     assert product["InstallDir"][1].rstrip("\\") == INSTALL_DIR
     run_value = (wine.reg_values("HKLM\\" + RUN_KEY) or {})["Waymark"]
     assert run_value == ("REG_SZ", f'"{INSTALL_DIR}\\waymark.exe" run')
+    source = wine.reg_values("HKLM\\" + EVENT_SOURCE_KEY) or {}
+    assert source["TypesSupported"] == ("REG_DWORD", "0x7"), source
+    assert source["EventMessageFile"][1].lower() == (
+        r"c:\windows\microsoft.net\framework64\v4.0.30319\eventlogmessages.dll")  # fmt: skip
     (link,) = shortcuts(wine)
     assert (
         "waymark.exe".encode("utf-16-le") in link.read_bytes()
