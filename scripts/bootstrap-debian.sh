@@ -4,8 +4,9 @@
 # libraries PySide6 loads, PostgreSQL for the server tests, Chromium for the
 # dashboard tests, GNOME Keyring for the device-secret test, and what builds and
 # checks the installers on Linux (wixl/msitools, Wine, osslsigncode, mingw-w64,
-# bsdtar, 7-Zip, cpio; shellcheck for actionlint). Runs only as
-# root on a Debian-like system; elsewhere it says what to install and returns
+# bsdtar, 7-Zip, cpio; shellcheck for actionlint; patchelf, binutils and
+# lintian for the deb; libsecret-tools for the admin guide's keyring wipe).
+# Runs only as root on a Debian-like system; elsewhere it says what to install and returns
 # success so that a developer machine still works.
 set -euo pipefail
 
@@ -17,7 +18,7 @@ PACKAGES=(
   libxrender1 libxi6 libxtst6 libglib2.0-0 fonts-dejavu-core fonts-noto-core
   postgresql chromium chromium-driver gnome-keyring desktop-file-utils
   msitools wixl wine wine64 osslsigncode gcc-mingw-w64-x86-64 libarchive-tools 7zip cpio
-  dash shellcheck
+  dash shellcheck lintian libsecret-tools patchelf binutils
 )
 
 missing=()
