@@ -30,7 +30,7 @@ if ! head -n1 "$HERE/deb/changelog" | grep -qF "waymark ($DEB_VERSION) "; then
   exit 2
 fi
 # The Python licence travels with the runtime the bundle carries (the PSF licence asks for it).
-PYTHON="${PYTHON:-$(command -v "$ROOT/.venv/bin/python" python3.11 python3 | head -n1)}"
+PYTHON="${PYTHON:-$(command -v "$ROOT/.venv/bin/python" python3.11 python3 | head -n1 || true)}"
 PYTHON_LICENSE="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"] + "/LICENSE.txt")')"
 test -f "$PYTHON_LICENSE" || { echo "build-deb: no Python licence at $PYTHON_LICENSE" >&2; exit 2; }
 

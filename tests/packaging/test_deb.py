@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import gzip
+import json
 import os
 import re
 import shutil
@@ -151,10 +152,28 @@ def test_the_deb_carries_docs_conffile_scripts_and_its_libc_dependency(deb: Path
             assert checked.returncode == 0, checked.stdout
 
 
-def test_the_copyright_file_is_dep5_and_names_every_bundled_library(
-    deb: Path, tmp_path: Path
-) -> None:
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path)], check=True, timeout=300)
+@pytest.fixture(scope="module")
+def unpacked(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package's files (dpkg-deb -x), read-only for the tests that look at them."""
+    root = tmp_path_factory.mktemp("unpacked")
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True, timeout=300)
+    return root
+
+
+def test_the_docs_in_usr_share_doc_are_the_repositorys(unpacked: Path) -> None:
+    doc = unpacked / "usr/share/doc/waymark"
+    for shipped, source in (("policy.example.json", LINUX / "policy.example.json"),
+                            ("admin-guide.md", ROOT / "docs/admin-guide.md"),
+                            ("privacy.md", ROOT / "docs/privacy.md"),
+                            ("replay-format.md", ROOT / "docs/replay-format.md")):  # fmt: skip
+        assert (doc / shipped).read_bytes() == source.read_bytes(), shipped
+    example = json.loads((doc / "policy.example.json").read_text())
+    assert example["enroll_token"] and example["publisher_keys"]
+    assert "teams-for-linux" in example["never_interrupt"]  # Linux app ids (WM_CLASS)
+
+
+def test_the_copyright_file_is_dep5_and_names_every_bundled_library(unpacked: Path) -> None:
+    tmp_path = unpacked
     text = (tmp_path / "usr/share/doc/waymark/copyright").read_text("utf-8")
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
     assert paragraphs[0].startswith(
