@@ -32,6 +32,7 @@ from typing import Protocol
 
 from agent.clock import Clock, SystemClock
 from agent.config.paths import data_dir as default_data_dir
+from agent.config.paths import write_atomic
 from agent.config.policy import Policy, read_policy
 from agent.config.settings import SettingsStore
 from agent.events import InputEvent, Start
@@ -46,6 +47,7 @@ from agent.rules.model import Pack
 from agent.rules.runtime import EngineRuntime
 from agent.rules.state import StateStore
 from agent.rules.watchlist import Watchlist
+from agent.storage import StoreUnavailable, load_json_object, private_dir
 from agent.sync.outbox import Outbox
 from agent.sync.packs import SyncedPacks, pinned_keys
 from agent.sync.telemetry import TelemetryGate
@@ -181,8 +183,7 @@ class AgentCore:
 
     def __init__(self, options: AgentOptions) -> None:
         self.options = options
-        self.data_dir = options.data_dir or default_data_dir()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = private_dir(options.data_dir or default_data_dir())
         self.settings = open_settings(self.data_dir, options.platform, options.policy)
         self.outbox = Outbox(self.data_dir / "outbox.db")
         self.state = StateStore(self.data_dir / "state.db")
@@ -209,6 +210,9 @@ class AgentCore:
         self._telemetry = TelemetryGate(self.settings, self.outbox, self._wake_sync)
         self.runtime.add_effect_listener(self._telemetry)
         self.runtime.add_tick(self.outbox.flush_if_due)
+        # Writes that failed (a full disk) are tried again from the tick, with back-off.
+        self.runtime.add_tick(self.state.retry)
+        self.runtime.add_tick(self.settings.retry_save)
         self.runtime.add_swap_listener(self._pack_swapped)
         self._sources: list[Source] = []
         self._script: Source | None = None
@@ -416,14 +420,26 @@ def _load_initial_pack(path: Path) -> Pack:
         raise SystemExit(f"waymark: cannot read the rule pack {path}: {exc}") from None
 
 
+def _check_device(doc: dict[str, object]) -> str | None:
+    value = doc.get("device")
+    return None if isinstance(value, str) and value else "no device id in it"
+
+
 def _device_id(data_dir: Path) -> str:
+    """This installation's local id (rollout buckets hang on it), kept in ``device.json``;
+    a corrupt file is set aside and a new id made."""
     path = data_dir / "device.json"
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))["device"]
-        if isinstance(value, str) and value:
-            return value
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+        doc = load_json_object(path, _check_device)
+    except StoreUnavailable as exc:
+        log.warning("%s; a new device id is used", exc)
+        doc = None
+    if doc is not None:
+        return str(doc["device"])
     device = f"local-{uuid.uuid4()}"
-    path.write_text(json.dumps({"device": device}), encoding="utf-8")
+    try:
+        write_atomic(path, json.dumps({"device": device}).encode("utf-8"))
+    except OSError as exc:
+        log.warning("cannot write %s (%s); the device id %s is used until the next start",
+                    path, exc, device)  # fmt: skip
     return device

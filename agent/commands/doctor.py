@@ -123,8 +123,10 @@ def _run(args: argparse.Namespace) -> int:
     if pack is not None:
         blocked += apps_missing_here(pack, os_name(sys.platform))
     sync = sync_readiness()
+    set_aside = local_files()
     if args.json:
         print(json.dumps({
+            "local_files": set_aside,
             "sync": sync,
             "platform": sys.platform,
             "session": session,
@@ -153,6 +155,7 @@ def _run(args: argparse.Namespace) -> int:
         for line in check_permissions().missing():
             print(f"  {line}")
     print(f"Sync: {sync['summary']}")
+    print_local_files(set_aside)
     if pack is None:
         print(f"Pack: {pack_path}: cannot load: {pack_error}")
         return 0
@@ -186,6 +189,28 @@ def _load(path: Path | None) -> tuple[Path, Pack | None, str]:
         return pack_path, load_pack(pack_path), ""
     except Exception as exc:  # a diagnosis reports a broken pack instead of failing
         return pack_path, None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def local_files(folder: Path | None = None) -> list[dict[str, object]]:
+    """Files of the data folder found corrupt and set aside at some start (agent/storage.py)."""
+    from agent.config.paths import data_dir
+    from agent.storage import set_aside_files
+
+    return [
+        {"file": f.original, "set_aside_as": str(f.path),
+         "at": f.when.isoformat(timespec="seconds"), "bytes": f.size}
+        for f in set_aside_files(folder or data_dir())
+    ]  # fmt: skip
+
+
+def print_local_files(found: list[dict[str, object]]) -> None:
+    if not found:
+        print("Local files: none was corrupt")
+        return
+    print(f"Local files: {len(found)} corrupt file(s) were set aside and started fresh "
+          "(agent.log says what was wrong; delete them once looked at):")  # fmt: skip
+    for f in found:
+        print(f"  {f['file']} at {f['at']}: {f['set_aside_as']} ({f['bytes']} bytes)")
 
 
 def sync_readiness() -> dict[str, str | None]:
