@@ -34,6 +34,7 @@ from agent.clock import Clock, SystemClock
 from agent.config.paths import data_dir as default_data_dir
 from agent.config.paths import write_atomic
 from agent.config.policy import Policy, read_policy
+from agent.config.policy_watch import PolicyWatcher
 from agent.config.settings import SettingsStore
 from agent.events import InputEvent, Start
 from agent.hooks.base import Emit, Source, SourceState
@@ -42,7 +43,7 @@ from agent.hooks.quiet_hours import QuietHoursSource
 from agent.rules.effects import Effect
 from agent.rules.engine import Engine
 from agent.rules.loader import PackError, load_pack
-from agent.rules.messages import ResetNever, SetNeverInterrupt, SetPause
+from agent.rules.messages import ResetNever, SetGroups, SetNeverInterrupt, SetPause
 from agent.rules.model import Pack
 from agent.rules.runtime import EngineRuntime
 from agent.rules.state import StateStore
@@ -218,6 +219,8 @@ class AgentCore:
         self._script: Source | None = None
         self._hookset: _Sources | None = None
         self._quiet_hours: QuietHoursSource | None = None
+        self._policy_watch: PolicyWatcher | None = None
+        self._started = False
         self.settings.subscribe(self._on_setting_changed)
         self._apply_pause_setting()
 
@@ -304,6 +307,7 @@ class AgentCore:
     def start(self) -> None:
         """Start the runtime, then the sources (sinks before sources), then sync."""
         self.runtime.start()
+        self._started = True
         self.emit(Start(self.clock.now()))
         every = self.options.watch_every
         quiet_hours = QuietHoursSource(
@@ -336,8 +340,21 @@ class AgentCore:
                 if not state.ok:
                     log.warning("source %s unavailable: %s", state.name, state.detail)
             self._hookset = hookset
+        if self.options.policy is None:  # policy read from the OS: follow its changes
+            self._policy_watch = PolicyWatcher(
+                self.settings.replace_policy,
+                current=self.settings.policy,
+                platform=self.options.platform,
+                interval=self.options.watch_every,
+            )
+            self._policy_watch.start()
         if self.options.sync and self.server_url:
             self._start_sync(self.server_url)
+
+    @property
+    def policy_problem(self) -> str:
+        """Why a changed policy could not be used ("" when the newest is in force)."""
+        return self._policy_watch.problem if self._policy_watch is not None else ""
 
     def _start_sync(self, url: str) -> None:
         try:
@@ -359,6 +376,10 @@ class AgentCore:
 
     def stop(self) -> None:
         """Sources first, sinks last; flushes the outbox. Idempotent."""
+        self._started = False
+        if self._policy_watch is not None:
+            self._policy_watch.stop()
+            self._policy_watch = None
         if self._hookset is not None:
             self._hookset.stop()
             self._hookset = None
@@ -392,6 +413,20 @@ class AgentCore:
             self.runtime.control(SetNeverInterrupt(tuple(self.settings.get("never_interrupt"))))
         elif key == "quiet_hours" and self._quiet_hours is not None:
             self._quiet_hours.recheck()
+        elif key == "groups":
+            self.runtime.control(SetGroups(tuple(self.settings.get("groups"))))
+        elif key in ("server_url", "enroll_token", "publisher_keys") and self._started:
+            self._restart_sync()
+
+    def _restart_sync(self) -> None:
+        """Policy changed where or how to sync: a new worker with the new settings."""
+        if self._sync is not None:
+            self._sync.stop(timeout=2.0)
+            self._sync = None
+        self.sync_error = None
+        if self.options.sync and self.server_url:
+            log.info("sync settings changed; syncing with %s", self.server_url)
+            self._start_sync(self.server_url)
 
     def _apply_pause_setting(self) -> None:
         if not self.settings.get("coaching_enabled"):

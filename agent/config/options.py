@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, Literal
 
 from agent.config.option_types import (
@@ -50,6 +51,8 @@ class Option:
     description: Mapping[str, str]
     page: Page
     user_editable: bool = True
+    #: Public MSI property that sets it at install time ("" = none); see installers/windows/msi.py.
+    installer_property: str = ""
 
 
 def _o(
@@ -63,6 +66,7 @@ def _o(
     page: Page,
     *,
     user_editable: bool = True,
+    installer_property: str = "",
 ) -> Option:
     return Option(
         key=key,
@@ -72,6 +76,7 @@ def _o(
         description={"en": desc_en, "it": desc_it},
         page=page,
         user_editable=user_editable,
+        installer_property=installer_property,
     )
 
 
@@ -193,7 +198,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "Server", "Server",
         "Waymark server address (https). Empty: no sync, coaching with the built-in pack.",
         "Indirizzo del server Waymark (https). Vuoto: nessuna sincronizzazione.",
-        "about", user_editable=False,
+        "about", user_editable=False, installer_property="SERVER_URL",
     ),
     _o(
         "enroll_token", Text(), "",
@@ -202,7 +207,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "once for its own device secret, kept in the OS keyring.",
         "Token di registrazione del tenant (wme_…); l'agente lo scambia una volta con il proprio "
         "segreto, conservato nel portachiavi del sistema.",
-        "policy", user_editable=False,
+        "policy", user_editable=False, installer_property="ENROLL_TOKEN",
     ),
     _o(
         "synced_folder", Text(), "",
@@ -218,7 +223,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "Organisation", "Organizzazione",
         "Name shown beside managed settings (\"Managed by …\").",
         "Nome mostrato accanto alle impostazioni gestite (\"Gestito da …\").",
-        "policy", user_editable=False,
+        "policy", user_editable=False, installer_property="ORGANISATION",
     ),
     _o(
         "groups", TextList(), [],
@@ -232,7 +237,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "Pinned publisher keys", "Chiavi dell'editore",
         "Ed25519 public keys (base64) that may sign rule packs; at most two for rotation.",
         "Chiavi pubbliche Ed25519 (base64) autorizzate a firmare i pacchetti; al massimo due.",
-        "policy", user_editable=False,
+        "policy", user_editable=False, installer_property="PUBLISHER_KEYS",
     ),
     _o(
         "retention_days", Int(), 30,
@@ -244,6 +249,11 @@ OPTIONS: Final[tuple[Option, ...]] = (
 )  # fmt: skip
 
 OPTIONS_BY_KEY: Final[Mapping[str, Option]] = {o.key: o for o in OPTIONS}
+
+#: The examples' publisher key: a real Ed25519 key in the form `openssl pkey -pubout`
+#: prints (its private half is bytes 0..31, so it signs nothing anyone should trust).
+EXAMPLE_PUBLISHER_KEY: Final = "MCowBQYDK2VwAyEAA6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
+EXAMPLE_ENROLL_TOKEN: Final = "wme_replace-with-the-token-of-waymark-server-token-enroll"
 
 
 def coerce(option: Option, value: Any) -> Any:
@@ -270,11 +280,20 @@ def admin_guide_markdown() -> str:
         "",
         "| OS | location |",
         "|---|---|",
-        "| Windows | `HKLM\\SOFTWARE\\Policies\\Waymark\\Agent`, then "
-        "`HKCU\\SOFTWARE\\Policies\\Waymark\\Agent` (Group Policy) |",
+        "| Windows | Group Policy: `HKLM\\SOFTWARE\\Policies\\Waymark\\Agent`, then "
+        "`HKCU\\SOFTWARE\\Policies\\Waymark\\Agent`; then the installer's key "
+        "`HKLM\\SOFTWARE\\Waymark\\Agent` (the MSI's properties) |",
         "| macOS | managed preferences domain `org.waymark.agent` (MDM configuration profile) |",
         "| Linux | `/etc/waymark/policy.json` (a JSON object; `WAYMARK_POLICY_FILE` "
         "overrides the path) |",
+        "",
+        "A key set in several places takes the first of that list: Group Policy",
+        "overrides what the installer was given, and both override the person's",
+        "settings. Policy changes take effect within a few seconds, without a",
+        "restart (a watch on the policy file, `RegNotifyChangeKeyValue` on the",
+        "registry keys, a re-read of the managed preferences on macOS); a policy",
+        "file that becomes invalid keeps the last good policy in force and says",
+        "why in the agent log.",
         "",
         "Registry types: booleans and numbers are `REG_DWORD`, lists `REG_MULTI_SZ`,",
         "text `REG_SZ`. A value of the wrong type is ignored with one warning in the",
@@ -294,6 +313,25 @@ def admin_guide_markdown() -> str:
             f"{editable} | "
             f"{o.description['en']} |"
         )
+    lines += [
+        "",
+        "## Installer properties (Windows MSI)",
+        "",
+        "`msiexec /i waymark-<version>-x64.msi /qn NAME=value …` writes each property given",
+        "to `HKLM\\SOFTWARE\\Waymark\\Agent`, under the key's name, as REG_SZ (a list as",
+        "values separated by `;`). A property not given writes nothing. An upgrade without",
+        "the properties keeps the values given before; an upgrade with one replaces that one.",
+        "The agent reads Group Policy first, then this installer key, then the person's",
+        "settings. Uninstalling removes the key.",
+        "",
+        "| property | key | meaning |",
+        "|---|---|---|",
+        *(
+            f"| `{o.installer_property}` | `{o.key}` | {o.description['en']} |"
+            for o in OPTIONS
+            if o.installer_property
+        ),
+    ]
     lines += [
         "",
         "## Connecting agents to a server",
@@ -330,16 +368,18 @@ def admin_guide_markdown() -> str:
         '  "organisation": "Example Corp",',
         '  "telemetry_mode": "opt-in",',
         '  "server_url": "https://waymark.example.com",',
-        '  "enroll_token": "wme_…",',
-        '  "publisher_keys": ["MCowBQYDK2VwAyEA…"],',
+        f'  "enroll_token": "{EXAMPLE_ENROLL_TOKEN}",',
+        f'  "publisher_keys": ["{EXAMPLE_PUBLISHER_KEY}"],',
         '  "groups": ["sales"],',
-        '  "never_interrupt": ["zoom.us", "ms-teams.exe"],',
+        '  "never_interrupt": ["zoom", "teams-for-linux", "libreoffice-impress"],',
         '  "allow_quit": false',
         "}",
         "```",
         "",
     ]
-    return "\n".join(lines)
+    # The deployment walk-through is prose: kept as markdown next to this file.
+    deployment = Path(__file__).with_name("admin_guide_deployment.md")
+    return "\n".join(lines) + "\n" + deployment.read_text(encoding="utf-8")
 
 
 if __name__ == "__main__":

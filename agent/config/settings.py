@@ -122,6 +122,20 @@ class SettingsStore:
         for callback in subscribers:
             callback(key)
 
+    def replace_policy(self, policy: Policy) -> list[str]:
+        """Apply a new managed policy now; returns (and announces) the keys whose value changed."""
+        with self._lock:
+            before = {o.key: (self.get(o.key), self.is_managed(o.key)) for o in OPTIONS}
+            self._policy = policy
+            changed = [
+                o.key for o in OPTIONS if (self.get(o.key), self.is_managed(o.key)) != before[o.key]
+            ]
+            subscribers = list(self._subscribers)
+        for key in changed:
+            for callback in subscribers:
+                callback(key)
+        return changed
+
     def subscribe(self, callback: Callable[[str], None]) -> None:
         """Call ``callback(key)`` after every change (on the thread that changed it)."""
         with self._lock:

@@ -116,20 +116,29 @@ def public_key_text(public_key: Ed25519PublicKey) -> str:
 
 
 def load_public_key(text: str | bytes) -> Ed25519PublicKey:
-    """Read a public key written as base64 of the raw 32 bytes, or as PEM."""
+    """Read an Ed25519 public key in any of the forms people copy around.
+
+    Base64 of the raw 32 bytes (what ``waymark pack keygen`` prints), base64 of
+    the DER SubjectPublicKeyInfo (the ``MCowBQYDK2VwAyEA…`` line inside what
+    ``openssl pkey -pubout`` prints), or that whole PEM block.
+    """
     data = text.encode("ascii", "replace") if isinstance(text, str) else text
     data = data.strip()
     try:
         if data.startswith(b"-----BEGIN"):
             key = serialization.load_pem_public_key(data)
-            if not isinstance(key, Ed25519PublicKey):
-                raise ValueError("not an Ed25519 public key")
-            return key
-        raw = base64.b64decode(data, validate=True)
-        return Ed25519PublicKey.from_public_bytes(raw)
+        else:
+            raw = base64.b64decode(data, validate=True)
+            if len(raw) == 32:
+                return Ed25519PublicKey.from_public_bytes(raw)
+            key = serialization.load_der_public_key(raw)
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("not an Ed25519 public key")
+        return key
     except (ValueError, binascii.Error, TypeError) as exc:
         raise ValueError(
-            "not an Ed25519 public key: expected one line of base64 (32 bytes) or a PEM block"
+            "not an Ed25519 public key: expected one line of base64 (the 32-byte key, or the "
+            "MCowBQYDK2VwAyEA… form openssl prints) or a PEM block"
         ) from exc
 
 

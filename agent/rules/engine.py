@@ -208,16 +208,22 @@ class _RuleRun:
         self.max_per_day = limits.max_per_day
         self.max_total = limits.max_total
         self.stop_after = limits.stop_after_adopted
-        self.audience_reason: str | None = None
-        aud = rule.audience
-        if aud is not None:
-            b = bucket(device, rule.id)
-            outside = aud.groups is not None and not groups.intersection(aud.groups)
-            if outside or b >= aud.rollout:
-                self.audience_reason = "audience"
-            elif b >= aud.rollout - aud.holdout:
-                self.audience_reason = "holdout"
+        self.audience_reason = _audience_reason(rule, device, groups)
         self.state = RuleState()
+
+
+def _audience_reason(rule: Rule, device: str, groups: frozenset[str]) -> str | None:
+    """``audience`` or ``holdout`` when this device must not see the rule, else None."""
+    aud = rule.audience
+    if aud is None:
+        return None
+    b = bucket(device, rule.id)
+    outside = aud.groups is not None and not groups.intersection(aud.groups)
+    if outside or b >= aud.rollout:
+        return "audience"
+    if b >= aud.rollout - aud.holdout:
+        return "holdout"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +354,12 @@ class Engine:
     def pause(self, until: float | None) -> None:
         """Pause matching until POSIX time ``until`` (``inf``: until resumed); None resumes."""
         self._paused_until = until
+
+    def set_groups(self, groups: Sequence[str]) -> None:
+        """This device's audience groups changed (policy): rules re-check their audience."""
+        self.groups = frozenset(groups)
+        for run in self._runs:
+            run.audience_reason = _audience_reason(run.rule, self.device, self.groups)
 
     def set_never_interrupt(self, apps: Collection[str]) -> None:
         """Apps (OS identifiers or logical names) during which no toast is shown."""

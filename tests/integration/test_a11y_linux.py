@@ -73,16 +73,6 @@ class Desk:
                 if isinstance(effect, Record) and effect.kind == "shown" and effect.rule:
                     self.shown.append(effect.rule)
 
-    def activate(self, app: QtTestApp) -> None:
-        server = self.session.xserver
-        wid = wait_for(lambda: xdotool(server, "search", "--name", app.title, check=False), 10,
-                       f"the window {app.title!r}").split()[0]  # fmt: skip
-        xdotool(server, "windowactivate", "--sync", wid)
-
-    def click(self, app: QtTestApp, widget: str) -> None:
-        x, y = app.where(widget)
-        xdotool(self.session.xserver, "mousemove", "--sync", str(x), str(y), "click", "1")
-
 
 @pytest.fixture
 def desk(xserver: XServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
@@ -109,50 +99,50 @@ def desk(xserver: XServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
 
 
 def test_pressing_attach_file_with_the_keyboard_fires_the_rule(desk: Desk) -> None:
-    desk.activate(desk.mail)  # Attach File is the first control: it has focus
+    desk.mail.activate()  # Attach File is the first control: it has focus
     wait_for(lambda: desk.source.signals > 0, 10, "accessibility signals from the app")
     xdotool(desk.session.xserver, "key", "space")
     wait_for(lambda: "attach-link" in desk.feed(), 10, "the attach rule")
 
 
 def test_clicking_attach_file_with_the_mouse_fires_the_rule(desk: Desk) -> None:
-    desk.activate(desk.mail)
-    desk.click(desk.mail, "subject")  # focus elsewhere first: the click must move it
-    desk.click(desk.mail, "attach")
+    desk.mail.activate()
+    desk.mail.click("subject")  # focus elsewhere first: the click must move it
+    desk.mail.click("attach")
     wait_for(lambda: "attach-link" in desk.feed(), 10, "the attach rule from a click")
 
 
 def test_other_buttons_and_a_focus_alone_do_not_fire(desk: Desk) -> None:
-    desk.activate(desk.mail)
-    desk.click(desk.mail, "send")
+    desk.mail.activate()
+    desk.mail.click("send")
     xdotool(desk.session.xserver, "key", "Return")
     server = desk.session.xserver
     xdotool(server, "key", "shift+Tab")  # focus moves back over Save As and the field
     wait_for(lambda: desk.source.signals >= 3, 10, "focus signals")
     desk.feed()
     # A marker event proves the queue was drained after everything above.
-    desk.click(desk.mail, "attach")
+    desk.mail.click("attach")
     wait_for(lambda: "attach-link" in desk.feed(), 10, "the attach rule")
     assert desk.shown == ["attach-link"]
 
 
 def test_a_save_as_dialog_fires_the_window_open_rule(desk: Desk) -> None:
-    desk.activate(desk.mail)
-    desk.click(desk.mail, "save_as")
+    desk.mail.activate()
+    desk.mail.click("save_as")
     wait_for(lambda: "save-to-synced" in desk.feed(), 10, "the save-as rule")
 
 
 def test_an_app_no_rule_names_is_never_read(desk: Desk) -> None:
     other = desk.session.app("otherapp", "Other - Notes")
-    desk.activate(other)
+    other.activate()
     reads_before = desk.source.app_reads
     dropped_before = desk.source.dropped
     server = desk.session.xserver
     for _ in range(3):
         xdotool(server, "key", "Tab")
     xdotool(server, "key", "space")
-    desk.click(other, "attach")
-    desk.click(other, "save_as")
+    other.click("attach")
+    other.click("save_as")
     wait_for(lambda: desk.source.dropped >= dropped_before + 4, 10, "the other app's signals")
     assert desk.source.app_reads == reads_before
     assert desk.feed() == []
@@ -160,10 +150,10 @@ def test_an_app_no_rule_names_is_never_read(desk: Desk) -> None:
 
 def test_names_of_text_fields_are_not_read_and_never_leave_the_source(desk: Desk) -> None:
     canary = "Quokka-canary-9931"
-    desk.activate(desk.mail)
-    desk.click(desk.mail, "subject")
+    desk.mail.activate()
+    desk.mail.click("subject")
     xdotool(desk.session.xserver, "type", "--delay", "5", canary)
-    desk.click(desk.mail, "attach")
+    desk.mail.click("attach")
     wait_for(lambda: "attach-link" in desk.feed(), 10, "the attach rule")
     assert desk.source.names_read["edit"] == 0  # no rule asks for edit fields
     assert desk.source.names_read["button"] >= 1
@@ -186,7 +176,7 @@ def test_signal_and_role_decoding() -> None:
 
 
 def test_elements_carry_selector_ids_not_names(desk: Desk) -> None:
-    desk.activate(desk.mail)
+    desk.mail.activate()
     xdotool(desk.session.xserver, "key", "space")
     event = wait_for(lambda: _first_element(desk), 10, "an element event")
     assert event.app == "mailapp" and event.on == "invoke" and event.role == "button"

@@ -186,3 +186,50 @@ def test_policy_templates_are_generated_from_the_options() -> None:
         ).warnings
         == ()
     )
+
+
+def test_windows_policy_layers_group_policy_over_the_installer_key() -> None:
+    from agent.config.policy import WINDOWS_KEYS, merge_layers
+
+    assert WINDOWS_KEYS[0][1] == r"SOFTWARE\Waymark\Agent"  # lowest first
+    installer = {"server_url": "https://from-msi.example", "organisation": "Acme", "Version": "1"}
+    gpo_user = {"organisation": "Acme Sales"}
+    gpo_machine = {"server_url": "https://from-gpo.example"}
+    merged, source = merge_layers(
+        [
+            (r"HKLM\SOFTWARE\Waymark\Agent", installer),
+            (r"HKCU\SOFTWARE\Policies\Waymark\Agent", gpo_user),
+            (r"HKLM\SOFTWARE\Policies\Waymark\Agent", gpo_machine),
+        ]
+    )
+    assert merged == {"server_url": "https://from-gpo.example", "organisation": "Acme Sales"}
+    assert source.startswith(r"HKLM\SOFTWARE\Waymark\Agent + ")
+    assert merge_layers([("empty", {"Version": "2"})]) == ({}, "")
+
+
+def test_a_new_policy_announces_exactly_the_keys_it_changes(tmp_path: Path) -> None:
+    store = SettingsStore.open(tmp_path, Policy({"never_interrupt": ["zoom"]}))
+    store.set("quiet_hours", "12:00-13:00")
+    heard: list[str] = []
+    store.subscribe(heard.append)
+    changed = store.replace_policy(
+        Policy({"never_interrupt": ["zoom"], "quiet_hours": "12:00-13:00"})
+    )
+    assert changed == ["quiet_hours"] == heard  # same value, but now managed
+    assert store.is_managed("quiet_hours")
+    assert store.replace_policy(Policy({})) == ["quiet_hours", "never_interrupt"]
+
+
+def test_the_admin_guide_example_policy_works_as_written(tmp_path: Path) -> None:
+    from agent.sync.packs import pinned_keys
+
+    guide = (ROOT / "docs" / "admin-guide.md").read_text(encoding="utf-8")
+    block = guide.split("## Example: /etc/waymark/policy.json", 1)[1]
+    example = json.loads(block.split("```json", 1)[1].split("```", 1)[0])
+    policy = decode_policy(example, "admin-guide.md")
+    assert policy.warnings == ()
+    assert policy.values == example
+    assert len(pinned_keys(policy.values["publisher_keys"])) == 1  # the openssl (SPKI) form
+    shipped = json.loads((ROOT / "installers/linux/policy.example.json").read_text("utf-8"))
+    assert decode_policy(shipped, "policy.example.json").warnings == ()
+    assert len(pinned_keys(shipped["publisher_keys"])) == 1

@@ -334,3 +334,22 @@ def test_a_404_from_a_proxy_keeps_every_record(tmp_path: Path) -> None:
         worker.run_once()
     assert failed.value.status == 404 and box.count_pending() == 1
     box.close()
+
+
+def test_publisher_keys_are_read_in_every_form_people_copy() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from agent.rules.bundle import load_public_key, public_key_text
+
+    public = Ed25519PrivateKey.generate().public_key()
+    raw = public_key_text(public)
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    spki = "".join(pem.strip().splitlines()[1:-1])  # the line openssl prints between BEGIN/END
+    assert spki.startswith("MCowBQYDK2VwAyEA")
+    for form in (raw, pem, spki):
+        assert public_key_text(load_public_key(form)) == raw
+    with pytest.raises(ValueError, match="MCowBQYDK2VwAyEA"):
+        load_public_key("MCowBQYDK2Vw")  # truncated
