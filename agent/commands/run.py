@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         script=args.script,
         data_dir=args.data_dir,
         hooks=not args.no_hooks and has_display(),
+        # On a desktop a tip counts as shown only once it is on screen (the UI confirms it).
+        confirm_shows=not headless,
     )
     core = AgentCore(options)
     start = core.clock.now()
@@ -100,10 +102,15 @@ def run(args: argparse.Namespace) -> int:
         return _run_headless(core)
     from agent.ui.desktop import run_desktop
 
-    core.start()
     try:
+        # The UI connects its listeners first, then starts the core: the first
+        # event (``start``) already finds someone to show its tip.
         return run_desktop(
-            core, show_settings=args.settings, now=core.clock.now, image_root=core.pack_dir
+            core,
+            start=core.start,
+            show_settings=args.settings,
+            now=core.clock.now,
+            image_root=core.pack_dir,
         )
     finally:
         core.stop()

@@ -9,15 +9,17 @@ committed guide drifts).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from agent.config.option_types import (
+    AppList,
     Bool,
     Choice,
     Float,
     Int,
+    LanguageTag,
     OptionType,
     Text,
     TextList,
@@ -27,13 +29,24 @@ from agent.config.option_types import (
 __all__ = [
     "OPTIONS",
     "OPTIONS_BY_KEY",
+    "LockedWhen",
     "Option",
     "Page",
     "admin_guide_markdown",
     "coerce",
 ]
 
-Page = Literal["coaching", "language", "privacy", "about", "policy"]
+Page = Literal["coaching", "privacy", "about", "policy"]
+
+
+@dataclass(frozen=True, slots=True)
+class LockedWhen:
+    """The option is the organisation's, not the person's, while ``key`` is ``value``;
+    the settings window then shows ``shown`` (per language) instead of the value."""
+
+    key: str
+    value: Any
+    shown: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +55,9 @@ class Option:
 
     ``user_editable`` False means only policy (or the agent itself) sets it;
     ``page`` tells the settings window where to show it ("policy" = not shown).
+    ``policy_refuses`` maps values that policy may not set to the reason (the
+    value is ignored with a warning); ``locked_when`` makes the option the
+    organisation's while another setting has a value.
     """
 
     key: str
@@ -51,6 +67,8 @@ class Option:
     description: Mapping[str, str]
     page: Page
     user_editable: bool = True
+    policy_refuses: Mapping[Any, str] = field(default_factory=dict)
+    locked_when: tuple[LockedWhen, ...] = ()
     #: Public MSI property that sets it at install time ("" = none); see installers/windows/msi.py.
     installer_property: str = ""
 
@@ -66,6 +84,8 @@ def _o(
     page: Page,
     *,
     user_editable: bool = True,
+    policy_refuses: Mapping[Any, str] | None = None,
+    locked_when: tuple[LockedWhen, ...] = (),
     installer_property: str = "",
 ) -> Option:
     return Option(
@@ -76,8 +96,24 @@ def _o(
         description={"en": desc_en, "it": desc_it},
         page=page,
         user_editable=user_editable,
+        policy_refuses=policy_refuses or {},
+        locked_when=locked_when,
         installer_property=installer_property,
     )
+
+
+_CONSENT_REFUSED: Final = (
+    "consent is the person's to give: a policy may only set declined (use telemetry_mode: "
+    "org-notice to collect statistics after informing employees)"
+)
+_CONSENT_IS_THE_ORGANISATIONS: Final = LockedWhen(
+    "telemetry_mode",
+    "org-notice",
+    {
+        "en": "Shared: your organisation decided (organisation notice)",
+        "it": "Condivise: lo ha deciso la tua organizzazione (avviso)",
+    },
+)
 
 
 OPTIONS: Final[tuple[Option, ...]] = (
@@ -110,11 +146,14 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "coaching",
     ),
     _o(
-        "never_interrupt", TextList(), [],
+        "never_interrupt", AppList(), [],
         "Never interrupt these apps", "Non interrompere mai queste app",
-        "App identifiers (exe name, bundle id or WM_CLASS) during which no tip appears.",
-        "Identificativi di app (nome exe, bundle id o WM_CLASS) durante le quali non appare "
-        "alcun suggerimento.",
+        "No tip appears while one of these apps is in front. Policy gives OS identifiers "
+        "(exe name, bundle id or WM_CLASS) or the pack's app names; the settings window "
+        "offers the apps running or recently in front.",
+        "Nessun suggerimento mentre una di queste app è in primo piano. La policy indica "
+        "identificativi del sistema (nome exe, bundle id o WM_CLASS) o i nomi di app del "
+        "pacchetto; la finestra delle impostazioni propone le app aperte di recente.",
         "coaching",
     ),
     _o(
@@ -134,19 +173,13 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "coaching",
     ),
     _o(
-        "language",
-        Choice(
-            ("system", "en", "it"),
-            {
-                "system": {"en": "As the system", "it": "Come il sistema"},
-                "en": {"en": "English", "it": "Inglese"},
-                "it": {"en": "Italian", "it": "Italiano"},
-            },
-        ), "system",
+        "language", LanguageTag(), "system",
         "Language", "Lingua",
-        "Language of tips and of Waymark itself.",
-        "Lingua dei suggerimenti e di Waymark.",
-        "language",
+        "Language of the tips (any language the coaching pack has: de-CH falls back to de, "
+        "then to the pack's default) and of Waymark itself (English or Italian).",
+        "Lingua dei suggerimenti (qualsiasi lingua del pacchetto: de-CH ripiega su de, poi "
+        "sulla lingua predefinita del pacchetto) e di Waymark (inglese o italiano).",
+        "coaching",
     ),
     _o(
         "consent",
@@ -160,12 +193,21 @@ OPTIONS: Final[tuple[Option, ...]] = (
                     "it": "No, tieni su questo computer",
                 },
             },
+            policy_choices=("declined",),
         ), "unknown",
         "Share usage statistics", "Condividi statistiche d'uso",
-        "Whether you agreed to send tip statistics (never typed text) to your organisation.",
+        "Whether you agreed to send tip statistics (never typed text) to your organisation. "
+        "Policy may set only `declined` (no statistics from anyone); a policy `granted` or "
+        "`unknown` is ignored with a warning, because consent is the person's to give — use "
+        "`telemetry_mode: org-notice` to collect after informing employees. In org-notice "
+        "mode the choice is shown locked, as the organisation's.",
         "Se hai accettato di inviare statistiche sui suggerimenti (mai testo digitato) alla "
-        "tua organizzazione.",
+        "tua organizzazione. La policy può impostare solo `declined`; `granted` o `unknown` "
+        "sono ignorati: il consenso lo dà la persona (per raccogliere dopo aver informato "
+        "i dipendenti: `telemetry_mode: org-notice`).",
         "privacy",
+        policy_refuses={"granted": _CONSENT_REFUSED, "unknown": _CONSENT_REFUSED},
+        locked_when=(_CONSENT_IS_THE_ORGANISATIONS,),
     ),
     _o(
         "telemetry_mode",
@@ -315,6 +357,17 @@ def admin_guide_markdown() -> str:
         )
     lines += [
         "",
+        "## Consent is the person's",
+        "",
+        "In `telemetry_mode: opt-in` nothing is sent until the person agrees on the",
+        "first-run page. A policy cannot agree for them: `consent: granted` (or",
+        "`unknown`) from policy is ignored, with a warning in the log and in",
+        "`waymark doctor`, which then exits 1. A policy may set `consent: declined` to",
+        "keep statistics off for everyone. To collect statistics without asking, inform",
+        "the employees and set `telemetry_mode: org-notice`: the first-run page is then",
+        "a notice, and the settings window shows sharing locked as the organisation's",
+        "decision, next to what the person can still do (pause, see every record).",
+        "",
         "## Installer properties (Windows MSI)",
         "",
         "`msiexec /i waymark-<version>-x64.msi /qn NAME=value …` writes each property given",
@@ -350,6 +403,13 @@ def admin_guide_markdown() -> str:
         "- `publisher_keys`: the public key(s) from `waymark pack keygen`. A pack from",
         "  the server runs only if one of these keys signed it, its version is higher",
         "  than any version this device trusted before, and it has not expired.",
+        "",
+        "The keyring entry is per server, tenant enrollment (a fingerprint of",
+        "`enroll_token`, never the token) and data folder, so two data folders of one",
+        "user account are two devices. A new `enroll_token` (another tenant) enrolls",
+        "again; removing `enroll_token` after the rollout keeps the device. An entry an",
+        "older agent kept under the server address alone is moved to the data folder",
+        "that uses it first. `waymark doctor` shows the device of its data folder.",
         "",
         "Every minute the agent sends the statistics waiting in its outbox (batches of",
         "500, gzip; only with the person's consent or under `telemetry_mode:",

@@ -50,11 +50,17 @@ LINUX_POLICY_FILE: Final = "/etc/waymark/policy.json"
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """Validated managed settings and where they came from."""
+    """Validated managed settings and where they came from.
+
+    ``ignored`` lists each key that was given but not applied, with why
+    (unknown key, a value of the wrong type, a value policy may not set);
+    ``warnings`` are the same as sentences, plus problems reading the source.
+    """
 
     values: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
     warnings: tuple[str, ...] = ()
+    ignored: tuple[tuple[str, str], ...] = ()
     #: Why the policy source exists but could not be read as a whole ("" when it could).
     unreadable: str = ""
 
@@ -68,16 +74,27 @@ def decode_policy(raw: Mapping[str, Any], source: str) -> Policy:
     """Validate raw policy values; unknown keys and bad values become warnings."""
     values: dict[str, Any] = {}
     warnings: list[str] = []
+    ignored: list[tuple[str, str]] = []
     for key, value in raw.items():
         option = OPTIONS_BY_KEY.get(key)
         if option is None:
             warnings.append(f"{source}: unknown policy key {key!r} ignored")
+            ignored.append((key, "unknown key"))
             continue
         try:
-            values[key] = coerce(option, value)
+            coerced = coerce(option, value)
         except ValueError as exc:
             warnings.append(f"{source}: {exc}; the value is ignored")
-    return Policy(values=values, source=source, warnings=tuple(warnings))
+            ignored.append((key, str(exc).removeprefix(f"{key}: ")))
+            continue
+        refused = option.policy_refuses.get(coerced) if isinstance(coerced, str) else None
+        if refused is not None:
+            warnings.append(f"{source}: {key}: {coerced} cannot be set by policy: {refused}; "
+                            "the value is ignored")  # fmt: skip
+            ignored.append((key, f"{coerced} cannot be set by policy: {refused}"))
+            continue
+        values[key] = coerced
+    return Policy(values=values, source=source, warnings=tuple(warnings), ignored=tuple(ignored))
 
 
 def decode_registry_values(entries: Iterable[tuple[str, object, int]]) -> dict[str, Any]:
@@ -213,5 +230,6 @@ def read_policy(platform: str = sys.platform, *, quiet: bool = False) -> Policy:
         values=policy.values,
         source=source,
         warnings=warnings,
+        ignored=policy.ignored,
         unreadable=extra[0] if extra and not source else "",
     )

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent.config.options import OPTIONS, OPTIONS_BY_KEY, Option, coerce
+from agent.config.options import OPTIONS, OPTIONS_BY_KEY, LockedWhen, Option, coerce
 from agent.config.paths import write_atomic
 from agent.config.policy import Policy
 from agent.storage import Backoff, StoreUnavailable, load_json_object
@@ -70,8 +70,17 @@ class SettingsStore:
         return list(default) if isinstance(default, list) else default
 
     def is_managed(self, key: str) -> bool:
+        """True when the organisation decides ``key``: policy sets it, or another
+        setting makes it the organisation's (``consent`` in org-notice mode)."""
         self._option(key)
-        return key in self._policy.values
+        return key in self._policy.values or self.locked_by(key) is not None
+
+    def locked_by(self, key: str) -> LockedWhen | None:
+        """The rule that makes ``key`` the organisation's right now, if any."""
+        for rule in self._option(key).locked_when:
+            if self.get(rule.key) == rule.value:
+                return rule
+        return None
 
     @property
     def organisation(self) -> str | None:

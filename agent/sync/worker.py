@@ -140,6 +140,8 @@ class SyncWorker:
         self.last_error: str | None = None
         self.sent = 0
         self.pack: str | None = None
+        #: Why the last bundle from the server was refused (None: none was, so far).
+        self.pack_refused: str | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -264,6 +266,7 @@ class SyncWorker:
             log.error("the server's pack was refused (%s): %s; keeping the running pack",
                       exc.reason, exc)  # fmt: skip
             self.last_error = f"pack refused: {exc}"
+            self.pack_refused = str(exc)
             self._packs.remember_etag(answer.etag)  # not downloaded again until it changes
             return
         try:

@@ -33,6 +33,7 @@ from agent.events import Chord, Focus
 from agent.rules.bundle import make_bundle, public_key_text
 from agent.rules.effects import Effect, ShowToast
 from agent.rules.engine import decisions_of
+from agent.sync.credentials import ENROLLMENT_FILE, NO_ENROLLMENT, folder_credentials
 from agent.sync.packs import SyncedPacks, pinned_keys
 from devtools.waiting import free_port
 from tests.fakes import MemoryCredentials
@@ -184,6 +185,7 @@ WRONG_INSIDE = {
     "state.json": '{"etag": 7, "trusted": ["test-pack"]}',
     "bundle.json": '{"waymark_bundle": 1, "key_id": 1, "manifest": [], "signature": null}',
     "pack.yaml": "- a list\n- not a pack\n",
+    "enrollment.json": '{"https://waymark.example.com": 5}',
 }
 
 
@@ -273,6 +275,26 @@ def test_a_corrupt_file_is_set_aside_and_coaching_goes_on(
     log_fail.records.clear()
     assert decisions_of(coach(data))
     assert _warnings_about(log_fail, path.name) == []
+
+
+@pytest.mark.parametrize("corrupt", JSON, ids=[k.__name__ for k in JSON])
+@pytest.mark.allow_log("is corrupt")
+def test_a_corrupt_enrollment_record_is_set_aside(
+    corrupt: Corruption, tmp_path: Path, log_fail: LogFailHandler
+) -> None:
+    """sync/enrollment.json (which enrollment a folder's keyring entry belongs to) is read
+    when policy has no enroll_token: the keyring entry is then looked up as not enrolled."""
+    path = tmp_path / "sync" / ENROLLMENT_FILE
+    path.parent.mkdir()
+    path.write_text('{"https://waymark.example.com": "enrollment-1"}', encoding="utf-8")
+    corrupt(path)
+    creds = folder_credentials("https://waymark.example.com", "", tmp_path, "local-1")
+    assert creds.enrollment == NO_ENROLLMENT
+    aside = list(path.parent.glob(f"{ENROLLMENT_FILE}.corrupt-*"))
+    if corrupt is wrong_inside:  # an object after all: the entries of the wrong type are skipped
+        assert aside == []
+        return
+    assert len(aside) == 1 and len(_warnings_about(log_fail, ENROLLMENT_FILE)) == 1
 
 
 @pytest.mark.allow_log("is corrupt")

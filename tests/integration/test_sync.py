@@ -404,3 +404,38 @@ def test_waymark_sync_runs_one_round_and_says_what_happened(
     for path in data_dir.rglob("*"):
         if path.is_file():
             assert b"wmd_" not in path.read_bytes(), path
+
+
+def test_waymark_sync_exits_1_when_it_refuses_the_pack_cannot_enroll_or_cannot_send(
+    backend: Backend, data_dir: Path, tmp_path: Path
+) -> None:
+    rogue = Ed25519PrivateKey.generate()
+    backend.store.add_publisher_key(backend.tenant, public_key_text(rogue.public_key()))
+    policy_file = tmp_path / "policy.json"
+    with running_server(backend.store, ServerSettings(rate_per_second=100)) as srv:
+        published = httpx.post(
+            srv.url + "/v1/admin/bundles",
+            content=backend.bundle(9, key=rogue),
+            headers={"Authorization": f"Bearer {backend.publisher_token}"},
+        )
+        assert published.status_code == 201, published.text
+        policy_file.write_text(json.dumps(dict(policy(backend, srv.url).values)))
+        code, report, err = _waymark_sync(data_dir, policy_file, "tests.fakes.MemoryKeyring")
+        assert code == 1, err
+        assert report["pack"] is None and "not pinned here" in str(report["pack_refused"])
+        assert not (data_dir / "sync" / "pack.yaml").exists()
+        # A token the server does not know: cannot enroll.
+        bad = dict(policy(backend, srv.url).values, enroll_token="wme_not-a-token")
+        policy_file.write_text(json.dumps(bad))
+        code, report, err = _waymark_sync(tmp_path / "other", policy_file,
+                                          "tests.fakes.MemoryKeyring")  # fmt: skip
+        assert code == 1 and report["device_id"] is None and report["error"], err
+    # The server is gone: the waiting statistics cannot be sent.
+    box = Outbox(data_dir / "outbox.db")
+    box.append(Record(time.time(), "shown", "test-pack", 1, rule="paste-plain"))
+    box.close()
+    policy_file.write_text(
+        json.dumps(dict(policy(backend, f"http://127.0.0.1:{free_port()}").values))
+    )
+    code, report, err = _waymark_sync(data_dir, policy_file, "tests.fakes.MemoryKeyring")
+    assert code == 1 and report["pending"] == 1 and report["error"], err

@@ -115,6 +115,51 @@ def test_bad_policy_values_become_warnings_and_others_still_apply() -> None:
     assert any("unknown policy key 'colour'" in w for w in pol.warnings)
 
 
+def test_policy_may_set_any_language_a_pack_may_have() -> None:
+    pol = decode_policy({"language": "de_CH"}, "policy.json")
+    assert pol.values == {"language": "de-CH"} and pol.ignored == ()
+
+
+@pytest.mark.parametrize("value", ["granted", "unknown"])
+def test_policy_cannot_give_the_persons_consent(value: str, tmp_path: Path) -> None:
+    pol = decode_policy({"consent": value, "telemetry_mode": "opt-in"}, "policy.json")
+    assert "consent" not in pol.values
+    assert pol.ignored == (
+        ("consent", f"{value} cannot be set by policy: consent is the person's to give: a "
+         "policy may only set declined (use telemetry_mode: org-notice to collect "
+         "statistics after informing employees)"),
+    )  # fmt: skip
+    assert any("consent" in w and "ignored" in w for w in pol.warnings)
+    store = SettingsStore.open(tmp_path, pol)
+    assert store.get("consent") == "unknown" and not store.is_managed("consent")
+    assert not store.telemetry_enabled  # nothing is sent until the person says yes
+
+
+def test_policy_templates_offer_only_the_consent_values_policy_may_set() -> None:
+    option = OPTIONS_BY_KEY["consent"]
+    offered = set(getattr(option.type, "policy_choices", ()))
+    assert offered == set(option.type.choices) - set(option.policy_refuses) == {"declined"}
+    assert "granted" not in option.type.admx_elements("consent")
+
+
+def test_policy_may_turn_statistics_off_for_everyone(tmp_path: Path) -> None:
+    store = SettingsStore.open(tmp_path, decode_policy({"consent": "declined"}, "p"))
+    assert store.get("consent") == "declined" and store.is_managed("consent")
+    with pytest.raises(ManagedSettingError):
+        store.set("consent", "granted")
+
+
+def test_in_org_notice_mode_consent_is_the_organisations(tmp_path: Path) -> None:
+    store = SettingsStore.open(tmp_path, decode_policy({"telemetry_mode": "org-notice"}, "p"))
+    assert store.is_managed("consent")
+    locked = store.locked_by("consent")
+    assert locked is not None and locked.key == "telemetry_mode"
+    with pytest.raises(ManagedSettingError):
+        store.set("consent", "declined")
+    assert store.telemetry_enabled
+    assert not SettingsStore.open(tmp_path / "other").is_managed("consent")
+
+
 def test_linux_policy_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "policy.json"
     path.write_text(json.dumps({"organisation": "ACME", "telemetry_mode": "org-notice"}))

@@ -37,7 +37,7 @@ from agent.sync.credentials import (
 from agent.sync.outbox import Outbox
 from agent.sync.packs import SyncedPacks, pinned_keys
 from agent.sync.worker import SyncWorker, backoff_delay
-from tests.fakes import BundleServer, MemoryCredentials, PoisonRefusingServer
+from tests.fakes import BundleServer, MemoryCredentials, MemoryKeyring, PoisonRefusingServer
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -334,6 +334,69 @@ def test_a_404_from_a_proxy_keeps_every_record(tmp_path: Path) -> None:
         worker.run_once()
     assert failed.value.status == 404 and box.count_pending() == 1
     box.close()
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """A keyring backend in this process (the real Secret Service: test_keyring_linux.py)."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+URL = "https://waymark.example.com"
+
+
+def test_two_data_folders_on_one_account_are_two_devices(
+    memory_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
+    from agent.app import local_device_id
+    from agent.sync.credentials import folder_credentials
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    first = folder_credentials(URL, "wme_token-1", a, local_device_id(a))
+    second = folder_credentials(URL, "wme_token-1", b, local_device_id(b))
+    assert first.account != second.account
+    first.save(DeviceCredentials("dev-a", "wmd_secret-a"))
+    assert second.load() is None  # b enrolls on its own
+    assert first.load() == DeviceCredentials("dev-a", "wmd_secret-a")
+    # Keyed by server, tenant enrollment and folder; never the token itself.
+    assert first.account.startswith(URL + " enroll-") and local_device_id(a) in first.account
+    assert all("wme_token-1" not in user for _, user in memory_keyring._items)
+    # Another tenant's token is another enrollment.
+    assert folder_credentials(URL, "wme_token-2", a, local_device_id(a)).load() is None
+
+
+def test_the_enrollment_is_remembered_when_policy_drops_the_token(
+    memory_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
+    from agent.sync.credentials import folder_credentials
+
+    folder_credentials(URL, "wme_token-1", tmp_path, "local-1").save(
+        DeviceCredentials("dev-1", "wmd_s")
+    )
+    assert folder_credentials(URL, "", tmp_path, "local-1").load() == DeviceCredentials(
+        "dev-1", "wmd_s"
+    )
+    assert b"wmd_s" not in (tmp_path / "sync" / "enrollment.json").read_bytes()
+
+
+def test_a_secret_under_the_old_server_only_key_is_found_once_and_moved(
+    memory_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
+    from agent.sync.credentials import SERVICE, encode_credentials, folder_credentials
+
+    memory_keyring.set_password(SERVICE, URL, encode_credentials(DeviceCredentials("old", "s")))
+    mine = folder_credentials(URL, "wme_t", tmp_path / "a", "local-a")
+    assert mine.load() == DeviceCredentials("old", "s")
+    assert memory_keyring.get_password(SERVICE, URL) is None  # moved, not copied
+    assert mine.load() == DeviceCredentials("old", "s")  # now under this folder's entry
+    other = folder_credentials(URL, "wme_t", tmp_path / "b", "local-b")
+    assert other.load() is None  # a second folder does not take the same device
 
 
 def test_publisher_keys_are_read_in_every_form_people_copy() -> None:
