@@ -82,12 +82,13 @@ def test_telemetry_waits_for_consent_unless_org_notice(tmp_path: Path) -> None:
     assert notice.telemetry_enabled
 
 
-@pytest.mark.allow_log("settings.json is unreadable")
+@pytest.mark.allow_log("settings.json is corrupt \\(not JSON")
 def test_broken_settings_file_is_kept_aside_and_defaults_used(tmp_path: Path) -> None:
     (tmp_path / "settings.json").write_text("{not json")
     store = SettingsStore.open(tmp_path)
     assert store.get("language") == "system"
-    assert (tmp_path / "settings.broken.json").exists()
+    (aside,) = tmp_path.glob("settings.json.corrupt-*")
+    assert aside.read_text() == "{not json"
 
 
 def test_registry_values_decode_by_type() -> None:
