@@ -38,24 +38,11 @@ from agent.sync.packs import SyncedPacks, pinned_keys
 from devtools.waiting import free_port
 from tests.fakes import MemoryCredentials
 from tests.helpers.logfail import LogFailHandler
+from tests.helpers.packs import editor_pack
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = Ed25519PrivateKey.generate()
-PACK = """\
-waymark: 1
-id: test-pack
-version: 4
-title: Test pack
-default_locale: en
-apps:
-  editor: {windows: [notepad.exe], macos: [com.apple.TextEdit], linux: [gedit]}
-rules:
-  - id: paste-plain
-    habit: plain-paste
-    when: {event: chord, app: editor, chord: ctrl+v}
-    toast:
-      title: {en: Paste without formatting}
-"""
+PACK = editor_pack(4)
 
 
 def policy() -> Policy:

@@ -21,24 +21,11 @@ from agent.rules.bundle import make_bundle, public_key_text
 from agent.sync.packs import SyncedPacks, pinned_keys
 from devtools.waiting import free_port
 from tests.fakes import MemoryCredentials
+from tests.helpers.packs import editor_pack
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 
-PACK = """\
-waymark: 1
-id: test-pack
-version: 2
-title: Test pack
-default_locale: en
-apps:
-  editor: {linux: [gedit], windows: [notepad.exe], macos: [com.apple.TextEdit]}
-rules:
-  - id: paste-plain
-    habit: plain-paste
-    when: {event: chord, app: editor, chord: ctrl+v}
-    toast:
-      title: {en: Paste without formatting}
-"""
+PACK = editor_pack(2)
 
 
 def mode(path: Path) -> str:

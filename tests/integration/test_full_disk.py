@@ -28,27 +28,9 @@ from agent.storage import JOURNAL_SIZE_LIMIT, WAL_AUTOCHECKPOINT_PAGES
 from agent.sync.outbox import MAX_BUFFERED, Outbox
 from devtools.waiting import wait_for
 from tests.helpers.disk import SmallDisk, small_disk
+from tests.helpers.packs import PASTE_RULE, UNDO_RULE, editor_pack
 
-PACK = """\
-waymark: 1
-id: test-pack
-version: 3
-title: Test pack
-default_locale: en
-apps:
-  editor: {windows: [notepad.exe], macos: [com.apple.TextEdit], linux: [gedit]}
-rules:
-  - id: paste-plain
-    habit: plain-paste
-    when: {event: chord, app: editor, chord: ctrl+v}
-    toast:
-      title: {en: Paste without formatting}
-  - id: undo-tip
-    habit: undo
-    when: {event: chord, app: editor, chord: ctrl+z}
-    toast:
-      title: {en: Undo is Ctrl+Z}
-"""
+PACK = editor_pack(3, PASTE_RULE, UNDO_RULE)
 #: What the tests appends while the disk is full (the issue's figure).
 WHILE_FULL = 2_000
 
