@@ -50,6 +50,9 @@ rules:
       on: invoke
       element: {role: button, name: [Attach File, Allega file]}
     toast: {title: {en: Share a link instead}}
+  - id: message-menu
+    when: {event: element, app: mail, on: menu_open, element: {role: menu}}
+    toast: {title: {en: Try the quick actions}}
   - id: save-to-synced
     when:
       {event: element, app: mail, on: window_open, element: {role: dialog, name_re: "(?i)^save as"}}
@@ -135,6 +138,12 @@ def test_a_save_as_dialog_fires_the_window_open_rule(desk: Desk) -> None:
     desk.mail.activate()
     desk.mail.click("save_as")
     wait_for(lambda: "save-to-synced" in desk.feed(), 10, "the save-as rule")
+
+
+def test_opening_a_menu_fires_the_menu_open_rule(desk: Desk) -> None:
+    desk.mail.activate()
+    desk.mail.click("more")
+    wait_for(lambda: "message-menu" in desk.feed(), 10, "the menu rule")
 
 
 def test_an_app_no_rule_names_is_never_read(desk: Desk) -> None:
