@@ -32,6 +32,7 @@ from typing import Protocol
 
 from agent.clock import Clock, SystemClock
 from agent.config.paths import data_dir as default_data_dir
+from agent.config.paths import write_atomic
 from agent.config.policy import Policy, read_policy
 from agent.config.policy_watch import PolicyWatcher
 from agent.config.settings import SettingsStore
@@ -48,6 +49,7 @@ from agent.rules.model import Pack
 from agent.rules.runtime import EngineRuntime
 from agent.rules.state import StateStore
 from agent.rules.watchlist import Watchlist
+from agent.storage import StoreUnavailable, load_json_object, private_dir
 from agent.sync.credentials import KeyringCredentials
 from agent.sync.outbox import Outbox
 from agent.sync.packs import SyncedPacks, pinned_keys
@@ -212,8 +214,7 @@ class AgentCore:
 
     def __init__(self, options: AgentOptions) -> None:
         self.options = options
-        self.data_dir = options.data_dir or default_data_dir()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = private_dir(options.data_dir or default_data_dir())
         self.settings = open_settings(self.data_dir, options.platform, options.policy)
         self.outbox = Outbox(self.data_dir / "outbox.db")
         self.state = StateStore(self.data_dir / "state.db")
@@ -243,6 +244,9 @@ class AgentCore:
         )
         self.runtime.add_effect_listener(self._telemetry)
         self.runtime.add_tick(self.outbox.flush_if_due)
+        # Writes that failed (a full disk) are tried again from the tick, with back-off.
+        self.runtime.add_tick(self.state.retry)
+        self.runtime.add_tick(self.settings.retry_save)
         self.runtime.add_swap_listener(self._pack_swapped)
         self.recent = RecentApps()
         self._sources: list[Source] = []
@@ -483,10 +487,11 @@ class AgentCore:
 
 
 def existing_device_id(data_dir: Path) -> str | None:
-    """The data folder's device id if it has one already (reading never creates it)."""
+    """The data folder's device id if it has one already (reading never creates it, nor sets
+    a corrupt file aside: that is :func:`local_device_id`'s, at the agent's start)."""
     try:
         value = json.loads((data_dir / "device.json").read_text(encoding="utf-8"))["device"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
     return value if isinstance(value, str) and value else None
 
@@ -518,12 +523,34 @@ def _load_initial_pack(path: Path) -> Pack:
         raise SystemExit(f"waymark: cannot read the rule pack {path}: {exc}") from None
 
 
+def _check_device(doc: dict[str, object]) -> str | None:
+    value = doc.get("device")
+    return None if isinstance(value, str) and value else "no device id in it"
+
+
 def local_device_id(data_dir: Path) -> str:
-    """This data folder's own device id (``device.json``; made on first use)."""
-    device = existing_device_id(data_dir)
-    if device is not None:
-        return device
+    """This data folder's own device id (``device.json``; made on first use; rollout buckets
+    hang on it); a corrupt file is set aside and a new id made."""
     path = data_dir / "device.json"
-    device = f"local-{uuid.uuid4()}"
-    path.write_text(json.dumps({"device": device}), encoding="utf-8")
+    try:
+        doc = load_json_object(path, _check_device)
+    except StoreUnavailable as exc:
+        log.warning("%s; a new device id is used", exc)
+        doc = None
+    if doc is not None:
+        return str(doc["device"])
+    device = _unwritten_ids.get(path) or f"local-{uuid.uuid4()}"
+    try:
+        write_atomic(path, json.dumps({"device": device}).encode("utf-8"))
+    except OSError as exc:
+        if path not in _unwritten_ids:
+            log.warning("cannot write %s (%s); the device id %s is used until it can be",
+                        path, exc, device)  # fmt: skip
+        _unwritten_ids[path] = device  # the same id for the engine and the keyring entry
+        return device
+    _unwritten_ids.pop(path, None)
     return device
+
+
+#: Device ids made while their device.json could not be written (a full disk), by file.
+_unwritten_ids: dict[Path, str] = {}

@@ -1,7 +1,9 @@
 """Stand-ins for what cannot run here, and only that.
 
 A server that refuses a valid batch: the real one takes every valid record,
-so the agent's handling of a "poison" record needs a stand-in.
+so the agent's handling of a "poison" record needs a stand-in.  A server that
+hands out a hostile bundle (a compromised one): the real server refuses to
+store one.
 
 The OS keyring: Windows Credential Manager and the macOS Keychain do not exist
 here.  The Linux path runs for real against GNOME Keyring
@@ -179,3 +181,26 @@ class PoisonRefusingServer:
             return httpx.Response(400, json={"error": "bad_shape", "message": "refused"})
         results = [{"uuid": e["uuid"], "status": "ok"} for e in events]
         return httpx.Response(200, json={"results": results})
+
+
+class BundleServer:
+    """An httpx.MockTransport handler serving ``bundle`` as the pack, with an ETag.
+
+    It honours If-None-Match (304) like the real server and counts the times
+    it sent the whole bundle (``downloads``).  Batches are all taken.
+    """
+
+    def __init__(self, bundle: bytes, etag: str = '"hostile"') -> None:
+        self.bundle = bundle
+        self.etag = etag
+        self.downloads = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/v1/pack":
+            events = json.loads(gzip.decompress(request.content))["events"]
+            return httpx.Response(200, json={"results": [
+                {"uuid": e["uuid"], "status": "ok"} for e in events]})  # fmt: skip
+        if request.headers.get("if-none-match") == self.etag:
+            return httpx.Response(304)
+        self.downloads += 1
+        return httpx.Response(200, content=self.bundle, headers={"ETag": self.etag})

@@ -162,11 +162,13 @@ def _run(args: argparse.Namespace) -> int:
     keys = publisher_key_report(settings.get("publisher_keys"))
     sync = sync_readiness(settings, folder)
     problems = admin_problems(policy, keys, sync, states, pack_path, pack_error)
+    set_aside = local_files(folder)
     if args.json:
         print(json.dumps({
             "problems": problems,
             "policy": policy,
             "publisher_keys": keys,
+            "local_files": set_aside,
             "sync": sync,
             "data_dir": str(folder),
             "platform": sys.platform,
@@ -198,6 +200,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"  {line}")
     print(f"Sync: {sync['summary']}")
     print(f"  data folder {folder} (local device {sync['local_device'] or 'none yet'})")
+    print_local_files(set_aside)
     if pack is None:
         print(f"Pack: {pack_path}: cannot load: {pack_error}")
     else:
@@ -352,6 +355,27 @@ def _load(path: Path | None) -> tuple[Path, Pack | None, str]:
         return pack_path, load_pack(pack_path), ""
     except Exception as exc:  # a diagnosis reports a broken pack instead of failing
         return pack_path, None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def local_files(folder: Path) -> list[dict[str, object]]:
+    """Files of the data folder found corrupt and set aside at some start (agent/storage.py)."""
+    from agent.storage import set_aside_files
+
+    return [
+        {"file": f.original, "set_aside_as": str(f.path),
+         "at": f.when.isoformat(timespec="seconds"), "bytes": f.size}
+        for f in set_aside_files(folder)
+    ]  # fmt: skip
+
+
+def print_local_files(found: list[dict[str, object]]) -> None:
+    if not found:
+        print("Local files: none was corrupt")
+        return
+    print(f"Local files: {len(found)} corrupt file(s) were set aside and started fresh "
+          "(agent.log says what was wrong; delete them once looked at):")  # fmt: skip
+    for f in found:
+        print(f"  {f['file']} at {f['at']}: {f['set_aside_as']} ({f['bytes']} bytes)")
 
 
 def sync_readiness(settings: Any, folder: Path) -> dict[str, Any]:

@@ -185,6 +185,8 @@ def _read_json_file(path: Path) -> tuple[dict[str, Any], str, list[str]]:
         return {}, "", []
     except OSError as exc:
         return {}, "", [f"{path}: cannot read policy ({exc.strerror})"]
+    except UnicodeDecodeError as exc:
+        return {}, "", [f"{path}: policy is not UTF-8 text (byte {exc.start}); policy ignored"]
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

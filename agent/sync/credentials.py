@@ -26,6 +26,7 @@ import logging
 from pathlib import Path
 from typing import Final
 
+from agent.storage import StoreUnavailable, load_json_object, private_dir
 from agent.sync.client import DeviceCredentials
 
 __all__ = [
@@ -178,16 +179,15 @@ class KeyringCredentials:
 
         known = _read_enrollments(self._remember)
         known[self.server_url] = self.enrollment
-        self._remember.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self._remember.parent)
         write_atomic(self._remember, json.dumps(known, indent=2, sort_keys=True).encode())
 
 
 def _read_enrollments(path: Path) -> dict[str, str]:
+    """Enrollment fingerprints by server URL; a corrupt file is set aside (agent/storage.py)."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(doc, dict):
+        doc = load_json_object(path) or {}
+    except StoreUnavailable:
         return {}
     return {str(k): v for k, v in doc.items() if isinstance(v, str)}
 

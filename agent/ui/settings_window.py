@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 from agent import __version__
 from agent.config.options import Option
 from agent.events import Pause
+from agent.rules.engine import SUPPRESS_REASONS
 from agent.rules.model import Pack
 from agent.rules.records import RECORD_KINDS, WireRecord
 from agent.ui.core import CoreLike
@@ -955,24 +956,5 @@ def _stored(row: WireRecord) -> dict[str, object]:
 
 
 _KINDS = frozenset(f"kind_{k}" for k in RECORD_KINDS)
-_REASONS = frozenset(
-    f"reason_{r}"
-    for r in (
-        "schedule",
-        "audience",
-        "holdout",
-        "paused",
-        "never",
-        "snoozed",
-        "cooldown",
-        "rule_daily_cap",
-        "rule_total_cap",
-        "adopted_enough",
-        "pack_gap",
-        "pack_daily_cap",
-        "quiet",
-        "outranked",
-        "no_display",
-    )
-)
+_REASONS = frozenset(f"reason_{r}" for r in SUPPRESS_REASONS)
 _HELP = frozenset({"help_consent", "help_never_interrupt", "help_language"})

@@ -11,8 +11,12 @@ real engine.
 from __future__ import annotations
 
 import queue
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +29,7 @@ from agent.rules.engine import Engine
 from agent.rules.loader import load_pack_text
 from agent.rules.records import Record
 from agent.rules.watchlist import Watchlist
+from devtools.waiting import stop_process
 from tests.a11y_session import A11ySession, QtTestApp, a11y_session
 from tests.xserver import XServer, wait_for, xdotool
 
@@ -45,6 +50,9 @@ rules:
       on: invoke
       element: {role: button, name: [Attach File, Allega file]}
     toast: {title: {en: Share a link instead}}
+  - id: message-menu
+    when: {event: element, app: mail, on: menu_open, element: {role: menu}}
+    toast: {title: {en: Try the quick actions}}
   - id: save-to-synced
     when:
       {event: element, app: mail, on: window_open, element: {role: dialog, name_re: "(?i)^save as"}}
@@ -132,6 +140,12 @@ def test_a_save_as_dialog_fires_the_window_open_rule(desk: Desk) -> None:
     wait_for(lambda: "save-to-synced" in desk.feed(), 10, "the save-as rule")
 
 
+def test_opening_a_menu_fires_the_menu_open_rule(desk: Desk) -> None:
+    desk.mail.activate()
+    desk.mail.click("more")
+    wait_for(lambda: "message-menu" in desk.feed(), 10, "the menu rule")
+
+
 def test_an_app_no_rule_names_is_never_read(desk: Desk) -> None:
     other = desk.session.app("otherapp", "Other - Notes")
     other.activate()
@@ -184,7 +198,7 @@ def test_elements_carry_selector_ids_not_names(desk: Desk) -> None:
     assert "attach" not in repr(event).lower()
 
 
-def _first_element(desk: Desk) -> Element | None:
+def _first_element(desk: Desk | _Queue) -> Element | None:
     while True:
         try:
             event = desk.events.get_nowait()
@@ -192,3 +206,55 @@ def _first_element(desk: Desk) -> Element | None:
             return None
         if isinstance(event, Element):
             return event
+
+
+@pytest.mark.allow_log(r"accessibility: mailapp answered in \d+ ms \(limit 250 ms\)")
+def test_a_hung_app_is_backed_off_and_does_not_stall_the_source(
+    xserver: XServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISPLAY", xserver.display)
+    pack = load_pack_text(
+        PACK.replace("mail: {linux: [mailapp]}", "mail: {linux: [mailapp, qtmail]}")
+    )
+    with a11y_session(xserver) as session:
+        q: queue.Queue[InputEvent] = queue.Queue()
+        source = AtspiSource(Watchlist(pack, "linux"), session_bus=session.bus)
+        source.start(Emitter(q))
+        hung = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("hung_a11y_app.py")), "mailapp"],
+            env=session.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert hung.stdin is not None and hung.stdout is not None
+        try:
+            assert hung.stdout.readline().strip() == "ready"
+            started = time.monotonic()
+            hung.stdin.write("focus\n")
+            hung.stdin.flush()
+            wait_for(
+                lambda: source._backoff.blocked("mailapp"), 10, "the hung app to be backed off"
+            )
+            assert time.monotonic() - started < 5  # one call's limit, not a stall
+            reads = source.app_reads
+            for _ in range(3):
+                hung.stdin.write("focus\n")
+                hung.stdin.flush()
+                hung.stdout.readline()
+            wait_for(lambda: source.dropped >= 3, 10, "the backed-off app's signals dropped")
+            assert source.app_reads == reads  # left alone: nothing more is asked of it
+            mail = session.app("qtmail", "Inbox - Mail")  # the source still serves other apps
+            mail.activate()  # Attach File has the focus
+            wait_for(lambda: source._focused is not None, 10, "the other app's focus")
+            source.poke("key")  # what the input source does on Enter/Space
+            wait_for(
+                lambda: _first_element(_Queue(q)) is not None, 10, "an element of the other app"
+            )
+        finally:
+            hung.stdin.close()
+            stop_process(hung, 5)
+            hung.stdout.close()
+            source.stop()
+
+
+@dataclass
+class _Queue:
+    events: queue.Queue[InputEvent]

@@ -7,6 +7,7 @@ device.  Only the OS keyring is replaced (tests/fakes.py).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -36,6 +37,7 @@ from server.cli import open_store
 from server.settings import ServerSettings
 from server.store import Store
 from tests.fakes import MemoryCredentials
+from tests.helpers.logfail import LogFailHandler
 
 PACK = """\
 waymark: 1
@@ -262,6 +264,59 @@ def test_a_published_pack_is_verified_run_and_kept_across_restarts(
     finally:
         unpinned.outbox.close()
         unpinned.state.close()
+
+
+def _synced(core: AgentCore) -> bool:
+    return core.last_sync is not None
+
+
+@pytest.mark.parametrize(
+    ("lost", "how"),
+    [("sync/state.json", "deleted"), ("sync/state.json", "corrupt"),
+     ("trusted-packs.json", "deleted"), ("sync/bundle.json", "deleted")],
+)  # fmt: skip
+@pytest.mark.allow_log("pack was refused \\(rollback\\)", "is corrupt")
+def test_a_server_rollback_is_refused_even_after_a_record_of_trust_is_lost(
+    backend: Backend, data_dir: Path, lost: str, how: str, log_fail: LogFailHandler
+) -> None:
+    creds = MemoryCredentials()
+    headers = {"Authorization": f"Bearer {backend.publisher_token}"}
+    with running_server(backend.store, ServerSettings(rate_per_second=100)) as srv:
+        for version in (4, 5):
+            published = httpx.post(srv.url + "/v1/admin/bundles", content=backend.bundle(version),
+                                   headers=headers)  # fmt: skip
+            assert published.status_code == 201, published.text
+        core = agent(data_dir, policy(backend, srv.url), creds)
+        core.start()
+        try:
+            wait_for(lambda: core.pack_info() == ("test-pack", 5), 10, "v5 from the server")
+        finally:
+            core.stop()
+        path = data_dir / lost
+        if how == "deleted":
+            path.unlink()
+        else:
+            path.write_bytes(b'{"etag": null, "trusted": {"test-pack": \xff')
+        # The server (or whoever controls it) serves the older, validly signed v4 again.
+        rolled = httpx.post(srv.url + "/v1/admin/packs/test-pack/rollback",
+                            json={"to_version": 4}, headers=headers)  # fmt: skip
+        assert rolled.status_code == 200, rolled.text
+        problems = []
+        for _ in range(2):  # refused at the first start; at the next, not even downloaded
+            again = agent(data_dir, policy(backend, srv.url), creds)
+            again.start()
+            try:
+                wait_for(functools.partial(_synced, again), 10, "a sync round")
+                problems.append(again.sync_problem or "")
+                assert again.pack_info() != ("test-pack", 4)
+                if lost != "sync/bundle.json":
+                    assert again.pack_info() == ("test-pack", 5)
+            finally:
+                again.stop()
+    assert "version 4 is not newer than the trusted version 5" in problems[0]
+    assert problems[1] == ""
+    texts = [log_fail.text_of(r) for r in log_fail.records]
+    assert len([t for t in texts if "pack was refused (rollback)" in t]) == 1
 
 
 @pytest.mark.allow_log("pack was refused \\(unknown_key\\)")

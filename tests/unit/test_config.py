@@ -82,12 +82,13 @@ def test_telemetry_waits_for_consent_unless_org_notice(tmp_path: Path) -> None:
     assert notice.telemetry_enabled
 
 
-@pytest.mark.allow_log("settings.json is unreadable")
+@pytest.mark.allow_log("settings.json is corrupt \\(not JSON")
 def test_broken_settings_file_is_kept_aside_and_defaults_used(tmp_path: Path) -> None:
     (tmp_path / "settings.json").write_text("{not json")
     store = SettingsStore.open(tmp_path)
     assert store.get("language") == "system"
-    assert (tmp_path / "settings.broken.json").exists()
+    (aside,) = tmp_path.glob("settings.json.corrupt-*")
+    assert aside.read_text() == "{not json"
 
 
 def test_registry_values_decode_by_type() -> None:
@@ -277,3 +278,15 @@ def test_the_admin_guide_example_policy_works_as_written(tmp_path: Path) -> None
     shipped = json.loads((ROOT / "installers/linux/policy.example.json").read_text("utf-8"))
     assert decode_policy(shipped, "policy.example.json").warnings == ()
     assert len(pinned_keys(shipped["publisher_keys"])) == 1
+
+
+@pytest.mark.allow_log("not UTF-8")
+def test_a_policy_file_that_is_not_utf8_is_ignored_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "policy.json"
+    path.write_bytes(b'{"organisation": "Caf\xe9"}')  # Latin-1, as an old editor saves it
+    monkeypatch.setenv("WAYMARK_POLICY_FILE", str(path))
+    policy = read_policy("linux")
+    assert policy.values == {}
+    assert "not UTF-8" in policy.unreadable
