@@ -32,20 +32,25 @@ from typing import Protocol
 
 from agent.clock import Clock, SystemClock
 from agent.config.paths import data_dir as default_data_dir
+from agent.config.paths import write_atomic
 from agent.config.policy import Policy, read_policy
+from agent.config.policy_watch import PolicyWatcher
 from agent.config.settings import SettingsStore
 from agent.events import InputEvent, Start
 from agent.hooks.base import Emit, Source, SourceState
 from agent.hooks.pack_file import PackFileWatcher
 from agent.hooks.quiet_hours import QuietHoursSource
+from agent.hooks.recent_apps import RecentApps
 from agent.rules.effects import Effect
 from agent.rules.engine import Engine
 from agent.rules.loader import PackError, load_pack
-from agent.rules.messages import ResetNever, SetNeverInterrupt, SetPause
+from agent.rules.messages import ResetNever, SetGroups, SetNeverInterrupt, SetPause
 from agent.rules.model import Pack
 from agent.rules.runtime import EngineRuntime
 from agent.rules.state import StateStore
 from agent.rules.watchlist import Watchlist
+from agent.storage import StoreUnavailable, load_json_object, private_dir
+from agent.sync.credentials import KeyringCredentials
 from agent.sync.outbox import Outbox
 from agent.sync.packs import SyncedPacks, pinned_keys
 from agent.sync.telemetry import TelemetryGate
@@ -58,9 +63,15 @@ __all__ = [
     "build_hookset",
     "build_sync_worker",
     "default_pack_path",
+    "device_credentials",
+    "existing_device_id",
     "idle_thresholds",
+    "local_device_id",
     "open_settings",
     "os_name",
+    "pack_in_use",
+    "start_rules",
+    "synced_pack",
 ]
 
 log = logging.getLogger(__name__)
@@ -112,7 +123,11 @@ def build_sync_worker(
     credentials: CredentialStore | None = None,
     upload_every: float = 60.0,
 ) -> SyncWorker:
-    """The sync worker for ``url`` over this data folder; ValueError for a bad URL."""
+    """The sync worker for ``url`` over this data folder; ValueError for a bad URL.
+
+    Without ``credentials`` the device secret is this data folder's entry in the
+    OS keyring (:func:`device_credentials`).
+    """
     return make_sync_worker(
         url,
         settings=settings,
@@ -120,9 +135,22 @@ def build_sync_worker(
         packs=SyncedPacks(data_dir / "sync"),
         on_pack=on_pack,
         os_name=os_name(platform),
-        credentials=credentials,
+        credentials=credentials or device_credentials(url, settings, data_dir),
         upload_every=upload_every,
     )
+
+
+def device_credentials(url: str, settings: SettingsStore, data_dir: Path) -> KeyringCredentials:
+    """This data folder's device secret for ``url`` in the OS keyring: keyed by the server,
+    the tenant enrollment and the folder's local device id; ValueError for a bad URL."""
+    from agent.sync.client import check_server_url
+    from agent.sync.credentials import folder_credentials
+
+    token = settings.get("enroll_token")
+    return folder_credentials(
+        check_server_url(url), token if isinstance(token, str) else "", data_dir,
+        local_device_id(data_dir),
+    )  # fmt: skip
 
 
 def build_hookset(
@@ -140,6 +168,11 @@ def build_hookset(
         watchlist=Watchlist(pack, os_name(platform)),
         synced_folder=synced_folder,
     )
+
+
+def start_rules(pack: Pack) -> frozenset[str]:
+    """The ids of the rules of ``pack`` that react to the agent's start."""
+    return frozenset(r.id for r in pack.rules if r.when.event == "start")
 
 
 def idle_thresholds(pack: Pack) -> list[float]:
@@ -181,13 +214,12 @@ class AgentCore:
 
     def __init__(self, options: AgentOptions) -> None:
         self.options = options
-        self.data_dir = options.data_dir or default_data_dir()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = private_dir(options.data_dir or default_data_dir())
         self.settings = open_settings(self.data_dir, options.platform, options.policy)
         self.outbox = Outbox(self.data_dir / "outbox.db")
         self.state = StateStore(self.data_dir / "state.db")
         self.clock = options.clock
-        self.device = _device_id(self.data_dir)
+        self.device = local_device_id(self.data_dir)
         self.sync_error: str | None = None
         self._sync: SyncWorker | None = None
         pack_path = options.pack_path or self._synced_pack() or default_pack_path()
@@ -206,14 +238,23 @@ class AgentCore:
             tick=options.tick,
         )
         self.emit = self.runtime.emit
-        self._telemetry = TelemetryGate(self.settings, self.outbox, self._wake_sync)
+        self._start_rules = start_rules(self.runtime.pack)
+        self._telemetry = TelemetryGate(
+            self.settings, self.outbox, self._wake_sync, lambda: self._start_rules
+        )
         self.runtime.add_effect_listener(self._telemetry)
         self.runtime.add_tick(self.outbox.flush_if_due)
+        # Writes that failed (a full disk) are tried again from the tick, with back-off.
+        self.runtime.add_tick(self.state.retry)
+        self.runtime.add_tick(self.settings.retry_save)
         self.runtime.add_swap_listener(self._pack_swapped)
+        self.recent = RecentApps()
         self._sources: list[Source] = []
         self._script: Source | None = None
         self._hookset: _Sources | None = None
         self._quiet_hours: QuietHoursSource | None = None
+        self._policy_watch: PolicyWatcher | None = None
+        self._started = False
         self.settings.subscribe(self._on_setting_changed)
         self._apply_pause_setting()
 
@@ -269,6 +310,14 @@ class AgentCore:
         pack = self.runtime.pack
         return (pack.id, pack.version)
 
+    def running_pack(self) -> Pack | None:
+        """The pack the engine runs now (texts for the UI: tip titles, languages, apps)."""
+        return self.runtime.pack
+
+    def recent_apps(self) -> list[str]:
+        """Apps recently in front (OS identifiers, newest first; in memory only)."""
+        return self.recent.apps()
+
     @property
     def pack_dir(self) -> Path:
         """The folder of the pack file (relative toast images are found there)."""
@@ -300,6 +349,7 @@ class AgentCore:
     def start(self) -> None:
         """Start the runtime, then the sources (sinks before sources), then sync."""
         self.runtime.start()
+        self._started = True
         self.emit(Start(self.clock.now()))
         every = self.options.watch_every
         quiet_hours = QuietHoursSource(
@@ -318,12 +368,12 @@ class AgentCore:
                 pack=self.runtime.pack,
                 os_name=os_name(self.options.platform),
             )
-            script.start(self.emit)
+            script.start(self.recent.watching(self.emit))
             self._sources.append(script)
             self._script = script
         elif self.options.hooks:
             hookset = build_hookset(
-                self.emit,
+                self.recent.watching(self.emit),
                 pack=self.runtime.pack,
                 platform=self.options.platform,
                 synced_folder=str(self.settings.get("synced_folder") or ""),
@@ -332,8 +382,21 @@ class AgentCore:
                 if not state.ok:
                     log.warning("source %s unavailable: %s", state.name, state.detail)
             self._hookset = hookset
+        if self.options.policy is None:  # policy read from the OS: follow its changes
+            self._policy_watch = PolicyWatcher(
+                self.settings.replace_policy,
+                current=self.settings.policy,
+                platform=self.options.platform,
+                interval=self.options.watch_every,
+            )
+            self._policy_watch.start()
         if self.options.sync and self.server_url:
             self._start_sync(self.server_url)
+
+    @property
+    def policy_problem(self) -> str:
+        """Why a changed policy could not be used ("" when the newest is in force)."""
+        return self._policy_watch.problem if self._policy_watch is not None else ""
 
     def _start_sync(self, url: str) -> None:
         try:
@@ -355,6 +418,10 @@ class AgentCore:
 
     def stop(self) -> None:
         """Sources first, sinks last; flushes the outbox. Idempotent."""
+        self._started = False
+        if self._policy_watch is not None:
+            self._policy_watch.stop()
+            self._policy_watch = None
         if self._hookset is not None:
             self._hookset.stop()
             self._hookset = None
@@ -372,6 +439,7 @@ class AgentCore:
     # -- reactions ----------------------------------------------------------------
 
     def _pack_swapped(self, pack: Pack) -> None:
+        self._start_rules = start_rules(pack)
         if self._hookset is not None:
             self._hookset.set_idle_thresholds(idle_thresholds(pack))
             self._hookset.set_watchlist(Watchlist(pack, os_name(self.options.platform)))
@@ -388,6 +456,20 @@ class AgentCore:
             self.runtime.control(SetNeverInterrupt(tuple(self.settings.get("never_interrupt"))))
         elif key == "quiet_hours" and self._quiet_hours is not None:
             self._quiet_hours.recheck()
+        elif key == "groups":
+            self.runtime.control(SetGroups(tuple(self.settings.get("groups"))))
+        elif key in ("server_url", "enroll_token", "publisher_keys") and self._started:
+            self._restart_sync()
+
+    def _restart_sync(self) -> None:
+        """Policy changed where or how to sync: a new worker with the new settings."""
+        if self._sync is not None:
+            self._sync.stop(timeout=2.0)
+            self._sync = None
+        self.sync_error = None
+        if self.options.sync and self.server_url:
+            log.info("sync settings changed; syncing with %s", self.server_url)
+            self._start_sync(self.server_url)
 
     def _apply_pause_setting(self) -> None:
         if not self.settings.get("coaching_enabled"):
@@ -401,10 +483,35 @@ class AgentCore:
         """The last verified pack from the server, if there is one and it still verifies."""
         if not self.options.sync or not self.server_url:
             return None
-        from agent import __version__
+        return synced_pack(self.data_dir, self.settings)
 
-        keys = pinned_keys(self.settings.get("publisher_keys"))
-        return SyncedPacks(self.data_dir / "sync").current(keys, datetime.now(UTC), __version__)
+
+def existing_device_id(data_dir: Path) -> str | None:
+    """The data folder's device id if it has one already (reading never creates it, nor sets
+    a corrupt file aside: that is :func:`local_device_id`'s, at the agent's start)."""
+    try:
+        value = json.loads((data_dir / "device.json").read_text(encoding="utf-8"))["device"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def synced_pack(data_dir: Path, settings: SettingsStore) -> Path | None:
+    """The last verified pack from the server in ``data_dir``, if it still verifies."""
+    from agent import __version__
+
+    keys = pinned_keys(settings.get("publisher_keys"))
+    return SyncedPacks(data_dir / "sync").current(keys, datetime.now(UTC), __version__)
+
+
+def pack_in_use(data_dir: Path, settings: SettingsStore) -> Pack | None:
+    """The pack an agent started on ``data_dir`` would run (None when it cannot be read)."""
+    url = settings.get("server_url")
+    path = (synced_pack(data_dir, settings) if url else None) or default_pack_path()
+    try:
+        return load_pack(path)
+    except (PackError, OSError):
+        return None
 
 
 def _load_initial_pack(path: Path) -> Pack:
@@ -416,14 +523,34 @@ def _load_initial_pack(path: Path) -> Pack:
         raise SystemExit(f"waymark: cannot read the rule pack {path}: {exc}") from None
 
 
-def _device_id(data_dir: Path) -> str:
+def _check_device(doc: dict[str, object]) -> str | None:
+    value = doc.get("device")
+    return None if isinstance(value, str) and value else "no device id in it"
+
+
+def local_device_id(data_dir: Path) -> str:
+    """This data folder's own device id (``device.json``; made on first use; rollout buckets
+    hang on it); a corrupt file is set aside and a new id made."""
     path = data_dir / "device.json"
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))["device"]
-        if isinstance(value, str) and value:
-            return value
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    device = f"local-{uuid.uuid4()}"
-    path.write_text(json.dumps({"device": device}), encoding="utf-8")
+        doc = load_json_object(path, _check_device)
+    except StoreUnavailable as exc:
+        log.warning("%s; a new device id is used", exc)
+        doc = None
+    if doc is not None:
+        return str(doc["device"])
+    device = _unwritten_ids.get(path) or f"local-{uuid.uuid4()}"
+    try:
+        write_atomic(path, json.dumps({"device": device}).encode("utf-8"))
+    except OSError as exc:
+        if path not in _unwritten_ids:
+            log.warning("cannot write %s (%s); the device id %s is used until it can be",
+                        path, exc, device)  # fmt: skip
+        _unwritten_ids[path] = device  # the same id for the engine and the keyring entry
+        return device
+    _unwritten_ids.pop(path, None)
     return device
+
+
+#: Device ids made while their device.json could not be written (a full disk), by file.
+_unwritten_ids: dict[Path, str] = {}

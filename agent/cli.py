@@ -21,6 +21,7 @@ from agent.commands import (
     run,
     settings,
     sync,
+    tip,
 )
 
 __all__ = ["build_parser", "main"]
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.register(sub)
     settings.register(sub)
     sync.register(sub)
+    tip.register(sub)
     return parser
 
 

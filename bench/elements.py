@@ -87,7 +87,7 @@ def _focus_and_reads(session: Any, xserver: Any) -> dict[str, Any]:
     from agent.rules.engine import Engine
     from agent.rules.loader import load_pack_text
     from agent.rules.watchlist import Watchlist
-    from tests.xserver import wait_for, xdotool
+    from tests.xserver import wait_for
 
     pack = load_pack_text(PACK)
     q: queue.Queue[Any] = queue.Queue()
@@ -107,12 +107,7 @@ def _focus_and_reads(session: Any, xserver: Any) -> dict[str, Any]:
             d.sync()
             return sent
 
-        def activate(title: str) -> None:
-            wid = wait_for(lambda: xdotool(xserver, "search", "--name", title, check=False),
-                           10, title).split()[0]  # fmt: skip
-            xdotool(xserver, "windowactivate", "--sync", wid)
-
-        activate(other.title)
+        other.activate()
         wait_for(lambda: source.dropped > 0, 10, "the other app's signals")
         reads, dropped = source.app_reads, source.dropped
         for _ in range(50):
@@ -120,7 +115,7 @@ def _focus_and_reads(session: Any, xserver: Any) -> dict[str, Any]:
             time.sleep(0.02)  # bench pacing, not a wait for a condition
         wait_for(lambda: source.dropped >= dropped + 40, 20, "the other app's focus signals")
         unwatched_reads = source.app_reads - reads
-        activate(mail.title)
+        mail.activate()
         wait_for(lambda: source.signals > 0, 10, "the mail app's signals")
         time.sleep(0.5)
         while not q.empty():
@@ -181,50 +176,23 @@ def _file_saves() -> dict[str, Any]:
 
 def child_idle() -> dict[str, Any]:
     """The agent with its sources and UI, one element and one file rule, for IDLE_SECONDS."""
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
-
-    import agent.ui  # noqa: F401  (PySide6 refcount guard)
     from agent.app import AgentCore, AgentOptions
     from agent.config.policy import Policy
-    from agent.ui.desktop import DesktopUi, exit_event_loop
-    from bench.ui import _cpu_seconds, _rss_mb
+    from bench.ui import measure_idle
 
     work = Path(tempfile.mkdtemp(prefix="waymark-bench-idle-el-"))
     (work / "Desktop").mkdir()
     os.environ["HOME"] = str(work)
     pack = work / "pack.yaml"
     pack.write_text(IDLE_PACK, encoding="utf-8")
-    app = QApplication(sys.argv[:1])
-    app.setQuitOnLastWindowClosed(False)
-    core = AgentCore(AgentOptions(pack_path=pack, data_dir=work / "data",
-                                  policy=Policy(values={}, source="bench")))  # fmt: skip
-    core.settings.set("consent", "declined")
-    ui = DesktopUi(core, quit_app=exit_event_loop)
-    ui.tray.show()
-    core.start()
-    states = {s.name: s.ok for s in core.source_states()}
-    marks: dict[str, float] = {}
 
-    def begin() -> None:
-        marks["cpu"], marks["wall"] = _cpu_seconds(), time.monotonic()
-        QTimer.singleShot(int(IDLE_SECONDS * 1000), end)
+    def make() -> AgentCore:
+        core = AgentCore(AgentOptions(pack_path=pack, data_dir=work / "data",
+                                      policy=Policy(values={}, source="bench")))  # fmt: skip
+        core.settings.set("consent", "declined")
+        return core
 
-    def end() -> None:
-        marks["cpu_used"] = _cpu_seconds() - marks["cpu"]
-        marks["wall_used"] = time.monotonic() - marks["wall"]
-        marks["rss"] = _rss_mb()
-        exit_event_loop()
-
-    QTimer.singleShot(3000, begin)
-    app.exec()
-    core.stop()
-    return {
-        "cpu_percent": 100 * marks["cpu_used"] / marks["wall_used"],
-        "rss_mb": marks["rss"],
-        "seconds": marks["wall_used"],
-        "sources": states,
-    }
+    return measure_idle(make, 3.0, IDLE_SECONDS)
 
 
 def main() -> str:

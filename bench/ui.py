@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,20 +129,30 @@ def child_latency() -> dict[str, Any]:
 
 
 def child_idle(with_agent: bool) -> dict[str, Any]:
+    def make() -> Any:
+        core = _core(Path(tempfile.mkdtemp(prefix="waymark-bench-idle-")))
+        core.settings.set("consent", "declined")
+        return core
+
+    return measure_idle(make if with_agent else None, WARMUP_SECONDS, IDLE_SECONDS)
+
+
+def measure_idle(
+    make_core: Callable[[], Any] | None, warmup: float, seconds: float
+) -> dict[str, Any]:
+    """CPU % and RSS of this process over ``seconds`` after ``warmup``: the agent (its core
+    from ``make_core``, with the desktop UI and tray) or, with None, an empty QApplication."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     import agent.ui  # noqa: F401
-    from agent.ui.desktop import exit_event_loop
+    from agent.ui.desktop import DesktopUi, exit_event_loop
 
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)
     core = None
-    if with_agent:
-        from agent.ui.desktop import DesktopUi
-
-        core = _core(Path(tempfile.mkdtemp(prefix="waymark-bench-idle-")))
-        core.settings.set("consent", "declined")
+    if make_core is not None:
+        core = make_core()
         ui = DesktopUi(core, quit_app=exit_event_loop)
         ui.tray.show()
         core.start()
@@ -149,7 +160,7 @@ def child_idle(with_agent: bool) -> dict[str, Any]:
 
     def begin() -> None:
         marks["cpu"], marks["wall"] = _cpu_seconds(), time.monotonic()
-        QTimer.singleShot(int(IDLE_SECONDS * 1000), end)
+        QTimer.singleShot(int(seconds * 1000), end)
 
     def end() -> None:
         marks["cpu_used"] = _cpu_seconds() - marks["cpu"]
@@ -157,14 +168,16 @@ def child_idle(with_agent: bool) -> dict[str, Any]:
         marks["rss"] = _rss_mb()
         exit_event_loop()
 
-    QTimer.singleShot(int(WARMUP_SECONDS * 1000), begin)
+    QTimer.singleShot(int(warmup * 1000), begin)
     app.exec()
+    states = {s.name: s.ok for s in core.source_states()} if core is not None else {}
     if core is not None:
         core.stop()
     return {
         "cpu_percent": 100 * marks["cpu_used"] / marks["wall_used"],
         "rss_mb": marks["rss"],
         "seconds": marks["wall_used"],
+        "sources": states,
     }
 
 

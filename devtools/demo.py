@@ -155,7 +155,7 @@ def _write_inputs(folder: Path) -> tuple[Path, Path]:
 def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoResult:
     """Run the morning on the current X display; returns what happened."""
     os.environ["QT_QPA_PLATFORM"] = "xcb"
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QSize, QTimer
     from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
     from PySide6.QtWidgets import QApplication
 
@@ -187,7 +187,7 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
         source="demo",
     )  # fmt: skip
     core = AgentCore(AgentOptions(pack_path=pack_path, script=script_path, data_dir=work / "data",
-                                  hooks=False, policy=policy))  # fmt: skip
+                                  hooks=False, policy=policy, confirm_shows=True))  # fmt: skip
     theme: list[Theme] = [LIGHT]
     opened: list[str] = []
     ui = DesktopUi(core, theme=lambda: theme[0], quit_app=exit_event_loop, open_url=opened.append)
@@ -246,8 +246,9 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
     def answer(window: ToastWindow, rule: str, n: int) -> None:
         choice, index = PERSON.get(rule, ("got-it", 0))
         say(f"the person answers {rule!r} with {choice!r}")
-        if choice == "snooze" and window.snooze_menu is not None:
-            window.snooze_menu.actions()[index].trigger()
+        if choice == "snooze" and window.snooze_button is not None:
+            window.snooze_button.click()  # unfolds the choices inside the toast
+            window.snooze_choices[index].click()
         elif choice in window.action_buttons:
             window.action_buttons[choice].click()
         else:
@@ -269,7 +270,7 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
 
     def consent_then_start() -> None:
         window = ui.open_settings("coaching")
-        window.resize(760, 620)
+        window.resize(window.natural_size().expandedTo(QSize(760, 560)))
         window.move(260, 90)
 
         def shoot() -> None:
@@ -300,7 +301,7 @@ def run_demo(out_dir: Path, *, docs_set: bool, timeout: float = 60.0) -> DemoRes
     def finish() -> None:
         if docs_set:
             window = ui.open_settings("privacy")
-            window.resize(760, 620)
+            window.resize(window.natural_size().expandedTo(QSize(760, 560)))
             window.refresh_privacy()
 
             def shoot() -> None:

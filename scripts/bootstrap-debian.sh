@@ -2,8 +2,11 @@
 # Installs the Debian packages that the tests and `make run` need: an X server
 # (Xvfb) with a window manager (openbox), xdotool to drive it, the shared
 # libraries PySide6 loads, PostgreSQL for the server tests, Chromium for the
-# dashboard tests and GNOME Keyring for the device-secret test. Runs only as
-# root on a Debian-like system; elsewhere it says what to install and returns
+# dashboard tests, GNOME Keyring for the device-secret test, and what builds and
+# checks the installers on Linux (wixl/msitools, Wine, osslsigncode, mingw-w64,
+# bsdtar, 7-Zip, cpio; shellcheck for actionlint; patchelf, binutils and
+# lintian for the deb; libsecret-tools for the admin guide's keyring wipe).
+# Runs only as root on a Debian-like system; elsewhere it says what to install and returns
 # success so that a developer machine still works.
 set -euo pipefail
 
@@ -14,6 +17,8 @@ PACKAGES=(
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0
   libxrender1 libxi6 libxtst6 libglib2.0-0 fonts-dejavu-core fonts-noto-core
   postgresql chromium chromium-driver gnome-keyring desktop-file-utils
+  msitools wixl wine wine64 osslsigncode gcc-mingw-w64-x86-64 libarchive-tools 7zip cpio
+  dash shellcheck lintian libsecret-tools patchelf binutils
 )
 
 missing=()

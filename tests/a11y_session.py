@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools.waiting import stop_process, wait_for
-from tests.xserver import XServer
+from tests.xserver import XServer, xdotool
 
 __all__ = ["A11ySession", "QtTestApp", "a11y_session"]
 
@@ -29,10 +29,25 @@ APP = Path(__file__).resolve().parent / "integration" / "a11y_app.py"
 
 @dataclass
 class QtTestApp:
-    """A running tests/integration/a11y_app.py."""
+    """A running tests/integration/a11y_app.py on ``xserver``."""
 
     proc: subprocess.Popen[str]
     title: str
+    xserver: XServer
+
+    def activate(self) -> None:
+        """Bring the app's window to the front (xdotool, as a person's click would)."""
+        found = wait_for(
+            lambda: xdotool(self.xserver, "search", "--name", self.title, check=False),
+            10,
+            f"the window {self.title!r}",
+        )
+        xdotool(self.xserver, "windowactivate", "--sync", found.split()[0])
+
+    def click(self, widget: str) -> None:
+        """Move the pointer to a widget and click it with the left button."""
+        x, y = self.where(widget)
+        xdotool(self.xserver, "mousemove", "--sync", str(x), str(y), "click", "1")
 
     def where(self, widget: str) -> tuple[int, int]:
         """The screen position of a widget's centre."""
@@ -62,7 +77,7 @@ class A11ySession:
         if line != "ready":
             stop_process(proc, 5)
             raise RuntimeError(f"the test app did not start: {line!r}")
-        app = QtTestApp(proc, title)
+        app = QtTestApp(proc, title, self.xserver)
         self.apps.append(app)
         return app
 

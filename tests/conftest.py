@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from tests.helpers.logfail import log_fail
 from tests.xserver import XServer, running_xserver
 
-__all__ = ["data_dir", "log_fail", "secret_service", "xserver"]
+__all__ = ["agent_logging", "data_dir", "log_fail", "secret_service", "xserver"]
 
 
 @pytest.fixture
@@ -20,6 +21,23 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     monkeypatch.setenv("WAYMARK_DATA_DIR", str(folder))
     return folder
+
+
+@pytest.fixture
+def agent_logging() -> Iterator[Callable[[Path], Path]]:
+    """The agent's own logging (agent.logs.setup_logging) into a folder; returns agent.log.
+
+    Its handlers are removed and closed after the test."""
+    from agent.logs import setup_logging
+
+    root = logging.getLogger()
+    level = root.level
+    yield setup_logging
+    for handler in list(root.handlers):
+        if getattr(handler, "_waymark", False):
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@
 Every problem is printed on stderr as ``FILE:LINE:COL: message`` (the form
 editors and CI understand) and the exit status is 2 when any pack has one.  A
 valid pack prints one summary line on stdout.  ``--json`` prints one JSON
-object per pack on stdout instead.
+object per pack on stdout instead.  Warnings (``FILE:LINE:COL: warning: …``,
+e.g. a text that lacks a locale the pack uses elsewhere) do not change the
+exit status.
 """
 
 from __future__ import annotations
@@ -27,13 +29,16 @@ def register(sub: Any) -> None:
         help="check rule packs and print every problem as FILE:LINE:COL: message",
         description="Check one or more rule packs (YAML or JSON). Every problem is printed "
         "as FILE:LINE:COL: message on stderr and the exit status is 2; a valid pack prints "
-        "a one-line summary. See docs/pack-format.md for the format.",
+        "a one-line summary. Warnings (FILE:LINE:COL: warning: …), such as a text that "
+        "lacks a language the pack uses elsewhere, leave the exit status at 0. See "
+        "docs/pack-format.md for the format.",
     )
     p.add_argument("packs", nargs="+", type=Path, metavar="PACK", help="rule pack file")
     p.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON object per pack: {file, ok, issues|id, version, rules, habits}",
+        help="print one JSON object per pack: {file, ok, issues|id, version, rules, habits, "
+        "warnings}",
     )
     p.set_defaults(func=_run)
 
@@ -50,20 +55,22 @@ def summary(pack: Pack) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from agent.rules.loader import PackError, PackIssue, load_pack
+    from agent.rules.loader import PackError, PackIssue, load_pack, locale_gaps
 
     failed = False
     for path in args.packs:
         issues: list[PackIssue] = []
+        warnings: list[PackIssue] = []
         pack: Pack | None = None
         try:
             pack = load_pack(path)
+            warnings = locale_gaps(path.read_bytes(), str(path))
         except PackError as exc:
             issues = exc.issues
         except OSError as exc:
             issues = [PackIssue(str(path), 1, 1, f"cannot read the pack: {exc.strerror or exc}")]
         failed = failed or bool(issues)
-        for issue in issues:
+        for issue in [*issues, *warnings]:
             print(str(issue), file=sys.stderr)
         if args.json:
             if pack is not None:
@@ -74,6 +81,9 @@ def _run(args: argparse.Namespace) -> int:
                     "version": pack.version,
                     "rules": len(pack.rules),
                     "habits": sorted({r.habit for r in pack.rules}),
+                    "warnings": [
+                        {"line": w.line, "col": w.col, "message": w.message} for w in warnings
+                    ],
                 }
             else:
                 out = {

@@ -1,14 +1,14 @@
 """`waymark replay PACK EVENTS.jsonl`: what a pack would do on a recorded day.
 
 Runs the engine on virtual time (state in memory, nothing written) and prints
-each decision: a readable table, or with ``--json`` one object per line in the
-DESIGN.md shape (``{"t": 3.5, "rule": "share-link", "decision": "show"}``,
+each decision: a readable table, or with ``--json`` one object per line
+(``{"t": 3.5, "rule": "share-link", "decision": "show"}``,
 ``{"t": …, "rule": …, "decision": "suppress", "reason": "cooldown"}``,
 ``{"t": …, "habit": …, "decision": "adopted"}``), ``t`` being the seconds
 since start as written in the file.  A ``start`` event is injected at ``t=0``
 unless the file begins with one.  A bad pack prints ``FILE:LINE:COL: message``
 lines and exits 2; bad event lines are warned about (``FILE:LINE: message``)
-and skipped.
+and skipped.  The event file and the output: docs/replay-format.md.
 """
 
 from __future__ import annotations
@@ -36,9 +36,16 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "replay",
         help="show what a rule pack would do on a file of recorded events",
-        description="Replay a JSONL file of events (DESIGN.md format) against a rule pack on "
-        "virtual time and print every decision: shown, suppressed (with the reason) and "
-        "habits adopted. Nothing is shown on screen and nothing is recorded.",
+        description="Replay a JSONL file of events against a rule pack on virtual time and "
+        "print every decision: shown, suppressed (with the reason) and habits adopted. "
+        "Nothing is shown on screen and nothing is recorded.",
+        epilog="Events, one JSON object a line, after an optional header line: "
+        '{"header": {"start": "2026-11-30T09:00:00+01:00", "os": "windows", "tz": '
+        '"Europe/Rome"}}, then e.g. {"t": 0, "kind": "focus", "app": "outlook.exe", '
+        '"title": "Inbox"} and {"t": 3.5, "kind": "chord", "chord": "ctrl+v"}; t is seconds '
+        "since start. Kinds: focus, chord, click, typing, idle, active, lock, unlock, quiet, "
+        "start, action, pause, resume. The whole format, every field and the output: "
+        "docs/replay-format.md in the Waymark sources.",
     )
     p.add_argument("pack", type=Path, help="rule pack (YAML or JSON)")
     p.add_argument("events", type=Path, help="events, one JSON object a line")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from agent.rules.engine import Decision
 
 __all__ = ["register"]
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
@@ -35,6 +38,12 @@ def register(sub: Any) -> None:
     p.add_argument("--data-dir", type=Path, help="data folder (default: the per-user folder)")
     p.add_argument("--settings", action="store_true", help="open the settings window at start")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
+    p.add_argument(
+        "--log-journal",
+        action="store_true",
+        help="also send log records to the systemd journal (Linux; the systemd user unit "
+        "sets it): journalctl --user -t waymark",
+    )
     p.set_defaults(func=run)
 
 
@@ -46,15 +55,20 @@ def has_display(platform: str = sys.platform) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from agent import __version__
     from agent.app import AgentCore, AgentOptions
     from agent.config.paths import log_dir
+    from agent.log_sinks import log_sinks
     from agent.logs import setup_logging
     from agent.rules.effects import Effect
     from agent.rules.engine import decision_of
 
     if args.data_dir is not None:
         os.environ["WAYMARK_DATA_DIR"] = str(args.data_dir)
-    setup_logging(log_dir(), args.verbose)
+    sinks, sink_problems = log_sinks(sys.platform, journal=args.log_journal)
+    setup_logging(log_dir(), args.verbose, tuple(sinks))
+    for problem in sink_problems:
+        log.warning("%s", problem)
     headless = args.headless or not has_display()
     if not headless:
         from agent.ui.desktop import forward_to_running_instance
@@ -74,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         script=args.script,
         data_dir=args.data_dir,
         hooks=not args.no_hooks and has_display(),
+        # On a desktop a tip counts as shown only once it is on screen (the UI confirms it).
+        confirm_shows=not headless,
     )
     core = AgentCore(options)
     start = core.clock.now()
@@ -90,20 +106,26 @@ def run(args: argparse.Namespace) -> int:
     if headless or args.json:
         core.add_effect_listener(print_decision)
     pack = core.pack_info()
-    print(
-        f"waymark: coaching with pack {pack[0]} v{pack[1]} on device {core.device}"
+    started = (
+        f"coaching with pack {pack[0]} v{pack[1]} on device {core.device}"
         if pack
-        else "waymark: no pack loaded",
-        file=sys.stderr,
+        else "no pack loaded"
     )
+    print(f"waymark: {started}", file=sys.stderr)
+    log.info("waymark %s started (pid %d): %s", __version__, os.getpid(), started)
     if headless:
         return _run_headless(core)
     from agent.ui.desktop import run_desktop
 
-    core.start()
     try:
+        # The UI connects its listeners first, then starts the core: the first
+        # event (``start``) already finds someone to show its tip.
         return run_desktop(
-            core, show_settings=args.settings, now=core.clock.now, image_root=core.pack_dir
+            core,
+            start=core.start,
+            show_settings=args.settings,
+            now=core.clock.now,
+            image_root=core.pack_dir,
         )
     finally:
         core.stop()

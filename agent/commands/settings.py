@@ -9,7 +9,7 @@ from typing import Any
 
 __all__ = ["register"]
 
-PAGES = ("coaching", "language", "privacy", "about")
+PAGES = ("coaching", "privacy", "about")
 
 
 def register(sub: Any) -> None:
@@ -41,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
     from agent.ui.icons import app_icon
     from agent.ui.settings_window import SettingsWindow
     from agent.ui.standalone import StandaloneCore
-    from agent.ui.strings import resolve_language
+    from agent.ui.strings import resolve_language, text_preferences
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
@@ -50,14 +50,20 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     from PySide6.QtCore import QLocale
 
-    core = StandaloneCore(data_dir())
+    from agent.app import open_settings, pack_in_use
+
+    folder = data_dir()
+    core = StandaloneCore(folder, pack=pack_in_use(folder, open_settings(folder, sys.platform)))
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)
 
     def lang() -> str:
         return resolve_language(core.settings.get("language"), QLocale.system().name())
 
-    window = SettingsWindow(core, lang=lang)
+    def text_langs() -> tuple[str, ...]:
+        return text_preferences(core.settings.get("language"), QLocale.system().uiLanguages())
+
+    window = SettingsWindow(core, lang=lang, text_langs=text_langs)
     core.settings.subscribe(window.setting_changed)
     window.closed.connect(exit_event_loop)
     window.show_page(args.page)

@@ -3,6 +3,8 @@
 For IT checking a rollout: is the server reachable, is this device enrolled,
 did the statistics go, which pack did the server give.  It uses the same data
 folder, policy and keyring as the running agent (the outbox is safe to share).
+It exits 1 when the round failed: no server in policy, no keyring, cannot
+enroll, cannot send, or the server's pack was refused.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ def register(sub: Any) -> None:
         help="send statistics and fetch the pack now",
         description="Run one sync round with the server named by policy (server_url): enroll "
         "if needed (enroll_token), send waiting statistics if the person agreed, fetch and "
-        "verify the pack. Prints what happened; exits 1 when the round failed.",
+        "verify the pack. Prints what happened.",
+        epilog="Exit status: 0 the round worked (statistics sent if allowed, the pack "
+        "unchanged or new and verified); 1 it did not: no server_url in policy, a bad "
+        "server address, no OS keyring, the device cannot enroll (no or refused "
+        "enroll_token), statistics could not be sent (server unreachable or refusing), or "
+        "the server's pack was refused (a key not in publisher_keys, an older version, "
+        "expired, invalid); 2 a wrong command line. --json prints the same as one object "
+        "(error and pack_refused say why).",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
@@ -75,6 +84,7 @@ def _run(args: argparse.Namespace) -> int:
         "pending_before": before,
         "pending": left,
         "pack": status.pack,
+        "pack_refused": worker.pack_refused,
         "error": error or status.last_error,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -85,7 +95,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"Device: {status.device_id or 'not enrolled'}")
         consent = "on" if settings.telemetry_enabled else "off (no consent yet)"
         print(f"Statistics: {consent}; sent {status.sent}, waiting {left}")
-        print(f"Pack: {status.pack or 'unchanged'}")
+        if worker.pack_refused:
+            print(f"Pack: refused ({worker.pack_refused}); the running pack stays")
+        else:
+            print(f"Pack: {status.pack or 'unchanged'}")
         if report["error"]:
             print(f"Error: {report['error']}")
-    return 1 if error else 0
+    return 1 if error or worker.pack_refused else 0

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 from xml.sax.saxutils import escape, quoteattr
 
+from agent.rules._spec import canonical_locale, locale_problem
 from agent.timespans import TimeRange
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Editor",
     "Float",
     "Int",
+    "LanguageTag",
     "OptionType",
     "Text",
     "TextList",
@@ -40,8 +42,10 @@ REG_DWORD: Final = 4
 REG_MULTI_SZ: Final = 7
 REG_QWORD: Final = 11
 
-#: What the settings window shows for a type: a check box, a drop-down or a text field.
-Editor = Literal["checkbox", "choice", "text"]
+#: What the settings window shows for a type: a check box, a drop-down, a text field,
+#: a drop-down of languages (Waymark's and the running pack's), or a list of apps
+#: with a picker of running and known apps.
+Editor = Literal["checkbox", "choice", "text", "language", "app_list"]
 
 
 class OptionType:
@@ -209,6 +213,32 @@ class TimeOfDayRange(Text):
         return value
 
 
+class LanguageTag(OptionType):
+    """``system``, or a BCP 47 language tag (``en``, ``de``, ``de-CH``, ``pt-BR``).
+
+    Any tag is accepted, not only the languages Waymark's own words come in:
+    a pack may have texts in any language, and the person (or policy) picks
+    among them.  ``de_ch`` and ``pt-br`` are written as ``de-CH`` and ``pt-BR``.
+    """
+
+    name = "language"
+    editor: Editor = "language"
+
+    def coerce(self, key: str, value: Any) -> str:
+        if isinstance(value, str) and value == "system":
+            return value
+        if isinstance(value, str):
+            tag = canonical_locale(value.strip())
+            if locale_problem(tag) is None:
+                return tag
+        raise ValueError(
+            f"{key}: expected system or a language tag such as en, it, de or pt-BR, got {value!r}"
+        )
+
+    def describe(self) -> str:
+        return "language (`system`, or a BCP 47 tag such as `en`, `de-CH`)"
+
+
 class TextList(OptionType):
     """A list of text values; from text or a registry string, split at commas or semicolons."""
 
@@ -243,17 +273,38 @@ class TextList(OptionType):
         return f"<multiTextBox refId={quoteattr(key)}>{escape(label)}</multiTextBox>"
 
 
+class AppList(TextList):
+    """Apps by OS identifier (exe name, bundle id, WM_CLASS) or by a pack's logical name.
+
+    The settings window shows the list with a picker of the apps running or
+    recently in front and the apps the coaching pack knows, so nobody has to
+    know an identifier; typing one still works.
+    """
+
+    name = "app list"
+    editor: Editor = "app_list"
+
+
 class Choice(OptionType):
-    """One of ``choices``; ``labels`` gives each choice's text per language."""
+    """One of ``choices``; ``labels`` gives each choice's text per language.
+
+    ``policy_choices``: the values a policy template offers (default: all), for
+    an option whose other values policy may not set.
+    """
 
     name = "enum"
     editor: Editor = "choice"
 
     def __init__(
-        self, choices: Sequence[str], labels: Mapping[str, Mapping[str, str]] | None = None
+        self,
+        choices: Sequence[str],
+        labels: Mapping[str, Mapping[str, str]] | None = None,
+        *,
+        policy_choices: Sequence[str] | None = None,
     ) -> None:
         self.choices = tuple(choices)
         self.labels: Mapping[str, Mapping[str, str]] = labels or {}
+        self.policy_choices = tuple(policy_choices) if policy_choices is not None else self.choices
 
     def coerce(self, key: str, value: Any) -> str:
         if value not in self.choices:
@@ -272,7 +323,7 @@ class Choice(OptionType):
         items = "".join(
             f'<item displayName="$(string.{key}_{_string_id(c)})"><value><string>{escape(c)}'
             f"</string></value></item>"
-            for c in self.choices
+            for c in self.policy_choices
         )
         return f"<elements><enum id={vid} valueName={vid}>{items}</enum></elements>"
 
@@ -281,7 +332,8 @@ class Choice(OptionType):
 
     def adml_strings(self, key: str, lang: str) -> list[tuple[str, str]]:
         return [
-            (f"{key}_{_string_id(c)}", self.labels.get(c, {}).get(lang, c)) for c in self.choices
+            (f"{key}_{_string_id(c)}", self.labels.get(c, {}).get(lang, c))
+            for c in self.policy_choices
         ]
 
 

@@ -9,14 +9,17 @@ committed guide drifts).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final, Literal
 
 from agent.config.option_types import (
+    AppList,
     Bool,
     Choice,
     Float,
     Int,
+    LanguageTag,
     OptionType,
     Text,
     TextList,
@@ -26,13 +29,24 @@ from agent.config.option_types import (
 __all__ = [
     "OPTIONS",
     "OPTIONS_BY_KEY",
+    "LockedWhen",
     "Option",
     "Page",
     "admin_guide_markdown",
     "coerce",
 ]
 
-Page = Literal["coaching", "language", "privacy", "about", "policy"]
+Page = Literal["coaching", "privacy", "about", "policy"]
+
+
+@dataclass(frozen=True, slots=True)
+class LockedWhen:
+    """The option is the organisation's, not the person's, while ``key`` is ``value``;
+    the settings window then shows ``shown`` (per language) instead of the value."""
+
+    key: str
+    value: Any
+    shown: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +55,9 @@ class Option:
 
     ``user_editable`` False means only policy (or the agent itself) sets it;
     ``page`` tells the settings window where to show it ("policy" = not shown).
+    ``policy_refuses`` maps values that policy may not set to the reason (the
+    value is ignored with a warning); ``locked_when`` makes the option the
+    organisation's while another setting has a value.
     """
 
     key: str
@@ -50,6 +67,10 @@ class Option:
     description: Mapping[str, str]
     page: Page
     user_editable: bool = True
+    policy_refuses: Mapping[Any, str] = field(default_factory=dict)
+    locked_when: tuple[LockedWhen, ...] = ()
+    #: Public MSI property that sets it at install time ("" = none); see installers/windows/msi.py.
+    installer_property: str = ""
 
 
 def _o(
@@ -63,6 +84,9 @@ def _o(
     page: Page,
     *,
     user_editable: bool = True,
+    policy_refuses: Mapping[Any, str] | None = None,
+    locked_when: tuple[LockedWhen, ...] = (),
+    installer_property: str = "",
 ) -> Option:
     return Option(
         key=key,
@@ -72,7 +96,24 @@ def _o(
         description={"en": desc_en, "it": desc_it},
         page=page,
         user_editable=user_editable,
+        policy_refuses=policy_refuses or {},
+        locked_when=locked_when,
+        installer_property=installer_property,
     )
+
+
+_CONSENT_REFUSED: Final = (
+    "consent is the person's to give: a policy may only set declined (use telemetry_mode: "
+    "org-notice to collect statistics after informing employees)"
+)
+_CONSENT_IS_THE_ORGANISATIONS: Final = LockedWhen(
+    "telemetry_mode",
+    "org-notice",
+    {
+        "en": "Shared: your organisation decided (organisation notice)",
+        "it": "Condivise: lo ha deciso la tua organizzazione (avviso)",
+    },
+)
 
 
 OPTIONS: Final[tuple[Option, ...]] = (
@@ -105,11 +146,14 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "coaching",
     ),
     _o(
-        "never_interrupt", TextList(), [],
+        "never_interrupt", AppList(), [],
         "Never interrupt these apps", "Non interrompere mai queste app",
-        "App identifiers (exe name, bundle id or WM_CLASS) during which no tip appears.",
-        "Identificativi di app (nome exe, bundle id o WM_CLASS) durante le quali non appare "
-        "alcun suggerimento.",
+        "No tip appears while one of these apps is in front. Policy gives OS identifiers "
+        "(exe name, bundle id or WM_CLASS) or the pack's app names; the settings window "
+        "offers the apps running or recently in front.",
+        "Nessun suggerimento mentre una di queste app è in primo piano. La policy indica "
+        "identificativi del sistema (nome exe, bundle id o WM_CLASS) o i nomi di app del "
+        "pacchetto; la finestra delle impostazioni propone le app aperte di recente.",
         "coaching",
     ),
     _o(
@@ -129,19 +173,13 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "coaching",
     ),
     _o(
-        "language",
-        Choice(
-            ("system", "en", "it"),
-            {
-                "system": {"en": "As the system", "it": "Come il sistema"},
-                "en": {"en": "English", "it": "Inglese"},
-                "it": {"en": "Italian", "it": "Italiano"},
-            },
-        ), "system",
+        "language", LanguageTag(), "system",
         "Language", "Lingua",
-        "Language of tips and of Waymark itself.",
-        "Lingua dei suggerimenti e di Waymark.",
-        "language",
+        "Language of the tips (any language the coaching pack has: de-CH falls back to de, "
+        "then to the pack's default) and of Waymark itself (English or Italian).",
+        "Lingua dei suggerimenti (qualsiasi lingua del pacchetto: de-CH ripiega su de, poi "
+        "sulla lingua predefinita del pacchetto) e di Waymark (inglese o italiano).",
+        "coaching",
     ),
     _o(
         "consent",
@@ -155,12 +193,21 @@ OPTIONS: Final[tuple[Option, ...]] = (
                     "it": "No, tieni su questo computer",
                 },
             },
+            policy_choices=("declined",),
         ), "unknown",
         "Share usage statistics", "Condividi statistiche d'uso",
-        "Whether you agreed to send tip statistics (never typed text) to your organisation.",
+        "Whether you agreed to send tip statistics (never typed text) to your organisation. "
+        "Policy may set only `declined` (no statistics from anyone); a policy `granted` or "
+        "`unknown` is ignored with a warning, because consent is the person's to give — use "
+        "`telemetry_mode: org-notice` to collect after informing employees. In org-notice "
+        "mode the choice is shown locked, as the organisation's.",
         "Se hai accettato di inviare statistiche sui suggerimenti (mai testo digitato) alla "
-        "tua organizzazione.",
+        "tua organizzazione. La policy può impostare solo `declined`; `granted` o `unknown` "
+        "sono ignorati: il consenso lo dà la persona (per raccogliere dopo aver informato "
+        "i dipendenti: `telemetry_mode: org-notice`).",
         "privacy",
+        policy_refuses={"granted": _CONSENT_REFUSED, "unknown": _CONSENT_REFUSED},
+        locked_when=(_CONSENT_IS_THE_ORGANISATIONS,),
     ),
     _o(
         "telemetry_mode",
@@ -193,7 +240,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "Server", "Server",
         "Waymark server address (https). Empty: no sync, coaching with the built-in pack.",
         "Indirizzo del server Waymark (https). Vuoto: nessuna sincronizzazione.",
-        "about", user_editable=False,
+        "about", user_editable=False, installer_property="SERVER_URL",
     ),
     _o(
         "enroll_token", Text(), "",
@@ -202,7 +249,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "once for its own device secret, kept in the OS keyring.",
         "Token di registrazione del tenant (wme_…); l'agente lo scambia una volta con il proprio "
         "segreto, conservato nel portachiavi del sistema.",
-        "policy", user_editable=False,
+        "policy", user_editable=False, installer_property="ENROLL_TOKEN",
     ),
     _o(
         "synced_folder", Text(), "",
@@ -218,7 +265,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "Organisation", "Organizzazione",
         "Name shown beside managed settings (\"Managed by …\").",
         "Nome mostrato accanto alle impostazioni gestite (\"Gestito da …\").",
-        "policy", user_editable=False,
+        "policy", user_editable=False, installer_property="ORGANISATION",
     ),
     _o(
         "groups", TextList(), [],
@@ -232,7 +279,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "Pinned publisher keys", "Chiavi dell'editore",
         "Ed25519 public keys (base64) that may sign rule packs; at most two for rotation.",
         "Chiavi pubbliche Ed25519 (base64) autorizzate a firmare i pacchetti; al massimo due.",
-        "policy", user_editable=False,
+        "policy", user_editable=False, installer_property="PUBLISHER_KEYS",
     ),
     _o(
         "retention_days", Int(), 30,
@@ -244,6 +291,11 @@ OPTIONS: Final[tuple[Option, ...]] = (
 )  # fmt: skip
 
 OPTIONS_BY_KEY: Final[Mapping[str, Option]] = {o.key: o for o in OPTIONS}
+
+#: The examples' publisher key: a real Ed25519 key in the form `openssl pkey -pubout`
+#: prints (its private half is bytes 0..31, so it signs nothing anyone should trust).
+EXAMPLE_PUBLISHER_KEY: Final = "MCowBQYDK2VwAyEAA6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
+EXAMPLE_ENROLL_TOKEN: Final = "wme_replace-with-the-token-of-waymark-server-token-enroll"
 
 
 def coerce(option: Option, value: Any) -> Any:
@@ -270,11 +322,20 @@ def admin_guide_markdown() -> str:
         "",
         "| OS | location |",
         "|---|---|",
-        "| Windows | `HKLM\\SOFTWARE\\Policies\\Waymark\\Agent`, then "
-        "`HKCU\\SOFTWARE\\Policies\\Waymark\\Agent` (Group Policy) |",
+        "| Windows | Group Policy: `HKLM\\SOFTWARE\\Policies\\Waymark\\Agent`, then "
+        "`HKCU\\SOFTWARE\\Policies\\Waymark\\Agent`; then the installer's key "
+        "`HKLM\\SOFTWARE\\Waymark\\Agent` (the MSI's properties) |",
         "| macOS | managed preferences domain `org.waymark.agent` (MDM configuration profile) |",
         "| Linux | `/etc/waymark/policy.json` (a JSON object; `WAYMARK_POLICY_FILE` "
         "overrides the path) |",
+        "",
+        "A key set in several places takes the first of that list: Group Policy",
+        "overrides what the installer was given, and both override the person's",
+        "settings. Policy changes take effect within a few seconds, without a",
+        "restart (a watch on the policy file, `RegNotifyChangeKeyValue` on the",
+        "registry keys, a re-read of the managed preferences on macOS); a policy",
+        "file that becomes invalid keeps the last good policy in force and says",
+        "why in the agent log.",
         "",
         "Registry types: booleans and numbers are `REG_DWORD`, lists `REG_MULTI_SZ`,",
         "text `REG_SZ`. A value of the wrong type is ignored with one warning in the",
@@ -296,6 +357,36 @@ def admin_guide_markdown() -> str:
         )
     lines += [
         "",
+        "## Consent is the person's",
+        "",
+        "In `telemetry_mode: opt-in` nothing is sent until the person agrees on the",
+        "first-run page. A policy cannot agree for them: `consent: granted` (or",
+        "`unknown`) from policy is ignored, with a warning in the log and in",
+        "`waymark doctor`, which then exits 1. A policy may set `consent: declined` to",
+        "keep statistics off for everyone. To collect statistics without asking, inform",
+        "the employees and set `telemetry_mode: org-notice`: the first-run page is then",
+        "a notice, and the settings window shows sharing locked as the organisation's",
+        "decision, next to what the person can still do (pause, see every record).",
+        "",
+        "## Installer properties (Windows MSI)",
+        "",
+        "`msiexec /i waymark-<version>-x64.msi /qn NAME=value …` writes each property given",
+        "to `HKLM\\SOFTWARE\\Waymark\\Agent`, under the key's name, as REG_SZ (a list as",
+        "values separated by `;`). A property not given writes nothing. An upgrade without",
+        "the properties keeps the values given before; an upgrade with one replaces that one.",
+        "The agent reads Group Policy first, then this installer key, then the person's",
+        "settings. Uninstalling removes the key.",
+        "",
+        "| property | key | meaning |",
+        "|---|---|---|",
+        *(
+            f"| `{o.installer_property}` | `{o.key}` | {o.description['en']} |"
+            for o in OPTIONS
+            if o.installer_property
+        ),
+    ]
+    lines += [
+        "",
         "## Connecting agents to a server",
         "",
         "Set three keys and the agent syncs on its own:",
@@ -312,6 +403,13 @@ def admin_guide_markdown() -> str:
         "- `publisher_keys`: the public key(s) from `waymark pack keygen`. A pack from",
         "  the server runs only if one of these keys signed it, its version is higher",
         "  than any version this device trusted before, and it has not expired.",
+        "",
+        "The keyring entry is per server, tenant enrollment (a fingerprint of",
+        "`enroll_token`, never the token) and data folder, so two data folders of one",
+        "user account are two devices. A new `enroll_token` (another tenant) enrolls",
+        "again; removing `enroll_token` after the rollout keeps the device. An entry an",
+        "older agent kept under the server address alone is moved to the data folder",
+        "that uses it first. `waymark doctor` shows the device of its data folder.",
         "",
         "Every minute the agent sends the statistics waiting in its outbox (batches of",
         "500, gzip; only with the person's consent or under `telemetry_mode:",
@@ -330,16 +428,18 @@ def admin_guide_markdown() -> str:
         '  "organisation": "Example Corp",',
         '  "telemetry_mode": "opt-in",',
         '  "server_url": "https://waymark.example.com",',
-        '  "enroll_token": "wme_…",',
-        '  "publisher_keys": ["MCowBQYDK2VwAyEA…"],',
+        f'  "enroll_token": "{EXAMPLE_ENROLL_TOKEN}",',
+        f'  "publisher_keys": ["{EXAMPLE_PUBLISHER_KEY}"],',
         '  "groups": ["sales"],',
-        '  "never_interrupt": ["zoom.us", "ms-teams.exe"],',
+        '  "never_interrupt": ["zoom", "teams-for-linux", "libreoffice-impress"],',
         '  "allow_quit": false',
         "}",
         "```",
         "",
     ]
-    return "\n".join(lines)
+    # The deployment walk-through is prose: kept as markdown next to this file.
+    deployment = Path(__file__).with_name("admin_guide_deployment.md")
+    return "\n".join(lines) + "\n" + deployment.read_text(encoding="utf-8")
 
 
 if __name__ == "__main__":

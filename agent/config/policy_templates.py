@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 from xml.sax.saxutils import escape, quoteattr
 
-from agent.config.options import OPTIONS, Option
+from agent.config.options import EXAMPLE_ENROLL_TOKEN, EXAMPLE_PUBLISHER_KEY, OPTIONS, Option
 from agent.config.policy import MACOS_DOMAIN, WINDOWS_POLICY_KEY
 
 __all__ = ["adml", "admx", "example_policy", "mobileconfig", "write_all"]
@@ -36,9 +36,16 @@ _EXAMPLE: Final[dict[str, Any]] = {
     "organisation": "Example Corp",
     "telemetry_mode": "opt-in",
     "server_url": "https://waymark.example.com",
+    "enroll_token": EXAMPLE_ENROLL_TOKEN,
+    "publisher_keys": [EXAMPLE_PUBLISHER_KEY],
     "groups": ["sales"],
-    "never_interrupt": ["ms-teams.exe", "zoom.us", "POWERPNT.EXE"],
     "allow_quit": False,
+}
+#: Apps never to interrupt, in each OS's identifiers (exe names, bundle ids, WM_CLASS).
+_NEVER_INTERRUPT: Final = {
+    "windows": ["ms-teams.exe", "zoom.exe", "POWERPNT.EXE"],
+    "macos": ["com.microsoft.teams2", "us.zoom.xos", "com.microsoft.Powerpoint"],
+    "linux": ["teams-for-linux", "zoom", "libreoffice-impress"],
 }
 
 
@@ -129,9 +136,9 @@ def adml(locale: str) -> str:
     )
 
 
-def example_policy() -> dict[str, Any]:
-    """An example policy that uses a few common keys."""
-    return dict(_EXAMPLE)
+def example_policy(os_name: str = "linux") -> dict[str, Any]:
+    """An example policy that uses a few common keys, with ``os_name``'s app identifiers."""
+    return {**_EXAMPLE, "never_interrupt": list(_NEVER_INTERRUPT[os_name])}
 
 
 def mobileconfig() -> bytes:
@@ -144,7 +151,7 @@ def mobileconfig() -> bytes:
         "PayloadIdentifier": f"{MACOS_DOMAIN}.settings",
         "PayloadUUID": str(uuid.uuid5(base, "payload")).upper(),
         "PayloadDisplayName": "Waymark settings",
-        **example_policy(),
+        **example_policy("macos"),
     }
     profile = {
         "PayloadContent": [payload],

@@ -2,7 +2,9 @@
 
 Precedence: managed policy > the person's settings > built-in defaults.  The
 person's settings live in ``settings.json`` in the data folder, written
-atomically (temp file + rename) so a crash never leaves half a file.  Changes
+atomically (temp file + rename, mode 0600) so a crash never leaves half a
+file; one that is corrupt anyway (not UTF-8, not JSON, not an object) is set
+aside as ``settings.json.corrupt-<time>`` and the defaults are used.  Changes
 are announced to subscribers with the changed key (one signal, like
 qutebrowser's ``config.changed``).
 """
@@ -16,9 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent.config.options import OPTIONS, OPTIONS_BY_KEY, Option, coerce
+from agent.config.options import OPTIONS, OPTIONS_BY_KEY, LockedWhen, Option, coerce
 from agent.config.paths import write_atomic
 from agent.config.policy import Policy
+from agent.storage import Backoff, StoreUnavailable, load_json_object
 
 __all__ = ["ManagedSettingError", "SettingsStore", "UnknownSettingError"]
 
@@ -44,6 +47,8 @@ class SettingsStore:
         self._lock = threading.RLock()
         self._user: dict[str, Any] = {}
         self._subscribers: list[Callable[[str], None]] = []
+        self._unsaved = False
+        self._retry = Backoff()
         if path is not None:
             self._user = self._load(path)
 
@@ -65,8 +70,17 @@ class SettingsStore:
         return list(default) if isinstance(default, list) else default
 
     def is_managed(self, key: str) -> bool:
+        """True when the organisation decides ``key``: policy sets it, or another
+        setting makes it the organisation's (``consent`` in org-notice mode)."""
         self._option(key)
-        return key in self._policy.values
+        return key in self._policy.values or self.locked_by(key) is not None
+
+    def locked_by(self, key: str) -> LockedWhen | None:
+        """The rule that makes ``key`` the organisation's right now, if any."""
+        for rule in self._option(key).locked_when:
+            if self.get(rule.key) == rule.value:
+                return rule
+        return None
 
     @property
     def organisation(self) -> str | None:
@@ -117,6 +131,20 @@ class SettingsStore:
         for callback in subscribers:
             callback(key)
 
+    def replace_policy(self, policy: Policy) -> list[str]:
+        """Apply a new managed policy now; returns (and announces) the keys whose value changed."""
+        with self._lock:
+            before = {o.key: (self.get(o.key), self.is_managed(o.key)) for o in OPTIONS}
+            self._policy = policy
+            changed = [
+                o.key for o in OPTIONS if (self.get(o.key), self.is_managed(o.key)) != before[o.key]
+            ]
+            subscribers = list(self._subscribers)
+        for key in changed:
+            for callback in subscribers:
+                callback(key)
+        return changed
+
     def subscribe(self, callback: Callable[[str], None]) -> None:
         """Call ``callback(key)`` after every change (on the thread that changed it)."""
         with self._lock:
@@ -132,18 +160,12 @@ class SettingsStore:
 
     def _load(self, path: Path) -> dict[str, Any]:
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, json.JSONDecodeError) as exc:
-            # Keep a copy for support and start from defaults rather than crash.
-            log.warning("%s is unreadable (%s); starting from defaults", path, exc)
-            path.replace(path.with_suffix(".broken.json"))
-            return {}
-        if not isinstance(raw, dict):
+            raw = load_json_object(path)  # a corrupt file is set aside: defaults then
+        except StoreUnavailable as exc:
+            log.warning("%s; using the defaults for now", exc)
             return {}
         values: dict[str, Any] = {}
-        for key, value in raw.items():
+        for key, value in (raw or {}).items():
             option = OPTIONS_BY_KEY.get(key)
             if option is None:
                 continue
@@ -153,7 +175,27 @@ class SettingsStore:
                 log.warning("%s: %s; using the default", path, exc)
         return values
 
+    def retry_save(self) -> None:
+        """Write a change that could not be written before, if a try is due (the engine tick)."""
+        with self._lock:
+            if self._unsaved and self._retry.due():
+                self._save()
+
     def _save(self) -> None:
+        """Write the person's settings; a full disk keeps the change in memory, retried later."""
         if self._path is None:
             return
-        write_atomic(self._path, json.dumps(self._user, indent=2, sort_keys=True).encode("utf-8"))
+        data = json.dumps(self._user, indent=2, sort_keys=True).encode("utf-8")
+        try:
+            write_atomic(self._path, data)
+        except OSError as exc:
+            if not self._retry.failing:
+                log.warning("cannot write %s (%s); the change applies now and is written "
+                            "once it works again", self._path, exc)  # fmt: skip
+            self._unsaved = True
+            self._retry.failed()
+            return
+        if self._retry.failing:
+            log.info("%s written again", self._path)
+        self._unsaved = False
+        self._retry.succeeded()

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
 import select
 import threading
@@ -47,7 +46,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from agent.hooks.a11y import SLOW_CALL, AppBackoff, ElementSeen, Inspector, element_event
-from agent.hooks.base import Emit, SourceState, join_quietly
+from agent.hooks.base import Emit, SourceState, WakePipe, join_quietly
 from agent.rules.elements import ElementEvent
 from agent.rules.watchlist import Watchlist
 
@@ -154,7 +153,7 @@ class AtspiSource:
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._error = ""
-        self._wake_r, self._wake_w = -1, -1
+        self._waker = WakePipe()
         self._pokes: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._backlog: deque[Any] = deque()
         self._backoff = AppBackoff()
@@ -201,10 +200,7 @@ class AtspiSource:
                 with contextlib.suppress(OSError):
                     conn.close()
         self._conn = self._session = None
-        for fd in (self._wake_r, self._wake_w):
-            if fd >= 0:
-                os.close(fd)
-        self._wake_r = self._wake_w = -1
+        self._waker.close()
 
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -222,9 +218,7 @@ class AtspiSource:
         self._wake()
 
     def _wake(self) -> None:
-        if self._wake_w >= 0:
-            with contextlib.suppress(OSError):
-                os.write(self._wake_w, b"x")
+        self._waker.wake()
 
     # -- connection ------------------------------------------------------------------
 
@@ -294,7 +288,7 @@ class AtspiSource:
 
     def _run(self) -> None:
         try:
-            self._wake_r, self._wake_w = os.pipe()
+            self._waker.open()
             self._connect()
         except Exception as exc:
             self._error = str(exc) or type(exc).__name__
@@ -308,12 +302,11 @@ class AtspiSource:
             if self._click_deadline:
                 timeout = max(0.0, self._click_deadline - time.monotonic())
             try:
-                readable, _, _ = select.select([conn.sock, self._wake_r], [], [], timeout)
+                readable, _, _ = select.select([conn.sock, self._waker.r], [], [], timeout)
             except (OSError, ValueError):
                 break
-            if self._wake_r in readable:
-                with contextlib.suppress(OSError):
-                    os.read(self._wake_r, 4096)
+            if self._waker.r in readable:
+                self._waker.drain()
             try:
                 self._drain()
             except OSError as exc:

@@ -49,8 +49,6 @@ EVENT_SYSTEM_MENUPOPUPSTART: Final = 0x0006
 EVENT_SYSTEM_DIALOGSTART: Final = 0x0010
 EVENT_OBJECT_FOCUS: Final = 0x8005
 EVENT_OBJECT_INVOKED: Final = 0x8013
-WINEVENT_OUTOFCONTEXT: Final = 0x0000
-WINEVENT_SKIPOWNPROCESS: Final = 0x0002
 OBJID_CLIENT: Final = -4
 
 #: WinEvent → Waymark's element event.
@@ -176,7 +174,7 @@ class WindowsElementSource(Win32MessageLoopSource):
             import comtypes
             import comtypes.client
 
-            from agent.hooks.focus_windows import exe_name_of_window
+            from agent.hooks.focus_windows import exe_name_of_window, install_winevent_hooks
 
             comtypes.CoInitializeEx(comtypes.COINIT_MULTITHREADED)
             try:
@@ -196,11 +194,6 @@ class WindowsElementSource(Win32MessageLoopSource):
                 return
             user32 = ctypes.windll.user32
             kernel32 = ctypes.windll.kernel32
-            proc_type = ctypes.WINFUNCTYPE(
-                None, wintypes.HANDLE, wintypes.DWORD, wintypes.HWND, wintypes.LONG,
-                wintypes.LONG, wintypes.DWORD, wintypes.DWORD,
-            )  # fmt: skip
-            user32.SetWinEventHook.restype = wintypes.HANDLE
             apps: dict[int, str] = {}
 
             def callback(
@@ -233,26 +226,15 @@ class WindowsElementSource(Win32MessageLoopSource):
                 if found is not None and self._emit is not None:
                     self._emit(found)
 
-            proc = proc_type(callback)  # kept referenced for the life of the hooks
-            flags = WINEVENT_OUTOFCONTEXT | WINEVENT_SKIPOWNPROCESS
-            hooks = [
-                user32.SetWinEventHook(ev, ev, 0, proc, 0, 0, flags)
-                for ev in WINEVENT_ELEMENT_EVENTS
-            ]
-            if not all(hooks):
+            hooks = install_winevent_hooks(WINEVENT_ELEMENT_EVENTS, callback)
+            if hooks is None:
                 self._error = f"SetWinEventHook failed (error {kernel32.GetLastError()})"
                 self._ready.set()
                 return
-            self._thread_id = kernel32.GetCurrentThreadId()
-            self._ready.set()
-            msg = wintypes.MSG()
             try:
-                while user32.GetMessageW(ctypes.byref(msg), None, 0, 0) > 0:
-                    user32.TranslateMessage(ctypes.byref(msg))
-                    user32.DispatchMessageW(ctypes.byref(msg))
+                self._pump_messages()
             finally:
-                for hook in hooks:
-                    user32.UnhookWinEvent(hook)
+                hooks.remove()
                 comtypes.CoUninitialize()
 
     else:

@@ -9,6 +9,8 @@ bounded queue (``waymark doctor``, tests).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import sys
 import threading
@@ -22,6 +24,7 @@ __all__ = [
     "Source",
     "SourceState",
     "ThreadedSource",
+    "WakePipe",
     "Win32MessageLoopSource",
     "join_quietly",
 ]
@@ -76,6 +79,34 @@ class Source(Protocol):
     def alive(self) -> bool: ...
 
     def state(self) -> SourceState: ...
+
+
+class WakePipe:
+    """A self-pipe that wakes a thread sleeping in ``select`` (to stop, or for a poke)."""
+
+    __slots__ = ("r", "w")
+
+    def __init__(self) -> None:
+        self.r, self.w = -1, -1
+
+    def open(self) -> None:
+        self.r, self.w = os.pipe()
+
+    def wake(self) -> None:
+        if self.w >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self.w, b"x")
+
+    def drain(self) -> None:
+        if self.r >= 0:
+            with contextlib.suppress(OSError):
+                os.read(self.r, 4096)
+
+    def close(self) -> None:
+        for fd in (self.r, self.w):
+            if fd >= 0:
+                os.close(fd)
+        self.r = self.w = -1
 
 
 def join_quietly(thread: threading.Thread | None, timeout: float = 2.0) -> None:
@@ -137,3 +168,18 @@ class Win32MessageLoopSource(ThreadedSource):
         join_quietly(self._thread)
         self._thread = None
         self._thread_id = 0
+
+    if sys.platform == "win32":
+
+        def _pump_messages(self) -> None:
+            """Mark the thread ready and dispatch its messages until ``stop`` posts WM_QUIT."""
+            import ctypes
+            from ctypes import wintypes
+
+            user32 = ctypes.windll.user32
+            self._thread_id = ctypes.windll.kernel32.GetCurrentThreadId()
+            self._ready.set()
+            msg = wintypes.MSG()
+            while user32.GetMessageW(ctypes.byref(msg), None, 0, 0) > 0:
+                user32.TranslateMessage(ctypes.byref(msg))
+                user32.DispatchMessageW(ctypes.byref(msg))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterable
 
 from agent.events import Focus
 from agent.hooks.base import SourceState, Win32MessageLoopSource
@@ -112,11 +113,6 @@ class WindowsFocusSource(Win32MessageLoopSource):
 
             user32 = ctypes.windll.user32
             kernel32 = ctypes.windll.kernel32
-            proc_type = ctypes.WINFUNCTYPE(
-                None, wintypes.HANDLE, wintypes.DWORD, wintypes.HWND, wintypes.LONG,
-                wintypes.LONG, wintypes.DWORD, wintypes.DWORD,
-            )  # fmt: skip
-            user32.SetWinEventHook.restype = wintypes.HANDLE
 
             def read_and_report(hwnd: int) -> None:
                 self._report(exe_name_of_window(hwnd), _window_text(hwnd), _quiet_reason())
@@ -133,13 +129,10 @@ class WindowsFocusSource(Win32MessageLoopSource):
                 ):
                     read_and_report(hwnd)
 
-            proc = proc_type(callback)  # kept referenced for the life of the hook
-            flags = WINEVENT_OUTOFCONTEXT | WINEVENT_SKIPOWNPROCESS
-            hooks = [
-                user32.SetWinEventHook(ev, ev, 0, proc, 0, 0, flags)
-                for ev in (EVENT_SYSTEM_FOREGROUND, EVENT_OBJECT_NAMECHANGE)
-            ]
-            if not all(hooks):
+            hooks = install_winevent_hooks(
+                (EVENT_SYSTEM_FOREGROUND, EVENT_OBJECT_NAMECHANGE), callback
+            )
+            if hooks is None:
                 self._error = f"SetWinEventHook failed (error {kernel32.GetLastError()})"
                 self._ready.set()
                 return
@@ -161,8 +154,7 @@ class WindowsFocusSource(Win32MessageLoopSource):
                     user32.DispatchMessageW(ctypes.byref(msg))
             finally:
                 user32.KillTimer(None, timer)
-                for hook in hooks:
-                    user32.UnhookWinEvent(hook)
+                hooks.remove()
 
     else:
 
@@ -171,9 +163,48 @@ class WindowsFocusSource(Win32MessageLoopSource):
             self._ready.set()
 
 
+class WinEventHooks:
+    """Out-of-context WinEvent hooks of this thread, and the callback they keep alive."""
+
+    def __init__(self, handles: list[int], proc: object) -> None:
+        self.handles = handles
+        self._proc = proc  # ctypes frees a callback nobody references
+
+    def remove(self) -> None:
+        if sys.platform == "win32":
+            import ctypes
+
+            for handle in self.handles:
+                ctypes.windll.user32.UnhookWinEvent(handle)
+        self.handles = []
+
+
 if sys.platform == "win32":
     import ctypes
     from ctypes import wintypes
+
+    def install_winevent_hooks(
+        events: Iterable[int], callback: Callable[..., None]
+    ) -> WinEventHooks | None:
+        """``SetWinEventHook`` for each event, out of context, skipping our own process.
+
+        ``callback(hook, event, hwnd, id_object, id_child, thread, ms)`` runs on
+        this thread's message loop.  None when the OS refused a hook.
+        """
+        user32 = ctypes.windll.user32
+        proc_type = ctypes.WINFUNCTYPE(
+            None, wintypes.HANDLE, wintypes.DWORD, wintypes.HWND, wintypes.LONG,
+            wintypes.LONG, wintypes.DWORD, wintypes.DWORD,
+        )  # fmt: skip
+        user32.SetWinEventHook.restype = wintypes.HANDLE
+        proc = proc_type(callback)
+        flags = WINEVENT_OUTOFCONTEXT | WINEVENT_SKIPOWNPROCESS
+        handles = [user32.SetWinEventHook(ev, ev, 0, proc, 0, 0, flags) for ev in events]
+        hooks = WinEventHooks(handles, proc)
+        if not all(handles):
+            hooks.remove()
+            return None
+        return hooks
 
     def exe_name_of_window(hwnd: int) -> str:
         """The exe name of the process that owns ``hwnd`` (no read of that process)."""

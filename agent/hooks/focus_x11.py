@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import select
 import threading
 import time
 from typing import Any
 
 from agent.events import Focus
-from agent.hooks.base import Emit, SourceState, join_quietly
+from agent.hooks.base import Emit, SourceState, WakePipe, join_quietly
 from agent.hooks.quiet import QuietTracker
 
 __all__ = ["X11FocusSource", "app_from_wm_class", "decode_title"]
@@ -60,7 +59,7 @@ class X11FocusSource:
         self._emit: Emit | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._wake_r, self._wake_w = -1, -1
+        self._wake = WakePipe()
         self._d: Any = None
         self._atoms: dict[str, int] = {}
         self._active = 0
@@ -77,22 +76,17 @@ class X11FocusSource:
         self._stop.clear()
         self._last = None
         self._d = self._connect()  # in the caller: a failure is reported, not retried
-        self._wake_r, self._wake_w = os.pipe()
+        self._wake.open()
         self._thread = threading.Thread(target=self._run, name="waymark-focus-x11", daemon=True)
         self._thread.start()
         self._detail = f"X11 {self._d.get_display_name()}: _NET_ACTIVE_WINDOW events"
 
     def stop(self) -> None:
         self._stop.set()
-        if self._wake_w >= 0:
-            with contextlib.suppress(OSError):
-                os.write(self._wake_w, b"x")
+        self._wake.wake()
         join_quietly(self._thread)
         self._thread = None
-        for fd in (self._wake_r, self._wake_w):
-            if fd >= 0:
-                os.close(fd)
-        self._wake_r = self._wake_w = -1
+        self._wake.close()
 
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -162,7 +156,7 @@ class X11FocusSource:
         """Sleep up to ``timeout`` unless stop() wakes us; True if stopping."""
         if self._stop.is_set():
             return True
-        select.select([self._wake_r], [], [], timeout)
+        select.select([self._wake.r], [], [], timeout)
         return self._stop.is_set()
 
     def _loop(self) -> None:
@@ -187,8 +181,8 @@ class X11FocusSource:
                     ev.atom in title_atoms or ev.atom == state_atom
                 ):
                     self._report(self._active)
-            readable, _, _ = select.select([fd, self._wake_r], [], [])
-            if self._wake_r in readable:
+            readable, _, _ = select.select([fd, self._wake.r], [], [])
+            if self._wake.r in readable:
                 return
 
     # -- reading the active window ---------------------------------------------------

@@ -98,13 +98,8 @@ class WindowsLockSource(Win32MessageLoopSource):
                 self._error = f"WTSRegisterSessionNotification failed ({kernel32.GetLastError()})"
                 self._ready.set()
                 return
-            self._thread_id = kernel32.GetCurrentThreadId()
-            self._ready.set()
-            msg = wintypes.MSG()
             try:
-                while user32.GetMessageW(ctypes.byref(msg), None, 0, 0) > 0:
-                    user32.TranslateMessage(ctypes.byref(msg))
-                    user32.DispatchMessageW(ctypes.byref(msg))
+                self._pump_messages()
             finally:
                 wtsapi32.WTSUnRegisterSessionNotification(hwnd)
                 user32.DestroyWindow(hwnd)

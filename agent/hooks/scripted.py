@@ -1,7 +1,7 @@
 """Replays a JSONL file of events, on virtual time (``waymark replay``) or real
 time (``waymark run --script FILE``).
 
-Format (DESIGN.md "Events"): one JSON object a line; the first line may be a
+Format (docs/replay-format.md, for people): one JSON object a line; the first line may be a
 header ``{"header": {"start": ISO time with offset, "device": …, "groups": […],
 "os": "windows"|"macos"|"linux", "locale": …, "tz": IANA name}}``.  Without a
 start the replay starts now; without ``tz`` local days follow the start's UTC

@@ -48,6 +48,7 @@ __all__ = [
     "private_key_pem",
     "public_key_text",
     "read_manifest_unverified",
+    "verified_manifest",
     "verify_bundle",
 ]
 
@@ -115,20 +116,29 @@ def public_key_text(public_key: Ed25519PublicKey) -> str:
 
 
 def load_public_key(text: str | bytes) -> Ed25519PublicKey:
-    """Read a public key written as base64 of the raw 32 bytes, or as PEM."""
+    """Read an Ed25519 public key in any of the forms people copy around.
+
+    Base64 of the raw 32 bytes (what ``waymark pack keygen`` prints), base64 of
+    the DER SubjectPublicKeyInfo (the ``MCowBQYDK2VwAyEA…`` line inside what
+    ``openssl pkey -pubout`` prints), or that whole PEM block.
+    """
     data = text.encode("ascii", "replace") if isinstance(text, str) else text
     data = data.strip()
     try:
         if data.startswith(b"-----BEGIN"):
             key = serialization.load_pem_public_key(data)
-            if not isinstance(key, Ed25519PublicKey):
-                raise ValueError("not an Ed25519 public key")
-            return key
-        raw = base64.b64decode(data, validate=True)
-        return Ed25519PublicKey.from_public_bytes(raw)
+        else:
+            raw = base64.b64decode(data, validate=True)
+            if len(raw) == 32:
+                return Ed25519PublicKey.from_public_bytes(raw)
+            key = serialization.load_der_public_key(raw)
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("not an Ed25519 public key")
+        return key
     except (ValueError, binascii.Error, TypeError) as exc:
         raise ValueError(
-            "not an Ed25519 public key: expected one line of base64 (32 bytes) or a PEM block"
+            "not an Ed25519 public key: expected one line of base64 (the 32-byte key, or the "
+            "MCowBQYDK2VwAyEA… form openssl prints) or a PEM block"
         ) from exc
 
 
@@ -210,6 +220,8 @@ def _split(data: bytes) -> tuple[str, bytes, bytes]:
         raise BundleError("malformed", f"bundle is larger than {MAX_BUNDLE_BYTES} bytes")
     try:
         outer = json.loads(data)
+    except RecursionError:
+        raise BundleError("malformed", "bundle is JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BundleError("malformed", f"bundle is not JSON: {exc}") from exc
     if not isinstance(outer, dict) or outer.get("waymark_bundle") != BUNDLE_FORMAT:
@@ -238,6 +250,8 @@ def _parse_time(value: object, name: str) -> datetime:
 def _parse_manifest(manifest: bytes) -> Manifest:
     try:
         obj = json.loads(manifest)
+    except RecursionError:
+        raise BundleError("malformed", "manifest is JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BundleError("malformed", f"manifest is not JSON: {exc}") from exc
     if not isinstance(obj, dict):
@@ -267,6 +281,27 @@ def read_manifest_unverified(data: bytes) -> Manifest:
     return _parse_manifest(manifest)
 
 
+def verified_manifest(data: bytes, pinned_keys: Mapping[str, Ed25519PublicKey]) -> Manifest:
+    """The manifest of a bundle whose signature checks against a pinned key (nothing else
+    is checked: not the version, the expiry or the pack). Raises :class:`BundleError`."""
+    kid, manifest_bytes, signature = _split(data)
+    public_key = pinned_keys.get(kid)
+    if public_key is None:
+        raise BundleError(
+            "unknown_key",
+            f"bundle is signed with key {kid}, which is not pinned here "
+            f"(pinned: {', '.join(sorted(pinned_keys)) or 'none'})",
+        )
+    try:
+        public_key.verify(signature, manifest_bytes)
+    except InvalidSignature as exc:
+        raise BundleError("bad_signature", f"signature does not match key {kid}") from exc
+    manifest = _parse_manifest(manifest_bytes)
+    if manifest.key_id != kid:
+        raise BundleError("mismatch", "manifest key_id differs from the container's key_id")
+    return manifest
+
+
 def _version_tuple(text: str) -> tuple[int, ...]:
     parts: list[int] = []
     for piece in text.split("."):
@@ -290,22 +325,7 @@ def verify_bundle(
     highest version accepted so far for this pack (``None`` if none): equal or
     lower versions are refused as a rollback.
     """
-    kid, manifest_bytes, signature = _split(data)
-    public_key = pinned_keys.get(kid)
-    if public_key is None:
-        raise BundleError(
-            "unknown_key",
-            f"bundle is signed with key {kid}, which is not pinned here "
-            f"(pinned: {', '.join(sorted(pinned_keys)) or 'none'})",
-        )
-    try:
-        public_key.verify(signature, manifest_bytes)
-    except InvalidSignature as exc:
-        raise BundleError("bad_signature", f"signature does not match key {kid}") from exc
-
-    manifest = _parse_manifest(manifest_bytes)
-    if manifest.key_id != kid:
-        raise BundleError("mismatch", "manifest key_id differs from the container's key_id")
+    manifest = verified_manifest(data, pinned_keys)
     if last_trusted_version is not None and manifest.version <= last_trusted_version:
         raise BundleError(
             "rollback",

@@ -196,6 +196,7 @@ class _RuleRun:
         "count_n",
         "count_within",
         "habit",
+        "holdout",
         "id",
         "index",
         "last_after",
@@ -232,20 +233,30 @@ class _RuleRun:
         self.max_per_day = limits.max_per_day
         self.max_total = limits.max_total
         self.stop_after = limits.stop_after_adopted
-        self.audience_reason: str | None = None
-        aud = rule.audience
-        # ``holdout`` is the habit's, so a rule without an audience of its own still
-        # holds back the devices its habit's other rules hold out.
-        if aud is not None or holdout:
-            b = bucket(device, rule.habit)
-            outside = aud is not None and (
-                (aud.groups is not None and not groups.intersection(aud.groups)) or b >= aud.rollout
-            )
-            if outside:
-                self.audience_reason = "audience"
-            elif b < holdout:
-                self.audience_reason = "holdout"
+        #: The habit's holdout percentage (kept for a change of groups).
+        self.holdout = holdout
+        self.audience_reason = _audience_reason(rule, device, groups, holdout)
         self.state = RuleState()
+
+
+def _audience_reason(rule: Rule, device: str, groups: frozenset[str], holdout: int) -> str | None:
+    """``audience`` or ``holdout`` when this device must not see the rule, else None.
+
+    ``holdout`` is the habit's, so a rule without an audience of its own still
+    holds back the devices its habit's other rules hold out.
+    """
+    aud = rule.audience
+    if aud is None and not holdout:
+        return None
+    b = bucket(device, rule.habit)
+    outside = aud is not None and (
+        (aud.groups is not None and not groups.intersection(aud.groups)) or b >= aud.rollout
+    )
+    if outside:
+        return "audience"
+    if b < holdout:
+        return "holdout"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +387,12 @@ class Engine:
     def pause(self, until: float | None) -> None:
         """Pause matching until POSIX time ``until`` (``inf``: until resumed); None resumes."""
         self._paused_until = until
+
+    def set_groups(self, groups: Sequence[str]) -> None:
+        """This device's audience groups changed (policy): rules re-check their audience."""
+        self.groups = frozenset(groups)
+        for run in self._runs:
+            run.audience_reason = _audience_reason(run.rule, self.device, self.groups, run.holdout)
 
     def set_never_interrupt(self, apps: Collection[str]) -> None:
         """Apps (OS identifiers or logical names) during which no toast is shown."""

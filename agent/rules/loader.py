@@ -58,6 +58,7 @@ __all__ = [
     "PackIssue",
     "load_pack",
     "load_pack_text",
+    "locale_gaps",
     "parse_duration",
     "validate_pack_file",
 ]
@@ -412,6 +413,64 @@ def _check_toast(toast: Found, locale: str, ctx: Ctx, where: str) -> None:
         elif action_id in ids:
             ctx.error(action.at("id"), f"{path}.id: {action_id!r} is used twice in this toast")
         ids.add(action_id)
+
+
+# ----------------------------------------------------------------------------
+# Warnings (a valid pack that people will see partly in another language)
+
+
+def locale_gaps(text: str | bytes, source: str = "<pack>") -> list[PackIssue]:
+    """Texts that lack a locale the pack uses elsewhere, as ``warning:`` issues.
+
+    A valid pack may give German for one toast's title and not for its body;
+    a German reader then sees that body in the default locale.  Each text
+    mapping (title, body, button label) missing one of the pack's locales is
+    reported at its own line:col.  Only meaningful for a pack that loads.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8-sig", errors="replace")
+    ctx = Ctx(source)
+    root = _compose(text, ctx)
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    texts: list[tuple[str, yaml.MappingNode]] = []
+    rules = _value(root, "rules")
+    for i, rule in enumerate(rules.value if isinstance(rules, yaml.SequenceNode) else []):
+        toast = _value(rule, "toast")
+        where = f"rules[{i + 1}].toast"
+        for field in ("title", "body"):
+            node = _value(toast, field)
+            if isinstance(node, yaml.MappingNode):
+                texts.append((f"{where}.{field}", node))
+        actions = _value(toast, "actions")
+        for j, action in enumerate(actions.value if isinstance(actions, yaml.SequenceNode) else []):
+            label = _value(action, "label")
+            if isinstance(label, yaml.MappingNode):
+                texts.append((f"{where}.actions[{j + 1}].label", label))
+    default = _value(root, "default_locale")
+    default_locale = default.value if isinstance(default, yaml.ScalarNode) else "en"
+    locales_of = [(path, node, {str(k.value) for k, _ in node.value}) for path, node in texts]
+    every = set().union(*(found for _, _, found in locales_of)) if locales_of else set()
+    for path, node, found in locales_of:
+        missing = sorted(every - found)
+        if missing:
+            names = ", ".join(missing)
+            ctx.error(
+                node,
+                f"warning: {path} has no text for {names} (the pack has {names} elsewhere); "
+                f"people reading {names} see it in {default_locale}",
+            )
+    return ctx.issues
+
+
+def _value(node: object, key: str) -> yaml.Node | None:
+    """The value of ``key`` in a YAML mapping node (None when absent or not a mapping)."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for k, v in node.value:
+        if getattr(k, "value", None) == key and isinstance(v, yaml.Node):
+            return v
+    return None
 
 
 # ----------------------------------------------------------------------------

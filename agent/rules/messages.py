@@ -17,6 +17,7 @@ __all__ = [
     "ControlMessage",
     "Outcome",
     "ResetNever",
+    "SetGroups",
     "SetNeverInterrupt",
     "SetPause",
     "Stop",
@@ -63,6 +64,13 @@ class SetNeverInterrupt:
 
 
 @dataclass(frozen=True, slots=True)
+class SetGroups:
+    """This device's audience groups (policy changed them)."""
+
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SetPause:
     """Pause matching until POSIX time ``until`` (``inf``: until resumed); None resumes.
 
@@ -90,4 +98,6 @@ class Stop:
     """Ends the engine loop; the last message the runtime handles."""
 
 
-ControlMessage = UsePackFile | SetNeverInterrupt | SetPause | ResetNever | Barrier | Stop
+ControlMessage = (
+    UsePackFile | SetNeverInterrupt | SetGroups | SetPause | ResetNever | Barrier | Stop
+)

@@ -43,6 +43,7 @@ from agent.rules.messages import (
     ControlMessage,
     Outcome,
     ResetNever,
+    SetGroups,
     SetNeverInterrupt,
     SetPause,
     Stop,
@@ -54,7 +55,7 @@ __all__ = ["EngineRuntime", "Inbox"]
 
 log = logging.getLogger(__name__)
 
-_CONTROL: Final = (UsePackFile, SetNeverInterrupt, SetPause, ResetNever, Barrier, Stop)
+_CONTROL: Final = (UsePackFile, SetNeverInterrupt, SetGroups, SetPause, ResetNever, Barrier, Stop)
 
 
 class Inbox:
@@ -224,6 +225,8 @@ class EngineRuntime:
                 item.outcome.set(ok)
         elif isinstance(item, SetNeverInterrupt):
             self.engine.set_never_interrupt(item.apps)
+        elif isinstance(item, SetGroups):
+            self.engine.set_groups(item.groups)
         elif isinstance(item, SetPause):
             self.engine.pause(item.until)
         elif isinstance(item, ResetNever):

@@ -2,21 +2,34 @@
 
 ``<data>/sync/`` holds ``bundle.json`` (the signed bundle exactly as received),
 ``pack.yaml`` (its pack, the file the agent runs and watches) and
-``state.json`` (the bundle's ETag and the highest version trusted per pack,
-which refuses a rollback even across restarts).  Files are replaced
-atomically, so a crash leaves the old pack or the new one, never half.  At
-start the stored bundle is verified again: a pack edited on disk, an expired
-bundle or a key no longer pinned is not run.
+``state.json`` (the last ETag, whether that bundle was refused, and the
+highest version trusted per pack).
+Files are replaced atomically, so a crash leaves the old pack or the new one,
+never half.  At start the stored bundle is verified again: a pack edited on
+disk, an expired bundle or a key no longer pinned is not run.
+
+**Rollback is refused even when a file is lost.**  The highest version trusted
+per pack is kept in two files, ``sync/state.json`` and
+``<data>/trusted-packs.json``, and a bundle is accepted only if it is newer
+than both and than the stored ``bundle.json`` (when its signature still
+checks).  Deleting or corrupting any one of the three (any two, in fact)
+does not let an older validly signed pack in; the ones left write the lost
+one again.
+
+Corrupt files are set aside (agent/storage.py): a ``bundle.json`` whose bytes
+are damaged (not a bundle, a bad signature) is set aside and its ETag
+forgotten, so the server sends the pack again; a ``pack.yaml`` that differs
+from its signed bundle is set aside and written again from the bundle.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -27,12 +40,19 @@ from agent.rules.bundle import (
     key_id,
     load_public_key,
     read_manifest_unverified,
+    verified_manifest,
     verify_bundle,
 )
+from agent.storage import StoreUnavailable, load_json_object, private_dir, set_aside
 
-__all__ = ["SyncedPacks", "pinned_keys"]
+__all__ = ["TRUST_FILE", "SyncedPacks", "pinned_keys"]
 
 log = logging.getLogger(__name__)
+
+#: The second record of trusted versions, in the data folder (beside ``sync/``).
+TRUST_FILE: Final = "trusted-packs.json"
+#: Refusals that mean the stored bundle's bytes are damaged (not a key or a date problem).
+_DAMAGED: Final = frozenset({"malformed", "bad_signature", "mismatch"})
 
 
 def pinned_keys(setting: object) -> dict[str, Ed25519PublicKey]:
@@ -50,24 +70,67 @@ def pinned_keys(setting: object) -> dict[str, Ed25519PublicKey]:
     return keys
 
 
-class SyncedPacks:
-    """The verified pack from the server, in ``folder``."""
+def _versions(value: object) -> dict[str, int] | None:
+    """``{pack id: version}`` from JSON, or None when it is not that shape."""
+    if not isinstance(value, dict):
+        return None
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
+        return None
+    return dict(value)
 
-    def __init__(self, folder: Path) -> None:
+
+def _check_state(doc: dict[str, Any]) -> str | None:
+    if not isinstance(doc.get("etag"), (str, type(None))):
+        return "etag is not a string"
+    if not isinstance(doc.get("refused", False), bool):
+        return "refused is not true or false"
+    if _versions(doc.get("trusted", {})) is None:
+        return "trusted is not a map of pack ids to versions"
+    return None
+
+
+def _check_trust(doc: dict[str, Any]) -> str | None:
+    return None if _versions(doc) is not None else "not a map of pack ids to versions"
+
+
+class SyncedPacks:
+    """The verified pack from the server, in ``folder`` (``trust_file``: the second record
+    of trusted versions, by default ``folder/../trusted-packs.json``)."""
+
+    def __init__(self, folder: Path, trust_file: Path | None = None) -> None:
         self.folder = folder
         self.pack_path = folder / "pack.yaml"
         self.bundle_path = folder / "bundle.json"
         self._state_path = folder / "state.json"
-        self._state = self._read_state()
+        self._trust_path = trust_file if trust_file is not None else folder.parent / TRUST_FILE
+        self._state = self._read(self._state_path, _check_state)
+        self._trust = _versions(self._read(self._trust_path, _check_trust)) or {}
 
     @property
     def etag(self) -> str | None:
         value = self._state.get("etag")
         return value if isinstance(value, str) else None
 
-    def trusted_version(self, pack_id: str) -> int | None:
-        value = self._state.get("trusted", {}).get(pack_id)
-        return value if isinstance(value, int) else None
+    def trusted_version(
+        self, pack_id: str, keys: Mapping[str, Ed25519PublicKey] | None = None
+    ) -> int | None:
+        """The highest version of ``pack_id`` trusted so far, from both records and (with
+        ``keys``) the stored bundle when its signature checks; None if none."""
+        found = [
+            v for v in (self._recorded().get(pack_id), self._trust.get(pack_id)) if v is not None
+        ]
+        if keys is not None:
+            stored = self._stored_manifest(keys)
+            if stored is not None and stored[0] == pack_id:
+                found.append(stored[1])
+        return max(found) if found else None
+
+    def holds(self, data: bytes) -> bool:
+        """True when ``data`` is exactly the stored bundle (the server sent it again)."""
+        try:
+            return self.bundle_path.read_bytes() == data
+        except OSError:
+            return False
 
     def verify(
         self,
@@ -82,22 +145,31 @@ class SyncedPacks:
         except BundleError:
             pack_id = ""
         return verify_bundle(
-            data, keys, self.trusted_version(pack_id), now, agent_version=agent_version
+            data, keys, self.trusted_version(pack_id, keys), now, agent_version=agent_version
         )
 
     def accept(self, data: bytes, bundle: VerifiedBundle, etag: str | None) -> Path:
-        """Store a verified bundle and its pack; returns the pack file to run."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Store a verified bundle and its pack; returns the pack file to run.
+
+        The bundle goes first and the trusted versions after it, so a crash in
+        between leaves a trust no higher than the stored bundle.  Raises OSError
+        when the files cannot be written (a full disk): the running pack stays.
+        """
+        private_dir(self.folder)
         write_atomic(self.bundle_path, data)
         write_atomic(self.pack_path, bundle.manifest.pack.encode("utf-8"))
-        trusted = dict(self._state.get("trusted", {}))
-        trusted[bundle.manifest.pack_id] = bundle.manifest.version
-        self._save_state({"etag": etag, "trusted": trusted})
+        self._trust_version(bundle.manifest.pack_id, bundle.manifest.version, etag=etag,
+                            refused=False)  # fmt: skip
         return self.pack_path
 
-    def remember_etag(self, etag: str | None) -> None:
-        """Keep the ETag of a bundle that was refused, so it is not fetched again and again."""
-        self._save_state({**self._state, "etag": etag})
+    def remember_etag(self, etag: str | None, *, refused: bool = True) -> None:
+        """Keep the ETag of a bundle that was refused (or, ``refused=False``, of the stored
+        one), so it is not fetched again and again (in memory at least, when the file cannot
+        be written)."""
+        try:
+            self._save_state({**self._state, "etag": etag, "refused": refused and bool(etag)})
+        except OSError as exc:
+            log.info("cannot write %s (%s); the ETag is kept in memory", self._state_path, exc)
 
     def current(
         self, keys: Mapping[str, Ed25519PublicKey], now: datetime, agent_version: str
@@ -105,30 +177,82 @@ class SyncedPacks:
         """The stored pack file if its bundle still verifies and the file matches it."""
         try:
             data = self.bundle_path.read_bytes()
-            on_disk = self.pack_path.read_text(encoding="utf-8")
         except OSError:
+            self._forget_etag()
             return None
         try:
             bundle = verify_bundle(data, keys, None, now, agent_version=agent_version)
         except BundleError as exc:
-            log.warning("the stored server pack is not used: %s", exc)
+            if exc.reason in _DAMAGED:
+                set_aside(self.bundle_path, str(exc))
+                self._forget_etag()
+            else:
+                log.warning("the stored server pack is not used: %s", exc)
             return None
-        if bundle.manifest.version < (self.trusted_version(bundle.manifest.pack_id) or 0):
+        manifest = bundle.manifest
+        if manifest.version < (self.trusted_version(manifest.pack_id) or 0):
             log.warning("the stored server pack is older than one trusted before; not used")
             return None
-        if on_disk != bundle.manifest.pack:
-            log.warning("%s differs from its signed bundle; writing it again", self.pack_path)
-            write_atomic(self.pack_path, bundle.manifest.pack.encode("utf-8"))
+        expected = manifest.pack.encode("utf-8")
+        try:
+            on_disk: bytes | None = self.pack_path.read_bytes()
+        except FileNotFoundError:
+            on_disk = None
+        except OSError as exc:
+            log.warning("cannot read %s (%s); the stored server pack is not used",
+                        self.pack_path, exc)  # fmt: skip
+            return None
+        try:
+            if on_disk != expected:
+                if on_disk is not None:
+                    set_aside(self.pack_path, "it differs from its signed bundle")
+                write_atomic(self.pack_path, expected)
+            # The records of trust are written again if one was lost.
+            self._trust_version(manifest.pack_id, manifest.version)
+        except OSError as exc:
+            log.warning("cannot write %s (%s); the stored server pack is not used",
+                        self.pack_path, exc)  # fmt: skip
+            return None
         return self.pack_path
+
+    # -- internals ---------------------------------------------------------------
+
+    def _recorded(self) -> dict[str, int]:
+        return _versions(self._state.get("trusted", {})) or {}
+
+    def _stored_manifest(self, keys: Mapping[str, Ed25519PublicKey]) -> tuple[str, int] | None:
+        try:
+            manifest = verified_manifest(self.bundle_path.read_bytes(), keys)
+        except (OSError, BundleError):
+            return None
+        return manifest.pack_id, manifest.version
+
+    def _trust_version(self, pack_id: str, version: int, **state: object) -> None:
+        """Record ``version`` as trusted in both places (never lowering either), with
+        ``state`` (the ETag) in ``state.json``."""
+        trusted = self._recorded()
+        trusted[pack_id] = max(version, trusted.get(pack_id, version))
+        new = {**self._state, **state, "trusted": trusted}
+        if new != self._state:
+            self._save_state(new)
+        if self._trust.get(pack_id, -1) < version:
+            self._trust = {**self._trust, pack_id: version}
+            write_atomic(self._trust_path, json.dumps(self._trust, indent=1).encode("utf-8"))
+
+    def _forget_etag(self) -> None:
+        """The stored bundle is gone: without its ETag the server sends the pack again
+        (the ETag of a bundle that was refused is kept: that one is not wanted again)."""
+        if self.etag is not None and not self._state.get("refused"):
+            self.remember_etag(None)
 
     def _save_state(self, state: dict[str, Any]) -> None:
         self._state = state
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)
         write_atomic(self._state_path, json.dumps(state, indent=1).encode("utf-8"))
 
-    def _read_state(self) -> dict[str, Any]:
+    def _read(self, path: Path, check: Callable[[dict[str, Any]], str | None]) -> dict[str, Any]:
         try:
-            doc = json.loads(self._state_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            return load_json_object(path, check) or {}
+        except StoreUnavailable as exc:
+            log.warning("%s; the other record of trusted versions is used", exc)
             return {}
-        return doc if isinstance(doc, dict) else {}

@@ -9,8 +9,10 @@ One round (:meth:`SyncWorker.run_once`):
    ``ok`` and ``duplicate`` mark them sent, ``rejected`` takes them out of the
    queue with the reason, anything unanswered stays pending;
 3. when due, ask for the pack with the last ETag; a new bundle is verified
-   (pinned key, newer than the trusted version, not expired, valid pack)
-   and handed to the agent, a refused one is logged and the running pack kept;
+   (pinned key, newer than the trusted version, not expired, valid pack, not
+   nested too deep) and handed to the agent, a refused one is logged, its
+   ETag remembered (so it is not downloaded again every round) and the
+   running pack kept;
 4. delete sent records older than the retention period.
 
 Between rounds the thread waits ``upload_every`` seconds.  After a failure it
@@ -141,6 +143,8 @@ class SyncWorker:
         self.last_error: str | None = None
         self.sent = 0
         self.pack: str | None = None
+        #: Why the last bundle from the server was refused (None: none was, so far).
+        self.pack_refused: str | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -277,6 +281,9 @@ class SyncWorker:
         answer = self.client.fetch_pack(device.secret, self._packs.etag)
         if answer.status != "new":
             return
+        if self._packs.holds(answer.data):
+            self._packs.remember_etag(answer.etag, refused=False)  # its ETag was lost
+            return
         keys = pinned_keys(self._settings.get("publisher_keys"))
         try:
             bundle = self._packs.verify(answer.data, keys, datetime.now(UTC), __version__)
@@ -284,9 +291,16 @@ class SyncWorker:
             log.error("the server's pack was refused (%s): %s; keeping the running pack",
                       exc.reason, exc)  # fmt: skip
             self.last_error = f"pack refused: {exc}"
-            self._packs.remember_etag(answer.etag)
+            self.pack_refused = str(exc)
+            self._packs.remember_etag(answer.etag)  # not downloaded again until it changes
             return
-        path = self._packs.accept(answer.data, bundle, answer.etag)
+        try:
+            path = self._packs.accept(answer.data, bundle, answer.etag)
+        except OSError as exc:
+            log.warning("cannot store the server's pack (%s); keeping the running pack and "
+                        "trying again at the next pack check", exc)  # fmt: skip
+            self.last_error = f"pack not stored: {exc}"
+            return
         self.pack = f"{bundle.manifest.pack_id} v{bundle.manifest.version}"
         log.info("pack %s received from the server", self.pack)
         if self._on_pack is not None:

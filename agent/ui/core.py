@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from agent.config.options import Option
+from agent.config.options import LockedWhen, Option
 from agent.events import InputEvent
 from agent.hooks.base import SourceState
 from agent.rules.effects import Effect
+from agent.rules.model import Pack
 from agent.rules.records import WireRecord
 
 __all__ = ["CoreLike", "OutboxLike", "SettingsLike"]
@@ -29,6 +30,8 @@ class SettingsLike(Protocol):
     def set_internal(self, key: str, value: Any) -> None: ...
 
     def is_managed(self, key: str) -> bool: ...
+
+    def locked_by(self, key: str) -> LockedWhen | None: ...
 
     @property
     def organisation(self) -> str | None: ...
@@ -73,6 +76,12 @@ class CoreLike(Protocol):
         """``callback`` runs on the engine thread for every effect."""
 
     def pack_info(self) -> tuple[str, int] | None: ...
+
+    def running_pack(self) -> Pack | None:
+        """The coaching pack in use (its tip titles, languages and apps), if known."""
+
+    def recent_apps(self) -> list[str]:
+        """Apps recently in front, as OS identifiers, newest first (may be empty)."""
 
     def source_states(self) -> list[SourceState]: ...
 

@@ -24,16 +24,16 @@ from PySide6.QtCore import QLocale, QObject, QSocketNotifier, Signal, Slot
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication
 
-from agent.events import Action
+from agent.events import Action, ToastNotShown, ToastShown
 from agent.rules.effects import ShowToast
 from agent.ui.bridge import UiBridge
 from agent.ui.core import CoreLike
 from agent.ui.icons import app_icon
 from agent.ui.presenters import NotificationAdapter, QtToastPresenter, TrayMessagePresenter
 from agent.ui.settings_window import SettingsWindow, needs_consent_page
-from agent.ui.strings import resolve_language, tr
+from agent.ui.strings import resolve_language, text_preferences, tr
 from agent.ui.theme import Theme, system_theme
-from agent.ui.toast import ToastStack
+from agent.ui.toast import SAMPLE_RULE, ToastStack, sample_tip
 from agent.ui.tray import TrayController
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SHOW_SETTINGS = "show-settings"
+SHOW_SAMPLE_TIP = "show-sample-tip"
 
 
 def instance_name(user: str | None = None) -> str:
@@ -154,6 +155,7 @@ class DesktopUi(QObject):
             self._post_action,
             corner=lambda: str(core.settings.get("toast_position")),
             ui_lang=self.lang,
+            text_langs=self.text_langs,
             theme=theme,
             now=now,
             image_root=image_root,
@@ -166,11 +168,14 @@ class DesktopUi(QObject):
             focus_newest_toast=self._focus_newest,
             quit_app=self.quit,
             now=now,
+            show_sample_tip=self.show_sample_tip,
         )
         self.presenters = NotificationAdapter(
             [
                 lambda: QtToastPresenter(self.toasts),
-                lambda: TrayMessagePresenter(self.tray.icon, self._post_action, self.lang, now),
+                lambda: TrayMessagePresenter(
+                    self.tray.icon, self._post_action, self.lang, now, self.text_langs
+                ),
             ]
         )
         self.settings_window: SettingsWindow | None = None
@@ -181,12 +186,45 @@ class DesktopUi(QObject):
         core.add_effect_listener(self.bridge.deliver)
 
     def lang(self) -> str:
+        """Waymark's own language (English or Italian)."""
         return resolve_language(self.core.settings.get("language"), QLocale.system().name())
+
+    def text_langs(self) -> tuple[str, ...]:
+        """The languages wanted for the pack's texts, best first (any the pack has)."""
+        return text_preferences(self.core.settings.get("language"), QLocale.system().uiLanguages())
+
+    def show_sample_tip(
+        self,
+        on_screen: Callable[[], None] | None = None,
+        on_closed: Callable[[str], None] | None = None,
+    ) -> bool:
+        """Show a sample tip (tray "Show a sample tip", ``waymark tip --test``).
+
+        It is not a coaching tip: nothing is recorded and its buttons only close it.
+        ``on_closed`` receives the choice that closed it (``got-it``, ``dismiss`` …).
+        """
+
+        def shown() -> None:
+            log.info("the sample tip is on screen")
+            if on_screen is not None:
+                on_screen()
+
+        def closed(action: Action) -> None:
+            log.info("the sample tip was closed (%s)", action.action)
+            if on_closed is not None:
+                on_closed(action.action)
+
+        ok = self.presenters.present(sample_tip(self._now()), shown, closed)
+        if not ok:
+            log.warning("no way to show a tip here: %s", "; ".join(self.presenters.problems))
+        return ok
 
     def open_settings(self, page: str = "coaching") -> SettingsWindow:
         """Create the settings window on first use and bring it forward on ``page``."""
         if self.settings_window is None:
-            self.settings_window = SettingsWindow(self.core, lang=self.lang, now=self._now)
+            self.settings_window = SettingsWindow(
+                self.core, lang=self.lang, now=self._now, text_langs=self.text_langs
+            )
         self.settings_window.show_page(page or "coaching")
         return self.settings_window
 
@@ -196,6 +234,8 @@ class DesktopUi(QObject):
         command, _, page = message.partition(":")
         if command == SHOW_SETTINGS:
             self.open_settings(page or "coaching")
+        elif command == SHOW_SAMPLE_TIP:
+            self.show_sample_tip()
 
     def quit(self) -> None:
         if not self.core.settings.get("allow_quit"):
@@ -204,13 +244,25 @@ class DesktopUi(QObject):
         self._quit()
 
     def _present(self, effect: ShowToast) -> None:
-        if not self.presenters.present(effect):
-            log.warning("no way to show a tip here: %s", "; ".join(self.presenters.problems))
+        """Show a tip from the engine and tell it whether the tip reached the screen."""
+        toast_id = effect.toast_id
+
+        def on_screen() -> None:
+            if toast_id:
+                self.core.post(ToastShown(self._now(), toast_id))
+
+        if not self.presenters.present(effect, on_screen):
+            why = "; ".join(self.presenters.problems) or "no presenter"
+            log.warning("no way to show a tip here: %s", why)
+            if toast_id:
+                self.core.post(ToastNotShown(self._now(), toast_id, why))
 
     def _focus_newest(self) -> bool:
         return self.presenters.focus_newest()
 
     def _post_action(self, action: Action) -> None:
+        if action.rule == SAMPLE_RULE:
+            return  # the sample tip is not coaching: nothing to record
         self.core.post(action)
 
     def _on_setting_changed(self, key: str) -> None:
@@ -276,14 +328,18 @@ _QUIT_SIGNALS = tuple(
 def run_desktop(
     core: CoreLike,
     *,
+    start: Callable[[], None] | None = None,
     show_settings: bool = False,
     now: Callable[[], float] = time.time,
     image_root: Path | None = None,
 ) -> int:
     """Run the desktop UI until Quit; returns the process exit code.
 
-    A second start of Waymark for the same user asks the running one to show
-    its settings and returns 0 at once.
+    ``start`` (the agent's ``AgentCore.start``) runs once the UI listens to
+    the engine's effects, so no effect — the ``start`` event's welcome tip
+    above all — is produced before the UI can show it.  A second start of
+    Waymark for the same user asks the running one to show its settings and
+    returns 0 at once (``start`` is not called).
     """
     app = QApplication.instance()
     if not isinstance(app, QApplication):
@@ -312,6 +368,8 @@ def run_desktop(
         message = tr("no_tray", ui.lang())
         log.info("%s", message)
         print(f"waymark: {message}", file=sys.stderr)
+    if start is not None:
+        start()
     if show_settings or needs_consent_page(core):
         ui.open_settings("coaching")
     try:

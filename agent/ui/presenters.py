@@ -11,10 +11,16 @@ walked again from the next one.
   (not native Wayland, where a window cannot choose its position or refuse focus).
 - :class:`TrayMessagePresenter` — the desktop's own notification through the
   tray icon: title and plain text only; a click counts as "Got it".
+
+Each ``present`` gets ``on_screen``, which the presenter calls once the toast
+is on screen (the Qt toast: its first paint; a tray message: once handed to
+the desktop, the most it can know); the UI then tells the engine, which
+records the tip as shown only then (:class:`agent.events.ToastShown`).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -30,6 +36,8 @@ from agent.ui.toast import ToastStack, content_for
 
 __all__ = [
     "NotificationAdapter",
+    "OnScreen",
+    "PostAction",
     "PresenterUnavailable",
     "QtToastPresenter",
     "ToastPresenter",
@@ -37,14 +45,23 @@ __all__ = [
 ]
 
 
+log = logging.getLogger(__name__)
+
+
 class PresenterUnavailable(RuntimeError):
     """This presenter cannot show toasts here; the adapter tries the next one."""
+
+
+OnScreen = Callable[[], None]
+PostAction = Callable[[Action], None]
 
 
 class ToastPresenter(Protocol):
     name: str
 
-    def present(self, effect: ShowToast) -> None: ...
+    def present(
+        self, effect: ShowToast, on_screen: OnScreen, post: PostAction | None = None
+    ) -> None: ...
 
     def focus_newest(self) -> bool: ...
 
@@ -66,8 +83,10 @@ class QtToastPresenter:
             raise PresenterUnavailable("no screen")
         self.stack = stack
 
-    def present(self, effect: ShowToast) -> None:
-        self.stack.show_toast(effect)
+    def present(
+        self, effect: ShowToast, on_screen: OnScreen, post: PostAction | None = None
+    ) -> None:
+        self.stack.show_toast(effect, on_screen=on_screen, post=post)
 
     def focus_newest(self) -> bool:
         return self.stack.focus_newest()
@@ -87,22 +106,30 @@ class TrayMessagePresenter:
         post_action: Callable[[Action], None],
         ui_lang: Callable[[], str],
         now: Callable[[], float] = time.time,
+        text_langs: Callable[[], Sequence[str]] | None = None,
     ) -> None:
         if icon is None or not QSystemTrayIcon.supportsMessages():
             raise PresenterUnavailable("no tray icon that can show messages")
         self._icon = icon
-        self._post = post_action
+        self._post_default = post_action
+        self._post: PostAction = post_action
         self._lang = ui_lang
+        self._text_langs = text_langs
         self._now = now
         self._last_rule: str | None = None
         icon.messageClicked.connect(self._clicked)
 
-    def present(self, effect: ShowToast) -> None:
-        content = content_for(effect, self._lang())
+    def present(
+        self, effect: ShowToast, on_screen: OnScreen, post: PostAction | None = None
+    ) -> None:
+        langs = self._text_langs() if self._text_langs is not None else None
+        content = content_for(effect, self._lang(), langs)
         self._last_rule = content.rule
+        self._post = post or self._post_default
         timeout_ms = int(content.timeout * 1000) if content.timeout > 0 else 15000
         self._icon.showMessage(content.title, to_plain_text(content.body),
                                QSystemTrayIcon.MessageIcon.Information, timeout_ms)  # fmt: skip
+        on_screen()  # handed to the desktop's notifications: the most this presenter can know
 
     def focus_newest(self) -> bool:
         return False
@@ -139,13 +166,25 @@ class NotificationAdapter(QObject):
                 self.problems.append(str(exc))
         return self.presenter
 
-    def present(self, effect: ShowToast) -> bool:
-        """Show ``effect``; False when no presenter works (the toast is dropped)."""
-        presenter = self._pick()
-        if presenter is None:
-            return False
-        presenter.present(effect)
-        return True
+    def present(
+        self, effect: ShowToast, on_screen: OnScreen, post: PostAction | None = None
+    ) -> bool:
+        """Show ``effect``; False when no presenter works (the toast is dropped).
+
+        ``on_screen`` runs once the toast is on screen; ``post`` receives the
+        person's choice instead of the presenter's default (the sample tip).
+        """
+        while True:
+            presenter = self._pick()
+            if presenter is None:
+                return False
+            try:
+                presenter.present(effect, on_screen, post)
+            except Exception as exc:  # a broken presenter: drop it, try the next
+                log.exception("presenter %s failed", presenter.name)
+                self._drop(f"{presenter.name}: {type(exc).__name__}: {exc}")
+                continue
+            return True
 
     def focus_newest(self) -> bool:
         return self.presenter.focus_newest() if self.presenter is not None else False

@@ -16,6 +16,7 @@ from agent.config.settings import SettingsStore
 from agent.events import InputEvent, Pause
 from agent.hooks.base import SourceState
 from agent.rules.effects import Effect
+from agent.rules.model import Pack
 from agent.sync.outbox import Outbox
 
 __all__ = ["StandaloneCore"]
@@ -24,8 +25,11 @@ __all__ = ["StandaloneCore"]
 class StandaloneCore:
     """Implements :class:`agent.ui.core.CoreLike` over the data folder alone."""
 
-    def __init__(self, data_dir: Path, platform: str = sys.platform) -> None:
+    def __init__(
+        self, data_dir: Path, platform: str = sys.platform, pack: Pack | None = None
+    ) -> None:
         self.data_dir = data_dir
+        self.pack = pack
         self.settings = SettingsStore.open(data_dir, read_policy(platform))
         self.outbox = Outbox(data_dir / "outbox.db")
         self.last_sync: float | None = None
@@ -44,7 +48,13 @@ class StandaloneCore:
         """No engine runs here, so no effect ever arrives."""
 
     def pack_info(self) -> tuple[str, int] | None:
-        return None
+        return (self.pack.id, self.pack.version) if self.pack is not None else None
+
+    def running_pack(self) -> Pack | None:
+        return self.pack
+
+    def recent_apps(self) -> list[str]:
+        return []  # only a running agent sees apps come to the front
 
     def source_states(self) -> list[SourceState]:
         return []

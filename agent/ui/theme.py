@@ -105,13 +105,22 @@ def system_theme() -> Theme:
     return theme_for(hints.colorScheme(), high_contrast, window.lightness())
 
 
-def toast_stylesheet(theme: Theme) -> str:
-    """The Qt stylesheet of a toast window in ``theme``."""
+def toast_stylesheet(theme: Theme, *, rounded: bool = True) -> str:
+    """The Qt stylesheet of a toast window in ``theme``.
+
+    ``rounded``: 10 px corners (the window must be translucent, which needs a
+    compositing window manager); otherwise square corners, so nothing outside
+    the border shows.
+    """
     t = theme
     bw = t.border_width
+    radius = 10 if rounded else 0
+    inner = max(0, radius - bw)
     return f"""
 #WaymarkToast {{ background: {t.background}; border: {bw}px solid {t.border};
-                 border-radius: 10px; }}
+                 border-radius: {radius}px; }}
+#WaymarkToast QWidget#accent {{ background: {t.accent};
+    border-top-left-radius: {inner}px; border-bottom-left-radius: {inner}px; }}
 #WaymarkToast QLabel {{ color: {t.text}; background: transparent; }}
 #WaymarkToast QLabel#caption {{ color: {t.muted}; font-size: 9pt; }}
 #WaymarkToast QLabel#title {{ font-size: 12pt; font-weight: 600; }}
@@ -121,11 +130,13 @@ def toast_stylesheet(theme: Theme) -> str:
     border-radius: 6px; padding: 5px 12px; font-size: 9.5pt; }}
 #WaymarkToast QPushButton#primary {{ color: {t.accent_text}; background: {t.accent};
     border-color: {t.accent}; font-weight: 600; }}
+#WaymarkToast QPushButton#secondary:checked {{ border-color: {t.accent}; }}
+#WaymarkToast QPushButton#snooze-choice {{ background: {t.background};
+    border-color: {t.accent}; color: {t.link}; }}
 #WaymarkToast QPushButton#never {{ background: transparent; border: none; color: {t.muted};
     text-decoration: underline; padding: 5px 4px; }}
 #WaymarkToast QToolButton#close {{ background: transparent; border: none; color: {t.muted};
     padding: 0px 6px; font-size: 12pt; }}
-#WaymarkToast QToolButton::menu-indicator {{ image: none; width: 0px; }}
 #WaymarkToast QPushButton:focus, #WaymarkToast QToolButton:focus {{
     border: 2px solid {t.focus}; }}
 #WaymarkToast QPushButton:hover, #WaymarkToast QToolButton:hover {{ border-color: {t.accent}; }}

@@ -15,7 +15,7 @@ person is typing in keeps the keyboard.  Only :meth:`ToastWindow.take_keyboard`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QMenu,
     QPushButton,
     QSizePolicy,
     QToolButton,
@@ -47,12 +46,15 @@ from PySide6.QtWidgets import (
 
 from agent.events import Action
 from agent.rules.effects import ShowToast
+from agent.rules.model import Toast
 from agent.ui.icons import app_icon
 from agent.ui.markdown import is_safe_url, render_markdown, to_plain_text
-from agent.ui.strings import pick_locale, tr
+from agent.ui.strings import LANGUAGES, lookup_locale, pick_locale, tr
 from agent.ui.theme import Theme, toast_stylesheet
+from agent.ui.windowing import can_round_corners
 
 __all__ = [
+    "SAMPLE_RULE",
     "TOAST_WIDTH",
     "Choice",
     "ToastAction",
@@ -61,6 +63,8 @@ __all__ = [
     "ToastWindow",
     "content_for",
     "duration_label",
+    "flow_rows",
+    "sample_tip",
 ]
 
 TOAST_WIDTH = 380
@@ -69,8 +73,11 @@ PADDING = (16, 10, 12, 14)  # left, top, right, bottom inside the accent bar
 TEXT_WIDTH = TOAST_WIDTH - ACCENT_WIDTH - PADDING[0] - PADDING[2] - 2
 MARGIN = 16
 GAP = 10
+BUTTON_SPACING = 8
 IMAGE_MAX_HEIGHT = 160
 CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
+#: The rule id of the sample tip; not a valid pack rule id, so it never meets a real one.
+SAMPLE_RULE = "waymark:sample-tip"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,24 +113,54 @@ def duration_label(seconds: float, lang: str) -> str:
     return tr("minutes", lang, n=max(1, round(s / 60)))
 
 
-def content_for(effect: ShowToast, lang: str) -> ToastContent:
-    """The toast of ``effect`` in ``lang``, else the pack's default locale."""
+def content_for(
+    effect: ShowToast, ui_lang: str, text_langs: Sequence[str] | None = None
+) -> ToastContent:
+    """The toast of ``effect``: pack texts in the first of ``text_langs`` the pack has
+    (BCP 47 lookup: ``de-CH``, then ``de``), else in its default locale; Waymark's own
+    words (durations) in ``ui_lang``."""
     toast = effect.toast
     default = effect.default_locale
-    # The texts' language: what the person wants if the pack has it, else the default.
-    text_lang = lang if lang in toast.title else default
+    wanted = tuple(text_langs) if text_langs else (ui_lang,)
     return ToastContent(
         rule=effect.rule,
-        title=pick_locale(toast.title, lang, default),
-        body=pick_locale(toast.body, lang, default) if toast.body else "",
+        title=pick_locale(toast.title, wanted, default),
+        body=pick_locale(toast.body, wanted, default) if toast.body else "",
         actions=tuple(
-            ToastAction(a.id, pick_locale(a.label, lang, default), a.open) for a in toast.actions
+            ToastAction(a.id, pick_locale(a.label, wanted, default), a.open) for a in toast.actions
         ),
-        snooze=tuple((s, duration_label(s, lang)) for s in toast.snooze),
+        snooze=tuple((s, duration_label(s, ui_lang)) for s in toast.snooze),
         timeout=toast.timeout,
         image=toast.image,
-        lang=text_lang if text_lang in ("en", "it") else lang,
+        lang=lookup_locale(toast.title, wanted, default) or default,
     )
+
+
+def sample_tip(t: float) -> ShowToast:
+    """A tip that checks that tips can be shown here (``waymark tip --test``); not coaching."""
+    texts = {lang: (tr("sample_title", lang), tr("sample_body", lang)) for lang in LANGUAGES}
+    toast = Toast(
+        title={lang: title for lang, (title, _) in texts.items()},
+        body={lang: body for lang, (_, body) in texts.items()},
+        snooze=(3600.0, 86400.0),
+        timeout=60.0,
+    )
+    return ShowToast(t, SAMPLE_RULE, "", "", 0, toast, "en", 0)
+
+
+def flow_rows(widths: Sequence[int], available: int, spacing: int = BUTTON_SPACING) -> list[int]:
+    """How many of ``widths`` go on each row, in order, so that no row is wider than
+    ``available`` (a widget wider than a whole row gets a row of its own)."""
+    rows: list[int] = []
+    used = 0
+    for width in widths:
+        if rows and used + spacing + width <= available:
+            rows[-1] += 1
+            used += spacing + width
+        else:
+            rows.append(1)
+            used = width
+    return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +186,23 @@ def _slot(fn: Callable[..., object], *args: object) -> Callable[[], None]:
 
 
 class ToastWindow(QFrame):
-    """One toast. Emits ``chosen(action, snooze_for)`` once, then closes itself."""
+    """One toast. Emits ``chosen(action, snooze_for)`` once, then closes itself.
+
+    Buttons, in reading order: the pack's first action (primary), *Got it*, the
+    pack's other actions, *Remind me later ▾* and *Don't show this again*, in
+    rows that fit the toast.  *Remind me later* unfolds the snooze choices inside
+    the toast rather than in a popup menu: a popup opened from a window that
+    refuses focus can end up under it (openbox raises the toast on the click
+    that opens the menu) and cannot take the keyboard.
+
+    ``rounded``: draw rounded corners on a transparent background (needs a
+    compositing window manager); otherwise square corners with a 1 px border, so
+    the toast looks finished where nothing can make its corners transparent.
+    """
 
     chosen = Signal(object)  # Choice
     painted = Signal()
+    resized = Signal()  # the snooze choices unfolded or folded
 
     def __init__(
         self,
@@ -162,10 +212,12 @@ class ToastWindow(QFrame):
         ui_lang: str,
         image_root: Path | None = None,
         open_url: Callable[[str], object] | None = None,
+        rounded: bool | None = None,
     ) -> None:
         super().__init__(None)
         self.content = content
         self.theme = theme
+        self.rounded = can_round_corners() if rounded is None else rounded
         self._ui_lang = ui_lang
         self._open_url = open_url or (lambda url: QDesktopServices.openUrl(QUrl(url)))
         self._decided = False
@@ -188,8 +240,10 @@ class ToastWindow(QFrame):
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        # Rounded corners need the pixels outside them to be see-through.
+        self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground, self.rounded)
         self.setWindowTitle(tr("toast_caption", ui_lang))
-        self.setStyleSheet(toast_stylesheet(theme))
+        self.setStyleSheet(toast_stylesheet(theme, rounded=self.rounded))
         self.setFixedWidth(TOAST_WIDTH)
         self._build(image_root)
         announce = tr("toast_announce", ui_lang, title=content.title)
@@ -204,8 +258,8 @@ class ToastWindow(QFrame):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
         bar = QWidget(self)
+        bar.setObjectName("accent")
         bar.setFixedWidth(ACCENT_WIDTH)
-        bar.setStyleSheet(f"background: {self.theme.accent};")
         outer.addWidget(bar)
         inner = QVBoxLayout()
         inner.setContentsMargins(*PADDING)
@@ -263,54 +317,79 @@ class ToastWindow(QFrame):
                 inner.addWidget(image)
                 self.image_label = image
 
-        row = QHBoxLayout()
-        row.setSpacing(8)
         self.action_buttons: dict[str, QPushButton] = {}
-        for action in c.actions:
+        for i, action in enumerate(c.actions):
             button = QPushButton(action.label, self)
-            button.setObjectName("primary")
+            button.setObjectName("primary" if i == 0 else "secondary")
             button.setAccessibleName(action.label)
             button.clicked.connect(_slot(self._on_action, action))
-            row.addWidget(button)
             self.action_buttons[action.id] = button
         self.got_it_button = QPushButton(tr("got_it", lang), self)
-        if not c.actions:
-            self.got_it_button.setObjectName("primary")
+        self.got_it_button.setObjectName("secondary" if c.actions else "primary")
         self.got_it_button.setAccessibleName(tr("got_it", lang))
         self.got_it_button.clicked.connect(lambda: self.choose("got-it"))
-        row.addWidget(self.got_it_button)
-        row.addStretch(1)
-        inner.addLayout(row)
 
-        row2 = QHBoxLayout()
-        row2.setSpacing(8)
-        self.snooze_button: QToolButton | None = None
-        self.snooze_menu: QMenu | None = None
+        self.snooze_button: QPushButton | None = None
+        self.snooze_choices: list[QPushButton] = []
+        self.snooze_row: QWidget | None = None
         if c.snooze:
-            snooze = QToolButton(self)
-            snooze.setText(tr("snooze", lang) + " ▾")
+            snooze = QPushButton(tr("snooze", lang) + " ▾", self)
+            snooze.setObjectName("secondary")
             snooze.setAccessibleName(tr("snooze", lang))
-            snooze.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-            menu = QMenu(snooze)
-            menu.setAccessibleName(tr("snooze", lang))
-            for seconds, label in c.snooze:
-                text = tr("snooze_for", lang, duration=label)
-                act = menu.addAction(text)
-                act.triggered.connect(_slot(self.choose, "snooze", seconds))
-            snooze.setMenu(menu)
-            row2.addWidget(snooze)
-            self.snooze_button, self.snooze_menu = snooze, menu
+            snooze.setCheckable(True)
+            snooze.toggled.connect(self._show_snooze_choices)
+            self.snooze_button = snooze
         self.never_button = QPushButton(tr("never", lang), self)
         self.never_button.setObjectName("never")
         self.never_button.setAccessibleName(tr("never", lang))
         self.never_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.never_button.clicked.connect(lambda: self.choose("never"))
-        row2.addWidget(self.never_button)
-        row2.addStretch(1)
-        inner.addLayout(row2)
+
+        actions = list(self.action_buttons.values())
+        first: list[QWidget] = [*actions[:1], self.got_it_button]
+        rest: list[QWidget] = list(actions[1:])
+        last: list[QWidget] = [w for w in (self.snooze_button, self.never_button) if w is not None]
+        for group in (first, rest, last):
+            if group:
+                self._add_rows(inner, group)
+
+        if c.snooze:
+            row = QWidget(self)
+            row.setObjectName("snooze-choices")
+            row_layout = QHBoxLayout(row)
+            row_layout.setContentsMargins(0, 0, 0, 0)
+            row_layout.setSpacing(BUTTON_SPACING)
+            for seconds, label in c.snooze:
+                text = tr("snooze_for", lang, duration=label)
+                choice = QPushButton(text, row)
+                choice.setObjectName("snooze-choice")
+                choice.setAccessibleName(tr("snooze_choice", lang, duration=label))
+                choice.clicked.connect(_slot(self.choose, "snooze", seconds))
+                row_layout.addWidget(choice)
+                self.snooze_choices.append(choice)
+            row_layout.addStretch(1)
+            row.setAccessibleName(tr("snooze", lang))
+            row.hide()
+            inner.addWidget(row)
+            self.snooze_row = row
         for w in self.findChildren(QPushButton) + self.findChildren(QToolButton):
             w.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.adjustSize()
+
+    def _add_rows(self, layout: QVBoxLayout, widgets: Sequence[QWidget]) -> None:
+        """``widgets`` in rows as wide as the text, in order, left-aligned."""
+        for w in widgets:
+            w.ensurePolished()  # the stylesheet's padding is part of the width
+        counts = flow_rows([w.sizeHint().width() for w in widgets], TEXT_WIDTH)
+        index = 0
+        for count in counts:
+            row = QHBoxLayout()
+            row.setSpacing(BUTTON_SPACING)
+            for w in widgets[index : index + count]:
+                row.addWidget(w)
+            row.addStretch(1)
+            layout.addLayout(row)
+            index += count
 
     # -- behaviour -----------------------------------------------------------------
 
@@ -322,6 +401,17 @@ class ToastWindow(QFrame):
         self._timer.stop()
         self.chosen.emit(Choice(self, action, snooze_for))
         self.close()
+
+    def _show_snooze_choices(self, unfold: bool) -> None:
+        if self.snooze_row is None or self.snooze_button is None:
+            return
+        self.snooze_row.setVisible(unfold)
+        arrow = " ▴" if unfold else " ▾"
+        self.snooze_button.setText(tr("snooze", self._ui_lang) + arrow)
+        self.adjustSize()
+        self.resized.emit()
+        if unfold and self.keyboard_taken and self.snooze_choices:
+            self.snooze_choices[0].setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _on_action(self, action: ToastAction) -> None:
         if action.open and is_safe_url(action.open):
@@ -370,6 +460,17 @@ class ToastWindow(QFrame):
         first = next(iter(self.action_buttons.values()), self.got_it_button)
         first.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
+    def buttons(self) -> list[QPushButton]:
+        """Every choice button in reading order (snooze choices only while unfolded)."""
+        actions = list(self.action_buttons.values())
+        order = [*actions[:1], self.got_it_button, *actions[1:]]
+        if self.snooze_button is not None:
+            order.append(self.snooze_button)
+        order.append(self.never_button)
+        if self.snooze_row is not None and self.snooze_row.isVisible():
+            order += self.snooze_choices
+        return order
+
     def announce(self) -> None:
         """Tell screen readers that a tip appeared (where the platform bridge supports it)."""
         event = QAccessibleAnnouncementEvent(self, self.accessibleName())
@@ -389,8 +490,17 @@ class ToastWindow(QFrame):
         super().leaveEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Escape:
+        key = event.key()
+        if key == Qt.Key.Key_Escape:
+            if self.snooze_button is not None and self.snooze_button.isChecked():
+                self.snooze_button.setChecked(False)  # fold the choices first
+                self.snooze_button.setFocus(Qt.FocusReason.OtherFocusReason)
+                return
             self.choose("dismiss")
+            return
+        focused = self.focusWidget()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and isinstance(focused, QPushButton):
+            focused.click()  # Enter presses the focused button, as Space does
             return
         super().keyPressEvent(event)
 
@@ -429,11 +539,12 @@ class ToastStack(QObject):
     """Shows toasts in a screen corner, stacked, and reports every choice.
 
     ``post_action`` receives the :class:`Action` for the engine; ``corner``,
-    ``ui_lang`` and ``theme`` are read at each new toast so settings changes
-    apply to the next one.
+    ``ui_lang`` (Waymark's own words), ``text_langs`` (the languages wanted for
+    the pack's texts, best first) and ``theme`` are read at each new toast so
+    settings changes apply to the next one.
     """
 
-    shown = Signal(object)  # the ToastWindow, once it is on screen
+    shown = Signal(object)  # the ToastWindow, once show() was called
 
     def __init__(
         self,
@@ -442,32 +553,52 @@ class ToastStack(QObject):
         corner: Callable[[], str],
         ui_lang: Callable[[], str],
         theme: Callable[[], Theme],
+        text_langs: Callable[[], Sequence[str]] | None = None,
         now: Callable[[], float] = time.time,
         image_root: Path | None = None,
         open_url: Callable[[str], object] | None = None,
         screen: Callable[[], QScreen | None] | None = None,
+        rounded: Callable[[], bool] = can_round_corners,
     ) -> None:
         super().__init__()
         self._post = post_action
         self._corner = corner
         self._ui_lang = ui_lang
+        self._text_langs = text_langs
         self._theme = theme
         self._now = now
         self._image_root = image_root
         self._open_url = open_url
         self._screen = screen or _screen_under_cursor
+        self._rounded = rounded
+        self._posts: dict[ToastWindow, Callable[[Action], None]] = {}
         self.toasts: list[ToastWindow] = []
 
-    def show_toast(self, effect: ShowToast) -> ToastWindow:
+    def show_toast(
+        self,
+        effect: ShowToast,
+        *,
+        on_screen: Callable[[], None] | None = None,
+        post: Callable[[Action], None] | None = None,
+    ) -> ToastWindow:
+        """Show ``effect``; ``on_screen`` runs once the toast is first painted (it is on
+        screen then), ``post`` replaces ``post_action`` for this toast's choice."""
         lang = self._ui_lang()
+        text_langs = self._text_langs() if self._text_langs is not None else None
         window = ToastWindow(
-            content_for(effect, lang),
+            content_for(effect, lang, text_langs),
             self._theme(),
             ui_lang=lang,
             image_root=self._image_root,
             open_url=self._open_url,
+            rounded=self._rounded(),
         )
         window.chosen.connect(self._on_chosen)
+        window.resized.connect(self.relayout)
+        if on_screen is not None:
+            window.painted.connect(on_screen)  # before show(): the first paint follows it
+        if post is not None:
+            self._posts[window] = post
         self.toasts.append(window)
         self.relayout()
         window.show()
@@ -521,7 +652,8 @@ class ToastStack(QObject):
 
     def _on_chosen(self, choice: Choice) -> None:
         window = choice.window
-        self._post(Action(self._now(), window.content.rule, choice.action, choice.snooze_for))
+        post = self._posts.pop(window, self._post)
+        post(Action(self._now(), window.content.rule, choice.action, choice.snooze_for))
         if window in self.toasts:
             self.toasts.remove(window)
             self.relayout()

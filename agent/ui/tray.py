@@ -9,17 +9,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Final
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from agent.events import Pause
+from agent.hooks.base import SourceState
 from agent.ui.core import CoreLike
 from agent.ui.icons import app_icon
 from agent.ui.strings import tr
 
-__all__ = ["TrayController", "format_until", "status_text", "tomorrow_start"]
+__all__ = [
+    "TrayController",
+    "format_until",
+    "not_needed",
+    "source_problems",
+    "status_text",
+    "tomorrow_start",
+]
 
 
 def tomorrow_start(now: float) -> float:
@@ -41,9 +50,56 @@ def paused_until(core: CoreLike, now: float) -> float | None:
     return float(value) if isinstance(value, int | float) and value > now else None
 
 
+#: What the person loses when a source is off, by source name.
+_SOURCE_SEES: Final = {
+    "input": "sees_input",
+    "focus": "sees_focus",
+    "idle": "sees_idle",
+    "lock": "sees_lock",
+    "quiet": "sees_quiet",
+    "accessibility": "sees_accessibility",
+    "files": "sees_files",
+}
+
+
+def not_needed(state: SourceState) -> bool:
+    """A source started only for rules that need it, and no loaded rule does: no problem."""
+    return not state.ok and state.detail.startswith("not started: no loaded rule")
+
+
+def _cause(detail: str) -> str:
+    """The string id of why a source is off, from its (technical) detail."""
+    text = detail.lower()
+    if "permission" in text:
+        return "cause_permission"
+    if "bus" in text or "d-bus" in text or "logind" in text:
+        return "cause_bus"
+    if "wayland" in text:
+        return "cause_wayland"
+    if "display" in text:
+        return "cause_display"
+    if "needs the focus source" in text:
+        return "cause_needs_focus"
+    return "cause_other"
+
+
+def source_problems(core: CoreLike, lang: str) -> list[str]:
+    """One plain sentence per source that does not work: what Waymark cannot see, and why."""
+    states = core.source_states()
+    off = {s.name for s in states if not s.ok}
+    lines = []
+    for state in states:
+        if state.ok or state.name not in _SOURCE_SEES or not_needed(state):
+            continue
+        if state.name == "quiet" and "focus" in off:
+            continue  # said once, for focus
+        what = tr(_SOURCE_SEES[state.name], lang)
+        lines.append(tr("status_missing", lang, what=what, why=tr(_cause(state.detail), lang)))
+    return lines
+
+
 def status_text(core: CoreLike, lang: str, now: float) -> str:
-    """One line for the tooltip and the menu's first item."""
-    missing = [s.name for s in core.source_states() if not s.ok]
+    """One line for the tooltip and the menu's first item (plus a line per missing source)."""
     if not core.settings.get("coaching_enabled"):
         text = tr("status_off", lang)
     else:
@@ -53,8 +109,8 @@ def status_text(core: CoreLike, lang: str, now: float) -> str:
             if until is not None
             else tr("status_on", lang)
         )
-    if missing:
-        text += "\n" + tr("status_missing", lang, names=", ".join(missing))
+    for line in source_problems(core, lang):
+        text += "\n" + line
     return text
 
 
@@ -70,6 +126,7 @@ class TrayController(QObject):
         focus_newest_toast: Callable[[], bool],
         quit_app: Callable[[], None],
         now: Callable[[], float] = time.time,
+        show_sample_tip: Callable[[], object] | None = None,
     ) -> None:
         super().__init__()
         self._core = core
@@ -83,6 +140,7 @@ class TrayController(QObject):
         self.status_action = QAction(self.menu)
         self.status_action.setEnabled(False)
         self.focus_action = QAction(self.menu)
+        self.sample_action = QAction(self.menu)
         self.pause_hour_action = QAction(self.menu)
         self.pause_tomorrow_action = QAction(self.menu)
         self.resume_action = QAction(self.menu)
@@ -91,6 +149,9 @@ class TrayController(QObject):
         self.about_action = QAction(self.menu)
         self.quit_action = QAction(self.menu)
         self.focus_action.triggered.connect(lambda: self._focus_newest())
+        sample = show_sample_tip
+        self.sample_action.triggered.connect(lambda: sample() if sample is not None else None)
+        self.sample_action.setVisible(sample is not None)
         self.pause_hour_action.triggered.connect(self.pause_hour)
         self.pause_tomorrow_action.triggered.connect(self.pause_tomorrow)
         self.resume_action.triggered.connect(self.resume)
@@ -98,7 +159,7 @@ class TrayController(QObject):
         self.privacy_action.triggered.connect(lambda: self._open_settings("privacy"))
         self.about_action.triggered.connect(lambda: self._open_settings("about"))
         self.quit_action.triggered.connect(lambda: self._quit())
-        for action in (self.status_action, None, self.focus_action, None,
+        for action in (self.status_action, None, self.focus_action, self.sample_action, None,
                        self.pause_hour_action, self.pause_tomorrow_action, self.resume_action,
                        None, self.settings_action, self.privacy_action, self.about_action, None,
                        self.quit_action):  # fmt: skip
@@ -136,6 +197,7 @@ class TrayController(QObject):
         enabled = bool(self._core.settings.get("coaching_enabled"))
         self.status_action.setText(status.replace("\n", " — "))
         self.focus_action.setText(tr("focus_tip", lang))
+        self.sample_action.setText(tr("sample_tip", lang))
         self.pause_hour_action.setText(tr("pause_hour", lang))
         self.pause_tomorrow_action.setText(tr("pause_tomorrow", lang))
         self.resume_action.setText(tr("resume", lang))

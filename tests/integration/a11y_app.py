@@ -2,12 +2,12 @@
 
 It renames its process (``/proc/self/comm``, what the AT-SPI source reads as
 the app) and shows a mail-like window: an "Attach File" button, a "Subject"
-text field, a "Save As…" button that opens a "Save As" dialog, and a "Send"
-button.  It prints ``ready`` once the window is shown; a line ``where NAME``
-on stdin (``attach``, ``subject``, ``save_as``, ``send``) prints the screen
-position of that widget's centre as ``X Y``.  It sets nothing about
-accessibility itself: Qt turns its AT-SPI bridge on because the agent set
-``org.a11y.Status.IsEnabled``.
+text field, a "Save As…" button that opens a "Save As" dialog, a "Send"
+button and a "More" button that opens a menu.  It prints ``ready`` once the
+window is shown; a line ``where NAME`` on stdin (``attach``, ``subject``,
+``save_as``, ``send``, ``more``) prints the screen position of that widget's
+centre as ``X Y``.  It sets nothing about accessibility itself: Qt turns its
+AT-SPI bridge on because the agent set ``org.a11y.Status.IsEnabled``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def main() -> int:
         QDialog,
         QLabel,
         QLineEdit,
+        QMenu,
         QPushButton,
         QVBoxLayout,
         QWidget,
@@ -42,7 +43,12 @@ def main() -> int:
     subject.setAccessibleName("Subject")
     save_as = QPushButton("Save As…")
     send = QPushButton("Send")
-    for widget in (attach, subject, save_as, send):
+    more = QPushButton("More")
+    menu = QMenu("Message options", more)
+    menu.addAction("Print")
+    menu.addAction("Delete")
+    more.setMenu(menu)
+    for widget in (attach, subject, save_as, send, more):
         layout.addWidget(widget)
 
     def open_dialog() -> None:
@@ -52,7 +58,7 @@ def main() -> int:
         dialog.show()
 
     save_as.clicked.connect(open_dialog)
-    widgets = {"attach": attach, "subject": subject, "save_as": save_as, "send": send}
+    widgets = {"attach": attach, "subject": subject, "save_as": save_as, "send": send, "more": more}
 
     def answer() -> None:
         line = sys.stdin.readline().split()

@@ -11,8 +11,12 @@ real engine.
 from __future__ import annotations
 
 import queue
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +29,7 @@ from agent.rules.engine import Engine
 from agent.rules.loader import load_pack_text
 from agent.rules.records import Record
 from agent.rules.watchlist import Watchlist
+from devtools.waiting import stop_process
 from tests.a11y_session import A11ySession, QtTestApp, a11y_session
 from tests.xserver import XServer, wait_for, xdotool
 
@@ -45,6 +50,9 @@ rules:
       on: invoke
       element: {role: button, name: [Attach File, Allega file]}
     toast: {title: {en: Share a link instead}}
+  - id: message-menu
+    when: {event: element, app: mail, on: menu_open, element: {role: menu}}
+    toast: {title: {en: Try the quick actions}}
   - id: save-to-synced
     when:
       {event: element, app: mail, on: window_open, element: {role: dialog, name_re: "(?i)^save as"}}
@@ -73,16 +81,6 @@ class Desk:
                 if isinstance(effect, Record) and effect.kind == "shown" and effect.rule:
                     self.shown.append(effect.rule)
 
-    def activate(self, app: QtTestApp) -> None:
-        server = self.session.xserver
-        wid = wait_for(lambda: xdotool(server, "search", "--name", app.title, check=False), 10,
-                       f"the window {app.title!r}").split()[0]  # fmt: skip
-        xdotool(server, "windowactivate", "--sync", wid)
-
-    def click(self, app: QtTestApp, widget: str) -> None:
-        x, y = app.where(widget)
-        xdotool(self.session.xserver, "mousemove", "--sync", str(x), str(y), "click", "1")
-
 
 @pytest.fixture
 def desk(xserver: XServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
@@ -109,50 +107,56 @@ def desk(xserver: XServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
 
 
 def test_pressing_attach_file_with_the_keyboard_fires_the_rule(desk: Desk) -> None:
-    desk.activate(desk.mail)  # Attach File is the first control: it has focus
+    desk.mail.activate()  # Attach File is the first control: it has focus
     wait_for(lambda: desk.source.signals > 0, 10, "accessibility signals from the app")
     xdotool(desk.session.xserver, "key", "space")
     wait_for(lambda: "attach-link" in desk.feed(), 10, "the attach rule")
 
 
 def test_clicking_attach_file_with_the_mouse_fires_the_rule(desk: Desk) -> None:
-    desk.activate(desk.mail)
-    desk.click(desk.mail, "subject")  # focus elsewhere first: the click must move it
-    desk.click(desk.mail, "attach")
+    desk.mail.activate()
+    desk.mail.click("subject")  # focus elsewhere first: the click must move it
+    desk.mail.click("attach")
     wait_for(lambda: "attach-link" in desk.feed(), 10, "the attach rule from a click")
 
 
 def test_other_buttons_and_a_focus_alone_do_not_fire(desk: Desk) -> None:
-    desk.activate(desk.mail)
-    desk.click(desk.mail, "send")
+    desk.mail.activate()
+    desk.mail.click("send")
     xdotool(desk.session.xserver, "key", "Return")
     server = desk.session.xserver
     xdotool(server, "key", "shift+Tab")  # focus moves back over Save As and the field
     wait_for(lambda: desk.source.signals >= 3, 10, "focus signals")
     desk.feed()
     # A marker event proves the queue was drained after everything above.
-    desk.click(desk.mail, "attach")
+    desk.mail.click("attach")
     wait_for(lambda: "attach-link" in desk.feed(), 10, "the attach rule")
     assert desk.shown == ["attach-link"]
 
 
 def test_a_save_as_dialog_fires_the_window_open_rule(desk: Desk) -> None:
-    desk.activate(desk.mail)
-    desk.click(desk.mail, "save_as")
+    desk.mail.activate()
+    desk.mail.click("save_as")
     wait_for(lambda: "save-to-synced" in desk.feed(), 10, "the save-as rule")
+
+
+def test_opening_a_menu_fires_the_menu_open_rule(desk: Desk) -> None:
+    desk.mail.activate()
+    desk.mail.click("more")
+    wait_for(lambda: "message-menu" in desk.feed(), 10, "the menu rule")
 
 
 def test_an_app_no_rule_names_is_never_read(desk: Desk) -> None:
     other = desk.session.app("otherapp", "Other - Notes")
-    desk.activate(other)
+    other.activate()
     reads_before = desk.source.app_reads
     dropped_before = desk.source.dropped
     server = desk.session.xserver
     for _ in range(3):
         xdotool(server, "key", "Tab")
     xdotool(server, "key", "space")
-    desk.click(other, "attach")
-    desk.click(other, "save_as")
+    other.click("attach")
+    other.click("save_as")
     wait_for(lambda: desk.source.dropped >= dropped_before + 4, 10, "the other app's signals")
     assert desk.source.app_reads == reads_before
     assert desk.feed() == []
@@ -160,10 +164,10 @@ def test_an_app_no_rule_names_is_never_read(desk: Desk) -> None:
 
 def test_names_of_text_fields_are_not_read_and_never_leave_the_source(desk: Desk) -> None:
     canary = "Quokka-canary-9931"
-    desk.activate(desk.mail)
-    desk.click(desk.mail, "subject")
+    desk.mail.activate()
+    desk.mail.click("subject")
     xdotool(desk.session.xserver, "type", "--delay", "5", canary)
-    desk.click(desk.mail, "attach")
+    desk.mail.click("attach")
     wait_for(lambda: "attach-link" in desk.feed(), 10, "the attach rule")
     assert desk.source.names_read["edit"] == 0  # no rule asks for edit fields
     assert desk.source.names_read["button"] >= 1
@@ -186,7 +190,7 @@ def test_signal_and_role_decoding() -> None:
 
 
 def test_elements_carry_selector_ids_not_names(desk: Desk) -> None:
-    desk.activate(desk.mail)
+    desk.mail.activate()
     xdotool(desk.session.xserver, "key", "space")
     event = wait_for(lambda: _first_element(desk), 10, "an element event")
     assert event.app == "mailapp" and event.on == "invoke" and event.role == "button"
@@ -194,7 +198,7 @@ def test_elements_carry_selector_ids_not_names(desk: Desk) -> None:
     assert "attach" not in repr(event).lower()
 
 
-def _first_element(desk: Desk) -> Element | None:
+def _first_element(desk: Desk | _Queue) -> Element | None:
     while True:
         try:
             event = desk.events.get_nowait()
@@ -202,3 +206,55 @@ def _first_element(desk: Desk) -> Element | None:
             return None
         if isinstance(event, Element):
             return event
+
+
+@pytest.mark.allow_log(r"accessibility: mailapp answered in \d+ ms \(limit 250 ms\)")
+def test_a_hung_app_is_backed_off_and_does_not_stall_the_source(
+    xserver: XServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISPLAY", xserver.display)
+    pack = load_pack_text(
+        PACK.replace("mail: {linux: [mailapp]}", "mail: {linux: [mailapp, qtmail]}")
+    )
+    with a11y_session(xserver) as session:
+        q: queue.Queue[InputEvent] = queue.Queue()
+        source = AtspiSource(Watchlist(pack, "linux"), session_bus=session.bus)
+        source.start(Emitter(q))
+        hung = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("hung_a11y_app.py")), "mailapp"],
+            env=session.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert hung.stdin is not None and hung.stdout is not None
+        try:
+            assert hung.stdout.readline().strip() == "ready"
+            started = time.monotonic()
+            hung.stdin.write("focus\n")
+            hung.stdin.flush()
+            wait_for(
+                lambda: source._backoff.blocked("mailapp"), 10, "the hung app to be backed off"
+            )
+            assert time.monotonic() - started < 5  # one call's limit, not a stall
+            reads = source.app_reads
+            for _ in range(3):
+                hung.stdin.write("focus\n")
+                hung.stdin.flush()
+                hung.stdout.readline()
+            wait_for(lambda: source.dropped >= 3, 10, "the backed-off app's signals dropped")
+            assert source.app_reads == reads  # left alone: nothing more is asked of it
+            mail = session.app("qtmail", "Inbox - Mail")  # the source still serves other apps
+            mail.activate()  # Attach File has the focus
+            wait_for(lambda: source._focused is not None, 10, "the other app's focus")
+            source.poke("key")  # what the input source does on Enter/Space
+            wait_for(
+                lambda: _first_element(_Queue(q)) is not None, 10, "an element of the other app"
+            )
+        finally:
+            hung.stdin.close()
+            stop_process(hung, 5)
+            hung.stdout.close()
+            source.stop()
+
+
+@dataclass
+class _Queue:
+    events: queue.Queue[InputEvent]

@@ -164,15 +164,10 @@ def test_typed_text_and_file_names_reach_no_event_record_log_file_or_server_row(
         core.start()
         try:
             mail = session.app("mailapp", "Inbox - Mail")
-            wid = wait_for(
-                lambda: xdotool(xserver, "search", "--name", mail.title, check=False), 10, "mail"
-            ).split()[0]
-            xdotool(xserver, "windowactivate", "--sync", wid)
-            x, y = mail.where("subject")
-            xdotool(xserver, "mousemove", "--sync", str(x), str(y), "click", "1")
+            mail.activate()
+            mail.click("subject")
             xdotool(xserver, "type", "--delay", "5", typed)
-            x, y = mail.where("attach")
-            xdotool(xserver, "mousemove", "--sync", str(x), str(y), "click", "1")
+            mail.click("attach")
             (home / "Desktop" / f"{file_canary} budget.docx").write_bytes(b"a document")
             shown = {"attach-link", "subject-field", "deck-on-desktop"}
             wait_for(lambda: shown <= _shown(seen), 20, "the three rules")

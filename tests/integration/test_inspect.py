@@ -31,15 +31,10 @@ def test_inspect_prints_selectors_to_paste_and_nothing_private(
         try:
             assert inspect.stdout.readline().startswith("Inspecting mailapp")
             mail = session.app("mailapp", "Inbox - Mail")
-            wid = wait_for(
-                lambda: xdotool(xserver, "search", "--name", mail.title, check=False), 10, "mail"
-            ).split()[0]
-            xdotool(xserver, "windowactivate", "--sync", wid)
-            x, y = mail.where("subject")
-            xdotool(xserver, "mousemove", "--sync", str(x), str(y), "click", "1")
+            mail.activate()
+            mail.click("subject")
             xdotool(xserver, "type", "--delay", "5", canary)
-            x, y = mail.where("attach")
-            xdotool(xserver, "mousemove", "--sync", str(x), str(y), "click", "1")
+            mail.click("attach")
             lines: list[str] = []
 
             def printed(text: str) -> bool:

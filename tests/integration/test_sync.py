@@ -7,6 +7,7 @@ device.  Only the OS keyring is replaced (tests/fakes.py).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -39,6 +40,7 @@ from server.settings import ServerSettings
 from server.store import Store
 from tests.fakes import MemoryCredentials
 from tests.helpers.canary import places_with
+from tests.helpers.logfail import LogFailHandler
 
 PACK = """\
 waymark: 1
@@ -276,6 +278,59 @@ def test_a_published_pack_is_verified_run_and_kept_across_restarts(
         unpinned.state.close()
 
 
+def _synced(core: AgentCore) -> bool:
+    return core.last_sync is not None
+
+
+@pytest.mark.parametrize(
+    ("lost", "how"),
+    [("sync/state.json", "deleted"), ("sync/state.json", "corrupt"),
+     ("trusted-packs.json", "deleted"), ("sync/bundle.json", "deleted")],
+)  # fmt: skip
+@pytest.mark.allow_log("pack was refused \\(rollback\\)", "is corrupt")
+def test_a_server_rollback_is_refused_even_after_a_record_of_trust_is_lost(
+    backend: Backend, data_dir: Path, lost: str, how: str, log_fail: LogFailHandler
+) -> None:
+    creds = MemoryCredentials()
+    headers = {"Authorization": f"Bearer {backend.publisher_token}"}
+    with running_server(backend.store, ServerSettings(rate_per_second=100)) as srv:
+        for version in (4, 5):
+            published = httpx.post(srv.url + "/v1/admin/bundles", content=backend.bundle(version),
+                                   headers=headers)  # fmt: skip
+            assert published.status_code == 201, published.text
+        core = agent(data_dir, policy(backend, srv.url), creds)
+        core.start()
+        try:
+            wait_for(lambda: core.pack_info() == ("test-pack", 5), 10, "v5 from the server")
+        finally:
+            core.stop()
+        path = data_dir / lost
+        if how == "deleted":
+            path.unlink()
+        else:
+            path.write_bytes(b'{"etag": null, "trusted": {"test-pack": \xff')
+        # The server (or whoever controls it) serves the older, validly signed v4 again.
+        rolled = httpx.post(srv.url + "/v1/admin/packs/test-pack/rollback",
+                            json={"to_version": 4}, headers=headers)  # fmt: skip
+        assert rolled.status_code == 200, rolled.text
+        problems = []
+        for _ in range(2):  # refused at the first start; at the next, not even downloaded
+            again = agent(data_dir, policy(backend, srv.url), creds)
+            again.start()
+            try:
+                wait_for(functools.partial(_synced, again), 10, "a sync round")
+                problems.append(again.sync_problem or "")
+                assert again.pack_info() != ("test-pack", 4)
+                if lost != "sync/bundle.json":
+                    assert again.pack_info() == ("test-pack", 5)
+            finally:
+                again.stop()
+    assert "version 4 is not newer than the trusted version 5" in problems[0]
+    assert problems[1] == ""
+    texts = [log_fail.text_of(r) for r in log_fail.records]
+    assert len([t for t in texts if "pack was refused (rollback)" in t]) == 1
+
+
 @pytest.mark.allow_log("pack was refused \\(unknown_key\\)")
 def test_a_bundle_from_an_unpinned_key_is_refused_and_the_running_pack_kept(
     backend: Backend, data_dir: Path
@@ -361,3 +416,38 @@ def test_waymark_sync_runs_one_round_and_says_what_happened(
     for path in data_dir.rglob("*"):
         if path.is_file():
             assert b"wmd_" not in path.read_bytes(), path
+
+
+def test_waymark_sync_exits_1_when_it_refuses_the_pack_cannot_enroll_or_cannot_send(
+    backend: Backend, data_dir: Path, tmp_path: Path
+) -> None:
+    rogue = Ed25519PrivateKey.generate()
+    backend.store.add_publisher_key(backend.tenant, public_key_text(rogue.public_key()))
+    policy_file = tmp_path / "policy.json"
+    with running_server(backend.store, ServerSettings(rate_per_second=100)) as srv:
+        published = httpx.post(
+            srv.url + "/v1/admin/bundles",
+            content=backend.bundle(9, key=rogue),
+            headers={"Authorization": f"Bearer {backend.publisher_token}"},
+        )
+        assert published.status_code == 201, published.text
+        policy_file.write_text(json.dumps(dict(policy(backend, srv.url).values)))
+        code, report, err = _waymark_sync(data_dir, policy_file, "tests.fakes.MemoryKeyring")
+        assert code == 1, err
+        assert report["pack"] is None and "not pinned here" in str(report["pack_refused"])
+        assert not (data_dir / "sync" / "pack.yaml").exists()
+        # A token the server does not know: cannot enroll.
+        bad = dict(policy(backend, srv.url).values, enroll_token="wme_not-a-token")
+        policy_file.write_text(json.dumps(bad))
+        code, report, err = _waymark_sync(tmp_path / "other", policy_file,
+                                          "tests.fakes.MemoryKeyring")  # fmt: skip
+        assert code == 1 and report["device_id"] is None and report["error"], err
+    # The server is gone: the waiting statistics cannot be sent.
+    box = Outbox(data_dir / "outbox.db")
+    box.append(Record(time.time(), "shown", "test-pack", 1, rule="paste-plain"))
+    box.close()
+    policy_file.write_text(
+        json.dumps(dict(policy(backend, f"http://127.0.0.1:{free_port()}").values))
+    )
+    code, report, err = _waymark_sync(data_dir, policy_file, "tests.fakes.MemoryKeyring")
+    assert code == 1 and report["pending"] == 1 and report["error"], err

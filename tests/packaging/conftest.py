@@ -1,4 +1,4 @@
-"""The frozen agent, built once per test session for every packaging test."""
+"""The frozen agent, built once per test session for the packaging tests that run it."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from agent.config.settings import SettingsStore
 from agent.events import InputEvent, Pause
 from agent.hooks.base import SourceState
 from agent.rules.effects import Effect, ShowToast
-from agent.rules.model import Toast, ToastAction
+from agent.rules.model import Pack, Toast, ToastAction
 from agent.rules.records import Record
 from agent.sync.outbox import Outbox
 
@@ -30,6 +30,8 @@ class FakeCore:
         self.resets = 0
         self.states = [SourceState("focus", True), SourceState("input", True)]
         self.pack: tuple[str, int] | None = ("m365-habits", 7)
+        self.rules_pack: Pack | None = None
+        self.recent: list[str] = []
 
     @property
     def server_url(self) -> str | None:
@@ -50,6 +52,12 @@ class FakeCore:
 
     def pack_info(self) -> tuple[str, int] | None:
         return self.pack
+
+    def running_pack(self) -> Pack | None:
+        return self.rules_pack
+
+    def recent_apps(self) -> list[str]:
+        return list(self.recent)
 
     def source_states(self) -> list[SourceState]:
         return list(self.states)
@@ -108,3 +116,35 @@ def make_toast(
 def record(kind: str = "shown", rule: str = "share-link", t: float = 1_700_000_000.0) -> Record:
     return Record(t=t, kind=kind, pack_id="m365-habits", pack_version=7, rule=rule,  # type: ignore[arg-type]
                   habit="share-links")  # fmt: skip
+
+
+def make_pack() -> Pack:
+    """A small running pack: tip titles in English, Italian and German, two apps."""
+    from agent.rules.loader import load_pack_text
+
+    return load_pack_text(
+        """\
+waymark: 1
+id: m365-habits
+version: 7
+title: Habits
+default_locale: en
+apps:
+  outlook: {windows: [outlook.exe], macos: [com.microsoft.Outlook], linux: [thunderbird]}
+  teams: {windows: [ms-teams.exe], macos: [com.microsoft.teams2], linux: [teams-for-linux]}
+rules:
+  - id: welcome
+    habit: welcome
+    when: {event: start}
+    limits: {max_total: 1}
+    toast: {title: {en: Waymark is here to help, it: Waymark è qui per aiutarti, de: Waymark hilft}}
+  - id: share-link
+    habit: share-links
+    when: {event: chord, app: outlook, chord: ctrl+v}
+    limits: {max_total: 6}
+    toast:
+      title: {en: Share a link instead, it: Condividi un link, fr-CA: Partagez un lien}
+      actions: [{id: how, label: {en: Show me how, it: Mostrami come}}]
+""",
+        "test-pack.yaml",
+    )

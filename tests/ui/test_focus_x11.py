@@ -3,58 +3,17 @@ from the window the person is typing in (checked with xdotool getwindowfocus).""
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.ui.x11 import UiProcess
 from tests.xserver import XServer, wait_for, xdotool
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.x11
-
-
-class UiProcess:
-    def __init__(self, server: XServer) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.ui.x11_toast_app"],
-            cwd=ROOT, env=server.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert self.read() == "ready"
-
-    def read(self) -> str:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line:
-            raise RuntimeError(
-                f"UI process ended: {self.proc.stderr.read() if self.proc.stderr else ''}"
-            )
-        return line
-
-    def send(self, command: str) -> str:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-        return self.read()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(BrokenPipeError, RuntimeError):
-                self.send("quit")
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if pipe is not None:
-                pipe.close()
 
 
 @pytest.fixture

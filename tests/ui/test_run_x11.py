@@ -1,14 +1,18 @@
 """End to end on a real X server: `waymark run` shows the consent window and a
 toast from a scripted event; a second `waymark settings` brings the window
-forward through the running agent; SIGTERM ends it cleanly."""
+forward through the running agent; SIGTERM ends it cleanly.  The welcome tip
+of the built-in pack reaches the screen and is recorded as shown only then."""
 
 from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 
@@ -67,3 +71,65 @@ def test_waymark_run_shows_consent_and_a_toast_and_forwards_settings(
             agent.kill()
             _out, err = agent.communicate()
     assert agent.returncode == 0, err
+
+
+def _records(data: Path) -> list[tuple[str, str | None, str | None]]:
+    """(kind, rule, reason) of every record in the outbox, oldest first."""
+    if not (data / "outbox.db").exists():
+        return []
+    with closing(sqlite3.connect(data / "outbox.db")) as db:
+        rows = db.execute("SELECT kind, rule, reason FROM outbox ORDER BY t").fetchall()
+    return [(str(k), r, why) for k, r, why in rows]
+
+
+def _start_agent(env: dict[str, str], data: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent", "run", "--no-hooks", "--json", "--data-dir", str(data)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _stop_agent(agent: subprocess.Popen[str]) -> tuple[str, str]:
+    agent.send_signal(signal.SIGTERM)
+    try:
+        out, err = agent.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        agent.kill()
+        out, err = agent.communicate()
+    assert agent.returncode == 0, err
+    return out, err
+
+
+def test_the_welcome_tip_is_shown_on_screen_and_only_then_recorded_shown(
+    xserver: XServer, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"telemetry_mode": "org-notice", "organisation": "Example Corp"}))
+    env = dict(xserver.env, QT_QPA_PLATFORM="xcb", USER=f"wm-test-{tmp_path.name}",
+               WAYMARK_POLICY_FILE=str(policy))  # fmt: skip
+    data = tmp_path / "data"
+    agent = _start_agent(env, data)
+    try:
+        # The built-in pack's welcome rule reacts to `start`: its tip must reach the screen.
+        wait_for(lambda: _visible(xserver, "Waymark tip"), 20, "the welcome tip on screen")
+    finally:
+        out, _err = _stop_agent(agent)
+    assert [json.loads(line) for line in out.splitlines()] == [
+        {"t": ANY, "rule": "welcome", "decision": "show"}
+    ]
+    first = _records(data)
+    assert first[0] == ("shown", "welcome", None)  # then "dismissed": the agent closed it
+    assert [r for r in first if r[0] in ("shown", "suppressed")] == [first[0]]
+
+    # A restart: the engine still decides (and --json still prints it), but a spent
+    # welcome tip adds no "held back" record for the Privacy page and the server.
+    again = _start_agent(env, data)
+    try:
+        assert again.stdout is not None
+        line = json.loads(again.stdout.readline())
+        assert line == {"t": ANY, "rule": "welcome", "decision": "suppress",
+                        "reason": "rule_total_cap"}  # fmt: skip
+        assert not _visible(xserver, "Waymark tip")
+    finally:
+        _stop_agent(again)
+    assert _records(data) == first

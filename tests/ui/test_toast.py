@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import shiboken6
-from PySide6.QtCore import QEvent, QPointF, QRect, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QEnterEvent, QGuiApplication, QImage, QScreen
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QPushButton, QToolButton
@@ -24,6 +24,7 @@ from agent.ui.toast import (
     ToastWindow,
     content_for,
     duration_label,
+    flow_rows,
 )
 from tests.ui.fakes import make_toast
 
@@ -87,8 +88,8 @@ def test_toast_shows_title_body_actions_got_it_snooze_and_never(harness: Harness
     assert toast.action_buttons["how"].text() == "Show me how"
     assert toast.got_it_button.text() == "Got it"
     assert toast.never_button.text() == "Don't show this again"
-    assert toast.snooze_menu is not None
-    assert [a.text() for a in toast.snooze_menu.actions()] == ["In 1 hour", "In 1 day"]
+    assert [b.text() for b in toast.snooze_choices] == ["In 1 hour", "In 1 day"]
+    assert toast.snooze_row is not None and toast.snooze_row.isHidden()
 
 
 def test_every_control_has_an_accessible_name(harness: Harness) -> None:
@@ -126,10 +127,26 @@ def test_snooze_choices_post_snooze_with_seconds(
     harness: Harness, index: int, seconds: float
 ) -> None:
     toast = harness.show()
-    assert toast.snooze_menu is not None
-    toast.snooze_menu.actions()[index].trigger()
+    assert toast.snooze_button is not None
+    height = toast.height()
+    QTest.mouseClick(toast.snooze_button, Qt.MouseButton.LeftButton)
+    assert toast.snooze_row is not None and toast.snooze_row.isVisible()
+    assert toast.height() > height  # the choices unfold inside the toast
+    assert harness.posted == []
+    QTest.mouseClick(toast.snooze_choices[index], Qt.MouseButton.LeftButton)
     assert harness.posted == [Action(NOW, "share-link", "snooze", seconds)]
     assert closed(toast)
+
+
+def test_unfolding_the_snooze_choices_keeps_the_toast_in_its_corner(harness: Harness) -> None:
+    toast = harness.show()
+    assert toast.snooze_button is not None
+    toast.snooze_button.click()
+    assert toast.geometry().bottom() == _area().bottom() - MARGIN
+    QTest.keyClick(toast, Qt.Key.Key_Escape)  # Esc folds the choices first
+    assert toast.snooze_row is not None and toast.snooze_row.isHidden()
+    assert harness.posted == [] and toast.isVisible()
+    assert toast.geometry().bottom() == _area().bottom() - MARGIN
 
 
 def test_pack_action_opens_its_https_link_and_posts_its_id(harness: Harness, qtbot: QtBot) -> None:
@@ -251,6 +268,71 @@ def test_missing_locale_falls_back_to_the_pack_default(harness: Harness) -> None
     assert content.body == "Text"
 
 
+def test_pack_texts_come_in_any_language_the_pack_has_with_region_fallback() -> None:
+    effect = make_toast(
+        title={"en": "Share a link", "de": "Teilen Sie einen Link", "fr-CA": "Partagez un lien"},
+        body={"en": "Links keep one version.", "de": "Links behalten eine Version."},
+        actions=(ToastAction("how", {"en": "Show me how", "de": "Zeig mir wie"}),),
+    )
+    swiss = content_for(effect, "en", ["de-CH"])
+    assert (swiss.title, swiss.body, swiss.actions[0].label) == (
+        "Teilen Sie einen Link", "Links behalten eine Version.", "Zeig mir wie"
+    )  # fmt: skip
+    assert swiss.lang == "de"
+    assert swiss.snooze[0][1] == "1 hour"  # Waymark's own words stay in the UI language
+    assert content_for(effect, "en", ["fr-CA"]).title == "Partagez un lien"
+    quebec = content_for(effect, "en", ["fr-CA"])
+    assert quebec.body == "Links keep one version."  # no fr body: the default locale
+    assert content_for(effect, "en", ["es-MX", "de"]).title == "Teilen Sie einen Link"
+    assert content_for(effect, "en", ["fr"]).title == "Share a link"  # fr-CA is not fr
+
+
+def test_a_german_toast_under_an_english_ui(harness: Harness) -> None:
+    harness.stack._text_langs = lambda: ("de-AT",)
+    toast = harness.show(make_toast(title={"en": "Share", "de": "Teilen"}))
+    assert toast.title_label.text() == "Teilen"
+    assert toast.got_it_button.text() == "Got it"
+
+
+def test_buttons_are_laid_out_primary_got_it_secondary_then_later_and_never(
+    harness: Harness,
+) -> None:
+    actions = (
+        ToastAction("portal", {"en": "Open the self-service portal"}, "https://it.example"),
+        ToastAction("mail", {"en": "Write to the IT help desk"}, "mailto:it@example.com"),
+        ToastAction("phone", {"en": "Call"}, None),
+    )
+    toast = harness.show(make_toast(actions=actions))
+    toast.snooze_button.click()  # type: ignore[union-attr]
+    buttons = toast.buttons()
+    assert [b.text() for b in buttons] == [
+        "Open the self-service portal", "Got it", "Write to the IT help desk", "Call",
+        "Remind me later ▴", "Don't show this again", "In 1 hour", "In 1 day",
+    ]  # fmt: skip
+    boxes = [QRect(b.mapTo(toast, QPoint(0, 0)), b.size()) for b in buttons]
+    # Reading order is the deliberate order: row by row, left to right.
+    rows = [round(r.center().y() / 4) for r in boxes]  # the same row within a few pixels
+    assert list(zip(rows, [r.left() for r in boxes], strict=True)) == sorted(
+        zip(rows, [r.left() for r in boxes], strict=True)
+    )
+    assert rows[0] == rows[1]  # primary and Got it share the first row
+    assert rows[2] > rows[1]  # secondary actions start their own row
+    assert rows[4] > rows[3] and rows[4] == rows[5]
+    for button, box in zip(buttons, boxes, strict=True):
+        assert box.width() >= button.sizeHint().width(), button.text()  # nothing squeezed
+        assert box.left() >= 0 and box.right() < toast.width(), button.text()
+    assert toast.action_buttons["portal"].objectName() == "primary"
+    assert toast.action_buttons["mail"].objectName() == "secondary"
+    assert toast.got_it_button.objectName() == "secondary"
+
+
+def test_flow_rows_fill_rows_in_order() -> None:
+    assert flow_rows([100, 100, 100], 320, 8) == [3]
+    assert flow_rows([100, 150, 100], 300, 8) == [2, 1]
+    assert flow_rows([400, 50], 300, 8) == [1, 1]
+    assert flow_rows([], 300, 8) == []
+
+
 def test_image_from_the_pack_is_shown_scaled(harness: Harness, tmp_path: Path) -> None:
     image = QImage(800, 400, QImage.Format.Format_RGB32)
     image.fill(Qt.GlobalColor.darkCyan)
@@ -319,3 +401,40 @@ def test_keyboard_moves_between_the_toast_buttons(harness: Harness, qtbot: QtBot
     toast.got_it_button.setFocus()
     QTest.keyClick(toast.got_it_button, Qt.Key.Key_Space)
     assert harness.posted == [Action(NOW, "share-link", "got-it")]
+
+
+def test_enter_presses_the_focused_button_and_unfolds_the_snooze_choices(
+    harness: Harness,
+) -> None:
+    toast = harness.show()
+    toast.take_keyboard()
+    assert toast.snooze_button is not None
+    toast.snooze_button.setFocus()
+    QTest.keyClick(toast, Qt.Key.Key_Return)
+    assert toast.snooze_row is not None and toast.snooze_row.isVisible()
+    assert toast.focusWidget() is toast.snooze_choices[0]
+    QTest.keyClick(toast, Qt.Key.Key_Tab)
+    QTest.keyClick(toast, Qt.Key.Key_Return)
+    assert harness.posted == [Action(NOW, "share-link", "snooze", 86400.0)]
+
+
+@pytest.mark.parametrize("rounded", [True, False])
+def test_corners_are_rounded_only_where_they_can_be_transparent(
+    qapp: QApplication, rounded: bool
+) -> None:
+    stack = ToastStack(lambda a: None, corner=lambda: "bottom-right", ui_lang=lambda: "en",
+                       theme=lambda: LIGHT, rounded=lambda: rounded)  # fmt: skip
+    toast = stack.show_toast(make_toast())
+    assert toast.rounded is rounded
+    assert toast.testAttribute(Qt.WidgetAttribute.WA_TranslucentBackground) is rounded
+    assert ("border-radius: 10px" in toast.styleSheet()) is rounded
+    assert f"border: 1px solid {LIGHT.border}" in toast.styleSheet()
+    toast.choose("dismiss")
+
+
+def test_offscreen_cannot_round_corners(qapp: QApplication) -> None:
+    from agent.ui.windowing import can_round_corners
+
+    assert can_round_corners() is False  # the tests' offscreen platform
+    assert can_round_corners("windows") and can_round_corners("cocoa")
+    assert can_round_corners("wayland-egl")

@@ -85,11 +85,33 @@ def test_switched_off_coaching_is_the_status(core: FakeCore) -> None:
     assert not tray.pause_hour_action.isVisible()
 
 
-def test_missing_permission_is_in_the_status(core: FakeCore) -> None:
-    core.states = [SourceState("input", False, "Accessibility permission not granted")]
-    assert "A permission is missing: input" in status_text(core, "en", NOW)
+def test_a_missing_permission_is_named_as_a_permission(core: FakeCore) -> None:
+    core.states = [SourceState("input", False, "missing permission: Input Monitoring (…)")]
+    line = "Waymark cannot see keyboard shortcuts and clicks: it needs a permission"
+    assert line in status_text(core, "en", NOW)
     tray = tray_for(core, Calls())
-    assert "A permission is missing: input" in tray.status_action.text()
+    assert line in tray.status_action.text()
+
+
+def test_a_missing_session_bus_is_not_called_a_permission(core: FakeCore) -> None:
+    # The Linux lock source's own words when there is no session bus.
+    detail = "lock events unavailable: no session bus; system bus unreachable (FileNotFoundError)"
+    core.states = [SourceState("focus", True), SourceState("lock", False, detail)]
+    text = status_text(core, "en", NOW)
+    assert "permission" not in text.lower() and "lock\n" not in text + "\n"
+    assert text.endswith(
+        "Waymark cannot see when the screen is locked: the desktop's message service "
+        "(D-Bus) is not available."
+    )
+    assert "Waymark non può vedere quando lo schermo è bloccato" in status_text(core, "it", NOW)
+
+
+def test_the_quiet_source_is_not_blamed_twice_when_focus_is_off(core: FakeCore) -> None:
+    core.states = [SourceState("focus", False, "cannot open X display :9: refused"),
+                   SourceState("quiet", False, "needs the focus source")]  # fmt: skip
+    assert status_text(core, "en", NOW).splitlines()[1:] == [
+        "Waymark cannot see which app is in front: there is no desktop display."
+    ]
 
 
 def test_items_open_the_right_settings_page_and_focus_the_tip(core: FakeCore) -> None:
@@ -100,6 +122,7 @@ def test_items_open_the_right_settings_page_and_focus_the_tip(core: FakeCore) ->
     tray.about_action.trigger()
     tray.focus_action.trigger()
     tray.quit_action.trigger()
+    assert not tray.sample_action.isVisible()  # no sample-tip callback given here
     assert calls.opened == ["coaching", "privacy", "about"]
     assert calls.focused == 1 and calls.quit == 1
 

@@ -82,12 +82,13 @@ def test_telemetry_waits_for_consent_unless_org_notice(tmp_path: Path) -> None:
     assert notice.telemetry_enabled
 
 
-@pytest.mark.allow_log("settings.json is unreadable")
+@pytest.mark.allow_log("settings.json is corrupt \\(not JSON")
 def test_broken_settings_file_is_kept_aside_and_defaults_used(tmp_path: Path) -> None:
     (tmp_path / "settings.json").write_text("{not json")
     store = SettingsStore.open(tmp_path)
     assert store.get("language") == "system"
-    assert (tmp_path / "settings.broken.json").exists()
+    (aside,) = tmp_path.glob("settings.json.corrupt-*")
+    assert aside.read_text() == "{not json"
 
 
 def test_registry_values_decode_by_type() -> None:
@@ -112,6 +113,51 @@ def test_bad_policy_values_become_warnings_and_others_still_apply() -> None:
     assert pol.values == {"language": "it"}
     assert any("allow_quit: expected true or false" in w for w in pol.warnings)
     assert any("unknown policy key 'colour'" in w for w in pol.warnings)
+
+
+def test_policy_may_set_any_language_a_pack_may_have() -> None:
+    pol = decode_policy({"language": "de_CH"}, "policy.json")
+    assert pol.values == {"language": "de-CH"} and pol.ignored == ()
+
+
+@pytest.mark.parametrize("value", ["granted", "unknown"])
+def test_policy_cannot_give_the_persons_consent(value: str, tmp_path: Path) -> None:
+    pol = decode_policy({"consent": value, "telemetry_mode": "opt-in"}, "policy.json")
+    assert "consent" not in pol.values
+    assert pol.ignored == (
+        ("consent", f"{value} cannot be set by policy: consent is the person's to give: a "
+         "policy may only set declined (use telemetry_mode: org-notice to collect "
+         "statistics after informing employees)"),
+    )  # fmt: skip
+    assert any("consent" in w and "ignored" in w for w in pol.warnings)
+    store = SettingsStore.open(tmp_path, pol)
+    assert store.get("consent") == "unknown" and not store.is_managed("consent")
+    assert not store.telemetry_enabled  # nothing is sent until the person says yes
+
+
+def test_policy_templates_offer_only_the_consent_values_policy_may_set() -> None:
+    option = OPTIONS_BY_KEY["consent"]
+    offered = set(getattr(option.type, "policy_choices", ()))
+    assert offered == set(option.type.choices) - set(option.policy_refuses) == {"declined"}
+    assert "granted" not in option.type.admx_elements("consent")
+
+
+def test_policy_may_turn_statistics_off_for_everyone(tmp_path: Path) -> None:
+    store = SettingsStore.open(tmp_path, decode_policy({"consent": "declined"}, "p"))
+    assert store.get("consent") == "declined" and store.is_managed("consent")
+    with pytest.raises(ManagedSettingError):
+        store.set("consent", "granted")
+
+
+def test_in_org_notice_mode_consent_is_the_organisations(tmp_path: Path) -> None:
+    store = SettingsStore.open(tmp_path, decode_policy({"telemetry_mode": "org-notice"}, "p"))
+    assert store.is_managed("consent")
+    locked = store.locked_by("consent")
+    assert locked is not None and locked.key == "telemetry_mode"
+    with pytest.raises(ManagedSettingError):
+        store.set("consent", "declined")
+    assert store.telemetry_enabled
+    assert not SettingsStore.open(tmp_path / "other").is_managed("consent")
 
 
 def test_linux_policy_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -185,3 +231,62 @@ def test_policy_templates_are_generated_from_the_options() -> None:
         ).warnings
         == ()
     )
+
+
+def test_windows_policy_layers_group_policy_over_the_installer_key() -> None:
+    from agent.config.policy import WINDOWS_KEYS, merge_layers
+
+    assert WINDOWS_KEYS[0][1] == r"SOFTWARE\Waymark\Agent"  # lowest first
+    installer = {"server_url": "https://from-msi.example", "organisation": "Acme", "Version": "1"}
+    gpo_user = {"organisation": "Acme Sales"}
+    gpo_machine = {"server_url": "https://from-gpo.example"}
+    merged, source = merge_layers(
+        [
+            (r"HKLM\SOFTWARE\Waymark\Agent", installer),
+            (r"HKCU\SOFTWARE\Policies\Waymark\Agent", gpo_user),
+            (r"HKLM\SOFTWARE\Policies\Waymark\Agent", gpo_machine),
+        ]
+    )
+    assert merged == {"server_url": "https://from-gpo.example", "organisation": "Acme Sales"}
+    assert source.startswith(r"HKLM\SOFTWARE\Waymark\Agent + ")
+    assert merge_layers([("empty", {"Version": "2"})]) == ({}, "")
+
+
+def test_a_new_policy_announces_exactly_the_keys_it_changes(tmp_path: Path) -> None:
+    store = SettingsStore.open(tmp_path, Policy({"never_interrupt": ["zoom"]}))
+    store.set("quiet_hours", "12:00-13:00")
+    heard: list[str] = []
+    store.subscribe(heard.append)
+    changed = store.replace_policy(
+        Policy({"never_interrupt": ["zoom"], "quiet_hours": "12:00-13:00"})
+    )
+    assert changed == ["quiet_hours"] == heard  # same value, but now managed
+    assert store.is_managed("quiet_hours")
+    assert store.replace_policy(Policy({})) == ["quiet_hours", "never_interrupt"]
+
+
+def test_the_admin_guide_example_policy_works_as_written(tmp_path: Path) -> None:
+    from agent.sync.packs import pinned_keys
+
+    guide = (ROOT / "docs" / "admin-guide.md").read_text(encoding="utf-8")
+    block = guide.split("## Example: /etc/waymark/policy.json", 1)[1]
+    example = json.loads(block.split("```json", 1)[1].split("```", 1)[0])
+    policy = decode_policy(example, "admin-guide.md")
+    assert policy.warnings == ()
+    assert policy.values == example
+    assert len(pinned_keys(policy.values["publisher_keys"])) == 1  # the openssl (SPKI) form
+    shipped = json.loads((ROOT / "installers/linux/policy.example.json").read_text("utf-8"))
+    assert decode_policy(shipped, "policy.example.json").warnings == ()
+    assert len(pinned_keys(shipped["publisher_keys"])) == 1
+
+
+@pytest.mark.allow_log("not UTF-8")
+def test_a_policy_file_that_is_not_utf8_is_ignored_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "policy.json"
+    path.write_bytes(b'{"organisation": "Caf\xe9"}')  # Latin-1, as an old editor saves it
+    monkeypatch.setenv("WAYMARK_POLICY_FILE", str(path))
+    policy = read_policy("linux")
+    assert policy.values == {}
+    assert "not UTF-8" in policy.unreadable

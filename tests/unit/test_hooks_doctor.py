@@ -46,7 +46,7 @@ def test_blocked_rules_lists_only_rules_with_a_missing_source() -> None:
     assert no_titles[0].missing == ("window titles",)
 
 
-def test_doctor_without_a_display_reports_and_exits_zero(
+def test_doctor_without_a_display_reports_and_exits_1_as_nothing_can_be_watched(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
@@ -60,14 +60,18 @@ def test_doctor_without_a_display_reports_and_exits_zero(
         "    toast: {title: {en: y}}\n",
         encoding="utf-8",
     )
-    assert main(["doctor", "--pack", str(pack), "--json"]) == 0
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus'}")
+    monkeypatch.setenv("WAYMARK_POLICY_FILE", str(tmp_path / "no-policy.json"))
+    assert main(["doctor", "--pack", str(pack), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["session"] == "none"
-    assert {s["name"]: s["ok"] for s in report["sources"]}["input"] is False
+    assert not any(s["ok"] for s in report["sources"])
+    assert report["problems"] == ["no event source works here, so no rule can fire (see Sources)"]
     assert report["blocked_rules"] == [{"rule": "paste", "line": 7, "missing": ["input"]}]
-    assert main(["doctor", "--pack", str(pack)]) == 0
+    assert main(["doctor", "--pack", str(pack)]) == 1
     text = capsys.readouterr().out
     assert "no display (DISPLAY is not set)" in text and "paste (p.yaml:7) needs input" in text
+    assert "To fix (1):\n  - no event source works here" in text
 
 
 def test_doctor_says_whether_this_agent_can_sync(
@@ -76,13 +80,20 @@ def test_doctor_says_whether_this_agent_can_sync(
     import keyring
     from keyring.backends import fail
 
-    from agent.commands.doctor import sync_readiness
+    from agent.app import open_settings
+    from agent.commands.doctor import sync_readiness as readiness
     from tests.fakes import MemoryKeyring
 
     policy = tmp_path / "policy.json"
     monkeypatch.setenv("WAYMARK_POLICY_FILE", str(policy))
+    folder = tmp_path / "data"
+    folder.mkdir()
+
+    def sync_readiness() -> dict[str, object]:
+        return readiness(open_settings(folder, "linux"), folder)
+
     policy.write_text("{}")
-    assert sync_readiness()["summary"].startswith("off")  # type: ignore[union-attr]
+    assert str(sync_readiness()["summary"]).startswith("off")
     policy.write_text(json.dumps({"server_url": "http://waymark.example.com"}))
     assert "plain http" in str(sync_readiness()["problem"])
     policy.write_text(json.dumps({"server_url": "https://waymark.example.com"}))

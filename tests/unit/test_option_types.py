@@ -11,10 +11,12 @@ from agent.config.option_types import (
     REG_DWORD,
     REG_MULTI_SZ,
     REG_SZ,
+    AppList,
     Bool,
     Choice,
     Float,
     Int,
+    LanguageTag,
     OptionType,
     Text,
     TextList,
@@ -36,6 +38,12 @@ from agent.config.options import OPTIONS
         (TimeOfDayRange(), "", ""),
         (TextList(), "zoom.us; ms-teams.exe, ", ["zoom.us", "ms-teams.exe"]),
         (Choice(("a", "b")), "b", "b"),
+        (LanguageTag(), "system", "system"),
+        (LanguageTag(), "de-CH", "de-CH"),
+        (LanguageTag(), "pt_br", "pt-BR"),
+        (LanguageTag(), "zh-hant-tw", "zh-Hant-TW"),
+        (LanguageTag(), "fr", "fr"),
+        (AppList(), "zoom.us, outlook", ["zoom.us", "outlook"]),
     ],
 )
 def test_each_type_coerces_what_policy_and_people_write(
@@ -55,6 +63,8 @@ def test_each_type_coerces_what_policy_and_people_write(
         (TimeOfDayRange(), "noon", "HH:MM-HH:MM"),
         (TextList(), [1], "list of text"),
         (Choice(("a", "b")), "c", "one of a, b"),
+        (LanguageTag(), "Deutsch", "language tag such as en"),
+        (LanguageTag(), 7, "language tag"),
     ],
 )
 def test_each_type_refuses_with_the_key_and_what_it_takes(
@@ -86,7 +96,7 @@ def test_every_declared_option_has_a_consistent_type() -> None:
         kind = option.type
         assert kind.registry_type in ("REG_SZ", "REG_DWORD", "REG_MULTI_SZ"), option.key
         assert kind.plist_type in ("string", "boolean", "integer", "real", "array"), option.key
-        assert kind.editor in ("checkbox", "choice", "text"), option.key
+        assert kind.editor in ("checkbox", "choice", "text", "language", "app_list"), option.key
         assert (kind.editor == "choice") == bool(kind.choices), option.key
         assert kind.coerce(option.key, option.default) == option.default, option.key
         elements = kind.admx_elements(option.key)

@@ -100,3 +100,45 @@ def test_validate_imports_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+GAPS = """\
+waymark: 1
+id: gaps
+version: 1
+title: Gaps
+rules:
+  - id: one
+    when: {event: start}
+    toast:
+      title: {en: Welcome, de: Willkommen}
+      body: {en: Hello}
+  - id: two
+    when: {event: lock}
+    toast:
+      title: {en: Locked, fr: Verrouillé}
+      actions: [{id: a, label: {en: Why, de: Warum, fr: Pourquoi}}]
+"""
+
+
+def test_a_text_lacking_a_language_the_pack_has_is_a_warning_with_its_position(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = tmp_path / "gaps.yaml"
+    pack.write_text(GAPS, encoding="utf-8")
+    assert main(["pack", "validate", str(pack)]) == 0  # warnings do not fail the check
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{pack}: ok: gaps v1")
+    assert err.splitlines() == [
+        f"{pack}:9:14: warning: rules[1].toast.title has no text for fr (the pack has fr "
+        "elsewhere); people reading fr see it in en",
+        f"{pack}:10:13: warning: rules[1].toast.body has no text for de, fr (the pack has "
+        "de, fr elsewhere); people reading de, fr see it in en",
+        f"{pack}:14:14: warning: rules[2].toast.title has no text for de (the pack has de "
+        "elsewhere); people reading de see it in en",
+    ]
+    assert main(["pack", "validate", "--json", str(pack)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and [(w["line"], w["col"]) for w in report["warnings"]] == [
+        (9, 14), (10, 13), (14, 14)
+    ]  # fmt: skip

@@ -13,6 +13,8 @@ from agent.commands.replay import replay
 from agent.hooks.scripted import parse_script
 from tests.unit.packs import pack, rule, when
 
+ROOT = Path(__file__).resolve().parents[2]
+
 HEADER = {"header": {"start": "2026-11-30T09:00:00+01:00", "device": "dev-1", "os": "linux",
                      "tz": "Europe/Rome"}}  # fmt: skip
 
@@ -159,3 +161,41 @@ def test_a_missing_events_file_exits_2(
     pack_file, _ = files
     assert main(["replay", str(pack_file), str(tmp_path / "nope.jsonl")]) == 2
     assert "cannot read the events" in capsys.readouterr().err
+
+
+def test_replay_help_points_to_the_format_in_the_repository(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["replay", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "docs/replay-format.md" in text and "DESIGN.md" not in text
+    assert (ROOT / "docs" / "replay-format.md").is_file()
+    assert "docs/replay-format.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_example_line_of_the_replay_format_page_parses() -> None:
+    from agent.hooks import scripted
+
+    page = (ROOT / "docs" / "replay-format.md").read_text(encoding="utf-8")
+    blocks = page.split("```jsonl\n")[1:]
+    events = blocks[0].split("```")[0]
+    script = parse_script(events, "replay-format.md")
+    assert script.problems == []
+    kinds = {type(e.event).__name__ for e in script.events}
+    assert {"Focus", "Chord", "Click", "Idle", "Active", "Lock", "Unlock", "Quiet",
+            "Action", "Element", "FileSaved"} <= kinds  # fmt: skip
+    # Every kind the parser accepts is documented in the table.
+    rows = [line.split("|")[1] for line in page.splitlines() if line.startswith("| `")]
+    for kind in ("focus", "chord", "click", "typing", "idle", "active", "lock", "unlock",
+                 "quiet", "start", "action", "pause", "resume", "element", "file"):  # fmt: skip
+        assert any(f"`{kind}`" in row for row in rows), kind
+        line: dict[str, object] = {"t": 0, "kind": kind, "app": "a", "chord": "ctrl+v",
+                                   "seconds": 1, "on": True, "rule": "r", "action": "got-it",
+                                   "folder": "desktop", "type": "pdf"}  # fmt: skip
+        if kind == "element":
+            line.update(on="invoke", role="button")
+        assert parse_script(jsonl(line)).problems == [], kind
+    for field in ("start", "tz", "device", "groups", "os", "locale"):
+        assert f"| `{field}` |" in page, field
+    assert "docs/replay-format.md" in (scripted.__doc__ or "")

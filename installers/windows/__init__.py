@@ -1,0 +1,1 @@
+"""The Windows MSI (wixl + msibuild from msitools) and Authenticode signing (osslsigncode)."""

@@ -1,0 +1,35 @@
+"""Pack texts the integration tests share: an editor app and its paste rule."""
+
+from __future__ import annotations
+
+__all__ = ["PASTE_RULE", "UNDO_RULE", "editor_pack"]
+
+PASTE_RULE = """\
+  - id: paste-plain
+    habit: plain-paste
+    when: {event: chord, app: editor, chord: ctrl+v}
+    toast:
+      title: {en: Paste without formatting}
+"""
+
+UNDO_RULE = """\
+  - id: undo-tip
+    habit: undo
+    when: {event: chord, app: editor, chord: ctrl+z}
+    toast:
+      title: {en: Undo is Ctrl+Z}
+"""
+
+
+def editor_pack(version: int = 3, *rules: str) -> str:
+    """A pack ``test-pack`` of ``version`` with the editor app and ``rules`` (default: paste)."""
+    return (
+        "waymark: 1\n"
+        "id: test-pack\n"
+        f"version: {version}\n"
+        "title: Test pack\n"
+        "default_locale: en\n"
+        "apps:\n"
+        "  editor: {windows: [notepad.exe], macos: [com.apple.TextEdit], linux: [gedit]}\n"
+        "rules:\n" + "".join(rules or (PASTE_RULE,))
+    )
