@@ -54,10 +54,10 @@ def _event(
 
 
 def _device_days(index: int, holdout: bool, rng: random.Random) -> list[CheckedEvent]:
-    """One device's weeks: it joins during the first three (a rollout ramping up); nudged
+    """One device's weeks: it joins during the first ten days (a rollout ramping up); nudged
     devices adopt share-links and meeting-notes more than the holdout, ctrl-k no more."""
     batch: list[CheckedEvent] = []
-    start = index % 21
+    start = index % 10
     for back in range(start, DAYS):
         at = TODAY - timedelta(days=DAYS - 1 - back)
         # At weekends only a handful of devices work: those days are withheld (gaps).
@@ -87,7 +87,7 @@ def _fill(store: Store, tenant: Tenant, devices: int = 240) -> list[Device]:
             groups.append("legal")  # a small group: its cells stay withheld
         fleet.append(store.enroll_device(tenant.id, groups, "windows", "0.1.0")[0])
     for index, device in enumerate(fleet):
-        store.insert_events(device, _device_days(index, index % 4 == 0, rng))
+        store.insert_events(device, _device_days(index, (index // 2) % 4 == 0, rng))
     # Versions uploaded in the past: the markers on the time axis.
     for version, rollout, back in ((2, 100, 30), (3, 20, 12)):
         data = tenant.bundle(version)
@@ -150,7 +150,7 @@ def test_the_dashboard_draws_trends_lifts_gaps_markers_and_tables(sqlite_store: 
 def test_filters_are_in_the_url_and_a_small_group_is_withheld(sqlite_store: Store) -> None:
     acme = make_tenant(sqlite_store, "acme")
     _fill(sqlite_store, acme)
-    since = (TODAY.date() - timedelta(days=20)).isoformat()
+    since = (TODAY.date() - timedelta(days=DAYS - 1)).isoformat()
     with running_server(sqlite_store) as srv, headless_chromium(1280, 1600) as browser:
         _sign_in(browser, srv.url, acme.publisher_token)
         browser.open(f"{srv.url}/dashboard?since={since}&group=sales&window_days=7")
