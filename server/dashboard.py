@@ -251,7 +251,20 @@ def _lift_block(lift: dict[str, Any] | None, report: dict[str, Any]) -> str:
             ],
         )  # fmt: skip
         weekly = f"{chart}{_details(table)}"
-    return f"{arms}<p class=muted>{span}{still}</p>{minimum}{weekly}"
+    by_group = ""
+    if lift.get("by_group"):
+        table = _table(
+            f"{lift['habit']}: lift per group",
+            ("group", "nudged devices", "holdout devices", "lift", "95 % interval", "verdict"),
+            [
+                (g["group"], _n(g, TREATMENT, "devices"), _n(g, HOLDOUT, "devices"),
+                 _pp(g["lift"]), _interval(g["lift_ci95"]),
+                 g["verdict"] if not g["withheld"] else "withheld (fewer than 10 devices)")
+                for g in lift["by_group"]
+            ],
+        )  # fmt: skip
+        by_group = _details(table, "Lift per group")
+    return f"{arms}<p class=muted>{span}{still}</p>{minimum}{weekly}{by_group}"
 
 
 def _versions(bundles: Sequence[Any], report: dict[str, Any]) -> str:
@@ -293,8 +306,8 @@ def _table(caption: str, head: Sequence[str], rows: Sequence[Sequence[str]]) -> 
     return f"<table><caption>{escape(caption)}</caption><tr>{header}</tr>{body}</table>"
 
 
-def _details(table: str) -> str:
-    return f"<details><summary>Table of this chart</summary>{table}</details>"
+def _details(table: str, summary: str = "Table of this chart") -> str:
+    return f"<details><summary>{escape(summary)}</summary>{table}</details>"
 
 
 def _legend() -> str:

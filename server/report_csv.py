@@ -3,9 +3,9 @@
 Columns: ``section, period, habit, rule, figure, value``.  ``section`` is
 ``daily`` (per rule and day), ``habit_daily`` (a habit's totals per day),
 ``lift`` (per habit over its closed cohorts; ``period`` is the first cohort
-week) or ``lift_week`` (per cohort week).  A withheld figure has an empty
-``value`` and ``withheld`` in ``note``.  The CSV carries exactly the figures of
-the JSON document, so the floor is the same.
+week), ``lift_week`` (per cohort week) or ``lift_group:<group>`` (per group).
+A withheld figure has an empty ``value`` and ``withheld`` in ``note``.  The CSV
+carries exactly the figures of the JSON document, so the floor is the same.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ def _rows(doc: dict[str, Any]) -> Iterator[tuple[str, ...]]:
         yield from _lift("lift", a["cohorts"]["since"], a["habit"], a)
         for week in a["weeks"]:
             yield from _lift("lift_week", week["week"], a["habit"], week)
+        for g in a.get("by_group", ()):
+            yield from _lift(f"lift_group:{g['group']}", a["cohorts"]["since"], a["habit"], g)
 
 
 def _lift(

@@ -276,10 +276,29 @@ def adoption(
         unit = Unit(sets.get(gs, frozenset()), (c[0], c[3]), tuple(c))
         weeks[habit][week].append(unit)
     closed_before = today - timedelta(days=7 + window_days + CLOSE_GRACE_DAYS - 1)
-    return [
-        _habit_lift(habit, by_week, group, window_days, closed_before)
-        for habit, by_week in sorted(weeks.items())
-    ]
+    # Without a group filter, each habit's lift is also given per group (each one a
+    # sum of passing units too, so the breakdown cannot be differenced either).
+    breakdown = sorted({g for gs in sets.values() for g in gs}) if group is None else []
+    out = []
+    for habit, by_week in sorted(weeks.items()):
+        entry = _habit_lift(habit, by_week, group, window_days, closed_before)
+        entry["by_group"] = [
+            {"group": g, **_comparison(_pooled(by_week, g, closed_before))} for g in breakdown
+        ]
+        out.append(entry)
+    return out
+
+
+def _pooled(
+    by_week: Mapping[str, Sequence[Unit]], group: str | None, closed_before: date
+) -> Unit | None:
+    """The disclosed units of the closed cohort weeks, added together."""
+    return total(
+        u
+        for week, units in by_week.items()
+        if date.fromisoformat(week) < closed_before
+        for u in disclosed(units, group)[0]
+    )
 
 
 def _habit_lift(

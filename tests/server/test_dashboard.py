@@ -128,6 +128,7 @@ def test_the_dashboard_draws_trends_lifts_gaps_markers_and_tables(sqlite_store: 
         assert page.count("Nudges raised adoption by") >= 2  # two habits moved; ctrl-k did not
         assert "No evidence of an effect yet" in page
         assert "at least 10 devices in each group" in page  # the minimum, beside the lift
+        assert page.count("Lift per group") == 3  # a breakdown per habit, floored per cell
         # Weekend adoptions come from under 10 devices: gaps in the chart, "withheld" in tables.
         assert page.count("withheld (fewer than 10 devices)") >= 3
         assert "m365-habits v3 20%" in page and "m365-habits v2 100%" in page

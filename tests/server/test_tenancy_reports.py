@@ -228,3 +228,23 @@ def test_wilson_and_newcombe_intervals_match_published_values() -> None:
     assert lo == pytest.approx(0.0524, abs=1e-4)
     assert hi == pytest.approx(0.3339, abs=1e-4)
     assert wilson(0, 10)[0] == 0.0
+
+
+def test_the_lift_is_broken_down_by_group_with_the_floor_on_every_cell(
+    client: httpx.Client, acme: Tenant
+) -> None:
+    t = WEEKS_AGO
+    for groups, arm, n in ((["sales"], "shown", 14), (["sales"], "holdout", 12),
+                           (["legal"], "shown", 6), (["legal"], "holdout", 5)):  # fmt: skip
+        for i in range(n):
+            s = enroll(client, acme, groups)
+            first = ev("shown", t=t) if arm == "shown" else ev("suppressed", reason="holdout", t=t)
+            send(client, s, [first, *([ev("adopted", rule=None, t=t + 60)] if i % 2 else [])])
+    (entry,) = report(client, acme.analyst_token)["adoption"]
+    by = {g["group"]: g for g in entry["by_group"]}
+    assert by["sales"]["treatment"]["devices"] == 14 and by["sales"]["holdout"]["devices"] == 12
+    assert by["legal"]["withheld"] is True and by["legal"]["treatment"] is None
+    # Everyone: sales, plus legal's 11 devices only together (5 held out: short of 10).
+    assert entry["treatment"]["devices"] == 14 and entry["holdout"]["devices"] == 12
+    (filtered,) = report(client, acme.analyst_token, group="sales")["adoption"]
+    assert filtered["lift"] == by["sales"]["lift"] and filtered["by_group"] == []
