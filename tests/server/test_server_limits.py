@@ -26,7 +26,9 @@ import pytest
 
 from devtools.waiting import free_port, stop_process, wait_for
 from server.cli import build_parser, open_store
+from server.errors import Invalid
 from server.ingest import MAX_COMPRESSED
+from server.json_guard import MAX_JSON_DEPTH, check_json_bytes, loads_strict
 from server.routes.admin import MAX_BUNDLE_UPLOAD
 from server.routes.headers import DASHBOARD_CSP, HSTS
 from server.routes.limits import MAX_HEADERS, SMALL_BODY
@@ -274,6 +276,12 @@ def test_metrics_need_the_token_and_are_off_without_one(tmp_path: Path) -> None:
         assert r.status_code == 200 and "waymark_http_requests_total" in r.text
         # Nothing per tenant: no tenant's name or id labels a series.
         assert "acme" not in r.text and "tenant" not in r.text
+        # Nor can a client add series: made-up methods and paths are counted as one each.
+        for i in range(20):
+            httpx.request(f"X{i}", f"{on.url}/no/such/path/{i}")
+        text = httpx.get(f"{on.url}/metrics", headers=auth("wmm_s3cret")).text
+        assert 'method="OTHER",route="unmatched",status="404"} 20' in text, text
+        assert "X1" not in text and "/no/such" not in text
 
 
 def test_serve_help_names_every_limit_flag(capsys: pytest.CaptureFixture[str]) -> None:
@@ -283,6 +291,43 @@ def test_serve_help_names_every_limit_flag(capsys: pytest.CaptureFixture[str]) -
     for flag in ("--trust-proxy", "--metrics-token", "--limit-concurrency", "--header-timeout",
                  "--body-timeout"):  # fmt: skip
         assert flag in text
+
+
+# ---------------------------------------------------------------- the JSON guard
+
+
+@pytest.mark.parametrize(
+    ("body", "refused"),
+    [
+        (b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH, None),
+        (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), "nested_too_deeply"),
+        (b"[{" * 17 + b"}]" * 17, "nested_too_deeply"),  # 34 levels, arrays and objects
+        (b"[" * 100_000, "nested_too_deeply"),  # never closed: the parser would recurse
+        (b"[" * 50_000 + b"}" * 50_000, "nested_too_deeply"),
+        (b'{"a": "' + b"[" * 1000 + b'\\"[{"}', None),  # brackets in a string are text
+        (b'{"a": "NaN", "Infinity": ["-Infinity"]}', None),
+        (b'{"a": NaN}', "bad_json"),
+        (b"[1, -Infinity]", "bad_json"),
+        (b"[Infinity]", "bad_json"),
+    ],
+)
+def test_the_json_guard_refuses_depth_and_non_finite_numbers_only(
+    body: bytes, refused: str | None
+) -> None:
+    try:
+        check_json_bytes(body)
+    except Invalid as exc:
+        assert exc.code == refused
+    else:
+        assert refused is None
+
+
+def test_strict_loading_refuses_out_of_range_numbers() -> None:
+    assert loads_strict(b'{"t": 1e308, "n": -0}') == {"t": 1e308, "n": 0}
+    for text in (b"[1e400]", b"[-1e400]", b"[NaN]"):
+        with pytest.raises(Invalid) as caught:
+            loads_strict(text)
+        assert caught.value.code == "bad_json"
 
 
 # ---------------------------------------------------------------- the app (live server)
