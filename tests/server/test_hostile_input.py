@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -404,9 +405,13 @@ def _credentials(live: RunningServer, http: httpx.Client, acme: Tenant) -> Crede
     r = http.post("/v1/admin/bundles", content=acme.bundle(1), headers=publisher)
     assert r.status_code == 201, r.text
     with httpx.Client(base_url=live.url) as browser:
-        assert browser.post("/dashboard/login", data={"token": acme.analyst_token}).status_code
+        # Sign in as a browser does: open the form (and post back its CSRF field, if any).
+        form = browser.get("/dashboard").text
+        csrf = re.search(r"name=csrf value='([^']*)'", form)
+        fields = {"token": acme.analyst_token, **({"csrf": csrf.group(1)} if csrf else {})}
+        assert browser.post("/dashboard/login", data=fields).status_code == 303
         cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
-    assert cookie, "signing in set no cookie"
+        assert browser.get("/dashboard").text.count("Sign out") == 1
     return Credentials(
         device=auth(secret),
         publisher=publisher,

@@ -284,6 +284,19 @@ def test_metrics_need_the_token_and_are_off_without_one(tmp_path: Path) -> None:
         assert "X1" not in text and "/no/such" not in text
 
 
+def test_connections_past_the_concurrency_limit_are_answered_503_at_once(tmp_path: Path) -> None:
+    with serving(tmp_path, "--limit-concurrency", "4", "--header-timeout", "30") as served:
+        idle = [served.connect() for _ in range(4)]
+        try:
+            start = time.monotonic()
+            r = httpx.get(f"{served.url}/healthz", timeout=10)
+            assert r.status_code == 503 and time.monotonic() - start < 5
+        finally:
+            for sock in idle:
+                sock.close()
+        wait_for(served.alive, 10, "the server to take requests again")
+
+
 def test_serve_help_names_every_limit_flag(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--help"])
