@@ -20,7 +20,7 @@ from server.ingest_service import IngestService
 from server.metrics import Metrics
 from server.ratelimit import RateLimiter
 from server.retention import RetentionJob
-from server.routes import admin, dashboard, device, service
+from server.routes import admin, credentials, dashboard, device, service
 from server.routes.dependencies import ServerParts
 from server.routes.errors import answer_domain_error
 from server.routes.request_metrics import RequestMetricsMiddleware
@@ -70,6 +70,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> FastAPI:
     app.state.parts = parts
     app.add_middleware(RequestMetricsMiddleware, metrics=parts.metrics)
     app.add_exception_handler(DomainError, answer_domain_error)
-    for router in (service.router, device.router, admin.router, dashboard.router):
+    for router in (service.router, device.router, admin.router, credentials.router,
+                   dashboard.router):  # fmt: skip
         app.include_router(router)
     return app

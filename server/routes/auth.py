@@ -28,10 +28,11 @@ async def device_auth(
 ) -> Device:
     """The enrolled device whose secret the request carries."""
     token = _bearer(authorization)
-    # Known devices are answered from memory, without a thread hop.
-    device = store.cached_device(token) or await run_in_threadpool(store.device, token)
+    # Read on every request, never from a process cache: a device revoked through one
+    # server process is refused by all of them from the next request on.
+    device = await run_in_threadpool(store.device, token)
     if device is None:
-        raise Unauthenticated("unknown device secret; enroll again")
+        raise Unauthenticated("unknown or revoked device secret; enroll again")
     return device
 
 
@@ -42,7 +43,7 @@ async def admin_auth(
     token = _bearer(authorization)
     admin = await run_in_threadpool(store.admin, token)
     if admin is None:
-        raise Unauthenticated("unknown admin token")
+        raise Unauthenticated("unknown, revoked or expired admin token")
     return admin
 
 

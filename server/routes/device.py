@@ -17,6 +17,7 @@ from server.routes.body import read_capped
 from server.routes.dependencies import IngestDep, LimiterDep, StoreDep
 from server.routes.errors import UNAUTHENTICATED, ErrorBody
 from server.routes.fields import BUNDLE_TYPE, GROUP_PATTERN, NAME_PATTERN
+from server.withheld import WITHHELD_HEADER, withheld_version
 
 __all__ = ["EnrollRequest", "EnrollResponse", "EventsResponse", "GroupsBody", "router"]
 
@@ -113,13 +114,26 @@ async def ingest(
     return JSONResponse(answer.to_json())
 
 
+_WITHHELD_DOC: Final[dict[str, Any]] = {
+    WITHHELD_HEADER: {
+        "description": "A newer version this device is not in: `<pack id> <version> "
+        "<rollout|groups>` (absent when there is none).",
+        "schema": {"type": "string"},
+    }
+}
+
+
 @router.get(
     "/v1/pack",
     responses={
         **UNAUTHENTICATED,
-        200: {"content": {BUNDLE_TYPE: {}}, "description": "The signed bundle."},
-        204: {"description": "No pack for this device."},
-        304: {"description": "Unchanged since If-None-Match."},
+        200: {
+            "content": {BUNDLE_TYPE: {}},
+            "description": "The signed bundle.",
+            "headers": _WITHHELD_DOC,
+        },
+        204: {"description": "No pack for this device.", "headers": _WITHHELD_DOC},
+        304: {"description": "Unchanged since If-None-Match.", "headers": _WITHHELD_DOC},
     },
     response_class=Response,
 )
@@ -129,15 +143,22 @@ def pack(
     pack_id: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """The signed bundle for this device: by tenant, groups and rollout ring."""
-    found = store.bundle_for(device, pack_id, time.time())
+    """The signed bundle for this device: by tenant, groups and rollout ring.
+
+    ``Waymark-Pack-Withheld: <pack id> <version> <rollout|groups>`` names a newer
+    version the device is not in (on 200, 204 and 304 alike).
+    """
+    now = time.time()
+    found = store.bundle_for(device, pack_id, now)
+    withheld = withheld_version(store, device, pack_id, found[1] if found else None, now)
+    headers = {WITHHELD_HEADER: withheld.header()} if withheld is not None else {}
     if found is None:
-        return Response(status_code=204)
+        return Response(status_code=204, headers=headers)
     data, digest = found
     etag = f'"{digest}"'
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
-        return Response(status_code=304, headers={"ETag": etag})
-    return Response(data, media_type=BUNDLE_TYPE, headers={"ETag": etag})
+        return Response(status_code=304, headers={"ETag": etag, **headers})
+    return Response(data, media_type=BUNDLE_TYPE, headers={"ETag": etag, **headers})
 
 
 @router.put(
