@@ -3,10 +3,12 @@
 Devices, admin tokens and publisher keys are never deleted here: a revoked
 one keeps its row (with the time it was revoked), so a listing says what was
 trusted and until when.  Every lookup that authenticates a request
-(:meth:`server.store.Store.device`, :meth:`~server.store.Store.admin`) and
-every bundle check (:meth:`~server.store.Store.publisher_keys`) reads the
-``revoked`` column from the database, so a revocation holds at once in every
-server process.  Revoking an admin token also ends its dashboard sessions.
+(:meth:`server.store.Store.device`, :meth:`~server.store.Store.admin`), the
+event write (which may start from a cached device but checks its devices in
+its own transaction) and every bundle check
+(:meth:`~server.store.Store.publisher_keys`) read the ``revoked`` column from
+the database, so a revocation holds at once in every server process.
+Revoking an admin token also ends its dashboard sessions.
 """
 
 from __future__ import annotations

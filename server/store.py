@@ -29,7 +29,7 @@ from server.audit import audit_entries, write_audit
 from server.credentials import Credentials
 from server.days import DEFAULT_ZONE, LocalDays, check_zone
 from server.db import checkpoint
-from server.errors import NotFound
+from server.errors import NotFound, Unauthenticated
 from server.ingest import CheckedEvent
 from server.reports import DailyRow, ExposureRow, VersionMark
 from server.rollup_store import CellIds, EventKey, NewEvent, RollupStore, event_keys
@@ -59,8 +59,9 @@ _EVENT_COLUMNS: Final[dict[str, str]] = {
     "group_set_id": "INT",
     **{f.name: _PG_TYPES[f.python_type] for f in WIRE_FIELDS},
 }
-#: How long a tenant's time zone is trusted (devices are looked up on every request,
-#: so a revocation or an erasure takes effect at once in every server process).
+#: How long a looked-up device (its groups) or a tenant's time zone is trusted.  A
+#: revocation or an erasure still holds at once in every process: the event write
+#: checks its devices in its own transaction, and other requests read the device afresh.
 CACHE_SECONDS: Final = 300.0
 #: last_seen is written at most this often per device (retention counts in days).
 LAST_SEEN_EVERY: Final = 3600.0
@@ -166,6 +167,9 @@ class Store:
         self.engine = engine
         self.rollups = RollupStore(engine)
         self.credentials = Credentials(engine, clock)
+        # A lookup is remembered for a while (for the event path, which checks
+        # revocation in its write transaction instead): secrets never change, groups rarely.
+        self._device_cache: dict[str, tuple[Device, float]] = {}
         self._clock = clock
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._days: dict[int, tuple[LocalDays, float]] = {}
@@ -284,24 +288,41 @@ class Store:
             return None
         return Admin(tenant_id=int(row[0]), role=str(row[1]), token_id=int(row[2]))
 
+    def cached_device(self, secret: str) -> Device | None:
+        """The device of ``secret`` if it was looked up lately (no database access).
+
+        Only for the event path: :meth:`insert_event_groups` checks in its own
+        transaction that every device it writes for is still enrolled and not revoked.
+        """
+        hit = self._device_cache.get(hash_token(secret))
+        if hit is None or self._clock() - hit[1] > CACHE_SECONDS:
+            return None
+        return hit[0]
+
     def device(self, secret: str) -> Device | None:
         """The device of ``secret``, unless it is unknown, erased or revoked.
 
-        Read from the database on every request (one indexed row), never from a
-        process cache: a revocation in one server process holds at once in all.
+        Always read from the database (one indexed row), so a revocation in one
+        server process holds at once in all; the answer refreshes the cache.
         """
+        digest = hash_token(secret)
         c = s.devices.c
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(c.id, c.tenant_id, c.ring, c.groups).where(
-                    c.secret_hash == hash_token(secret), c.revoked.is_(None)
+                    c.secret_hash == digest, c.revoked.is_(None)
                 )
             ).first()
         if row is None:
+            self._device_cache.pop(digest, None)
             return None
-        return Device(
+        found = Device(
             id=str(row[0]), tenant_id=int(row[1]), ring=int(row[2]), groups=_groups(row[3]) or ()
         )
+        if len(self._device_cache) >= 100_000:
+            self._device_cache.clear()
+        self._device_cache[digest] = (found, self._clock())
+        return found
 
     def set_groups(self, device: Device, groups: Sequence[str]) -> Device:
         """Store the groups a device re-announced; returns the device as it is now."""
@@ -314,7 +335,11 @@ class Store:
                 .where(s.devices.c.id == device.id)
                 .values(groups=json.dumps(list(wanted)))
             )
-        return Device(device.id, device.tenant_id, device.ring, wanted)
+        changed = Device(device.id, device.tenant_id, device.ring, wanted)
+        for digest, (known, _at) in list(self._device_cache.items()):
+            if known.id == device.id:
+                self._device_cache[digest] = (changed, self._clock())
+        return changed
 
     def enroll_device(
         self, tenant_id: int, groups: Sequence[str], os_name: str, agent_version: str
@@ -352,6 +377,12 @@ class Store:
         same device and UUID (a resend racing its original), the first claims it
         and the second sees a duplicate.  The rollups take the new events in
         the same transaction (:meth:`RollupStore.apply`).
+
+        The transaction first checks that every device is still enrolled and not
+        revoked (one indexed query per transaction, not per request): otherwise it
+        raises :class:`~server.errors.Unauthenticated` and writes nothing, so the
+        group writer retries each batch alone and only the revoked device's
+        request gets 401, whichever process revoked it.
         """
         if not any(batch for _, batch in groups):
             return [set() for _ in groups]
@@ -377,6 +408,7 @@ class Store:
             ]
             received = self._clock()
             with self.engine.begin() as conn:
+                self._check_enrolled(conn, {d.id for d, batch in groups if batch})
                 if self.engine.dialect.name == "postgresql":
                     stored = conn.execute(
                         _PG_INSERT, {"rows": json.dumps(rows), "received": received}
@@ -408,6 +440,20 @@ class Store:
                 self._touch(conn, [d for d, _ in groups], received)
             self.rollups.learn(learned)  # committed: later batches may rely on it
         return results
+
+    def _check_enrolled(self, conn: Any, device_ids: set[str]) -> None:
+        """Raise Unauthenticated unless every device is enrolled and not revoked."""
+        c = s.devices.c
+        live = set(
+            conn.execute(
+                select(c.id).where(c.id.in_(sorted(device_ids)), c.revoked.is_(None))
+            ).scalars()
+        )
+        if live != device_ids:
+            for digest, (known, _at) in list(self._device_cache.items()):
+                if known.id not in live and known.id in device_ids:
+                    self._device_cache.pop(digest, None)
+            raise Unauthenticated("unknown or revoked device secret; enroll again")
 
     def _cells_for(self, keys: Iterable[EventKey]) -> CellIds:
         by_tenant: dict[int, set[RawKey]] = {}
@@ -705,6 +751,9 @@ class Store:
                 actor,
                 {"events": erased.events, "exposures": erased.exposures},
             )
+        for digest, (known, _at) in list(self._device_cache.items()):
+            if known.id == device_id:
+                self._device_cache.pop(digest, None)
         self._last_seen.pop(device_id, None)
         with self._writing():
             checkpoint(self.engine)

@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from agent.rules.records import event_json_schema
-from server.errors import RateLimited, Unauthenticated
+from server.errors import DomainError, RateLimited, Unauthenticated
 from server.ingest import MAX_COMPRESSED, MAX_EVENTS
-from server.routes.auth import DeviceDep
+from server.routes.auth import DeviceDep, IngestingDeviceDep
 from server.routes.body import read_capped
 from server.routes.dependencies import IngestDep, LimiterDep, StoreDep
 from server.routes.errors import UNAUTHENTICATED, ErrorBody
@@ -102,14 +102,29 @@ def enroll(body: EnrollRequest, store: StoreDep) -> EnrollResponse:
     },
 )
 async def ingest(
-    request: Request, device: DeviceDep, limiter: LimiterDep, service: IngestDep
+    request: Request,
+    sender: IngestingDeviceDep,
+    limiter: LimiterDep,
+    service: IngestDep,
+    store: StoreDep,
 ) -> JSONResponse:
     """Store a batch of telemetry; answers a status per UUID (resends are harmless)."""
-    wait = limiter.acquire(device.id)
-    if wait > 0:
-        raise RateLimited(wait)
-    raw = await read_capped(request, MAX_COMPRESSED)
-    answer = await service.ingest(device, raw, request.headers.get("content-encoding"))
+    try:
+        wait = limiter.acquire(sender.device.id)
+        if wait > 0:
+            raise RateLimited(wait)
+        raw = await read_capped(request, MAX_COMPRESSED)
+        encoding = request.headers.get("content-encoding")
+        answer = await service.ingest(sender.device, raw, encoding)
+    except (Unauthenticated, RateLimited):
+        # The write found the device revoked or erased; or a flood is refused without
+        # a database read per request (its next request that gets through hears 401).
+        raise
+    except DomainError:
+        await sender.confirm(store)  # a revoked device hears 401, not why its batch failed
+        raise
+    if answer.ok + answer.duplicate == 0:
+        await sender.confirm(store)  # nothing was written, so nothing checked the device
     # Built by hand: validating 500 result models per batch costs more than the insert.
     return JSONResponse(answer.to_json())
 

@@ -22,6 +22,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.rules.bundle import key_id, public_key_text
+from devtools.live_server import RunningServer
 from devtools.waiting import free_port, stop_process, wait_for
 from server import cli
 from server.credentials import Credentials
@@ -81,6 +82,31 @@ def test_a_revoked_device_gets_401_on_its_next_request_to_every_endpoint(
         {"at": revoked[0]["at"], "action": "device_revoked", "actor": f"token:{publisher}",
          "object": device, "detail": {}}
     ]  # fmt: skip
+
+
+def test_a_device_this_process_has_cached_is_refused_once_another_process_revokes_it(
+    db_url: str, live: RunningServer, client: httpx.Client, acme: Tenant
+) -> None:
+    device, secret = enroll_device(client, acme)
+    erased, erased_secret = enroll_device(client, acme)
+    for s in (secret, erased_secret):
+        assert post_events(client, s, [event()]).status_code == 200
+        assert live.store.cached_device(s) is not None  # uploads are answered from memory
+    other = cli.open_store(db_url)  # another server process's store, same database
+    try:
+        other.credentials.revoke_device(None, device, actor="cli")
+        other.erase_device(erased, None, actor="cli")
+    finally:
+        other.engine.dispose()
+    for s in (secret, erased_secret):
+        for answer in (
+            post_events(client, s, [event()]),  # the write transaction checks the device
+            post_events(client, s, []),  # nothing to write: checked afresh
+            post_events(client, s, [{"kind": "nonsense"}]),  # every event rejected
+            client.post("/v1/events", content=b"{not json", headers=auth(s)),
+        ):
+            assert answer.status_code == 401, answer.text
+        assert live.store.cached_device(s) is None
 
 
 def test_device_revocation_needs_a_publisher_of_the_same_tenant(
