@@ -21,7 +21,7 @@ from server.ingest_service import IngestService
 from server.metrics import Metrics
 from server.ratelimit import RateLimiter
 from server.retention import RetentionJob
-from server.routes import admin, dashboard, dashboard_assets, device, service
+from server.routes import admin, credentials, dashboard, dashboard_assets, device, service
 from server.routes.dependencies import ServerParts
 from server.routes.errors import answer_domain_error, answer_validation_error
 from server.routes.headers import SecurityHeadersMiddleware
@@ -78,7 +78,7 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware, settings=parts.settings)
     app.add_exception_handler(DomainError, answer_domain_error)
     app.add_exception_handler(RequestValidationError, answer_validation_error)
-    routers = (service.router, device.router, admin.router, dashboard.router)
+    routers = (service.router, device.router, admin.router, credentials.router, dashboard.router)
     for router in (*routers, dashboard_assets.router):
         app.include_router(router)
     return app

@@ -6,10 +6,12 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -149,7 +151,12 @@ def _token_enroll(args: argparse.Namespace) -> int:
 
 def _token_admin(args: argparse.Namespace) -> int:
     with _opened(args.db) as store:
-        print(store.add_admin_token(store.tenant_id(args.tenant), args.role))
+        token_id, token = store.credentials.issue_admin_token(
+            store.tenant_id(args.tenant), args.role, actor="cli", expires_in=args.expires
+        )
+    print(token)
+    until = f"expires {_when(time.time() + args.expires)}" if args.expires else "never expires"
+    print(f"admin token {token_id} ({args.role}) {until}; shown once", file=sys.stderr)
     return 0
 
 
@@ -159,7 +166,7 @@ def _publisher_key_add(args: argparse.Namespace) -> int:
     if len(text) < 4096 and candidate.is_file():
         text = candidate.read_text(encoding="utf-8")
     with _opened(args.db) as store:
-        kid = store.add_publisher_key(store.tenant_id(args.tenant), text)
+        kid = store.credentials.add_publisher_key(store.tenant_id(args.tenant), text, actor="cli")
     print(f"publisher key {kid} added to tenant {args.tenant}")
     return 0
 
@@ -220,6 +227,158 @@ def _report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+# ---------------------------------------------------------------- credentials and audit
+#
+# `token list|revoke`, `device list|revoke`, `publisher-key list|revoke`, `audit`:
+# what server.credentials does, audited with the actor "cli".
+
+
+def _when(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _expiry(text: str) -> float:
+    from agent.timespans import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("an expiry is a positive duration such as 90d")
+    return seconds
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    with _opened(args.db) as store:
+        tokens = store.credentials.admin_tokens(store.tenant_id(args.tenant))
+    now = time.time()
+    print(f"{'id':>6}  {'role':<9}  {'created':<20}  {'expires':<20}  state")
+    for t in tokens:
+        state = (
+            f"revoked {_when(t.revoked)}" if t.revoked is not None
+            else "expired" if t.expires is not None and t.expires <= now
+            else "active"
+        )  # fmt: skip
+        print(f"{t.id:>6}  {t.role:<9}  {_when(t.created):<20}  {_when(t.expires):<20}  {state}")
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    with _opened(args.db) as store:
+        store.credentials.revoke_admin_token(
+            store.tenant_id(args.tenant), args.token_id, actor="cli"
+        )
+    print(f"admin token {args.token_id} revoked: refused from the next request on, "
+          "its dashboard sessions ended")  # fmt: skip
+    return 0
+
+
+def _device_list(args: argparse.Namespace) -> int:
+    with _opened(args.db) as store:
+        tenant, after = store.tenant_id(args.tenant), ""
+        print(f"{'device':<36}  {'os':<8}  {'agent':<10}  {'last seen':<20}  state")
+        while page := store.credentials.devices(tenant, after=after):
+            for d in page:
+                state = f"revoked {_when(d.revoked)}" if d.revoked is not None else "active"
+                print(f"{d.id:<36}  {d.os:<8}  {d.agent_version:<10}  "
+                      f"{_when(d.last_seen):<20}  {state}")  # fmt: skip
+            after = page[-1].id
+    return 0
+
+
+def _device_revoke(args: argparse.Namespace) -> int:
+    with _opened(args.db) as store:
+        store.credentials.revoke_device(None, args.device_id.lower(), actor="cli")
+    print(f"device {args.device_id} revoked: its secret is refused from the next request on "
+          "(its data stays; `device erase` deletes it)")  # fmt: skip
+    return 0
+
+
+def _publisher_key_list(args: argparse.Namespace) -> int:
+    with _opened(args.db) as store:
+        keys = store.credentials.publisher_keys(store.tenant_id(args.tenant))
+    for k in keys:
+        state = f"revoked {_when(k.revoked)}" if k.revoked is not None else "trusted"
+        print(f"{k.key_id}  {k.public_key}  added {_when(k.created)}  {state}")
+    return 0
+
+
+def _publisher_key_revoke(args: argparse.Namespace) -> int:
+    with _opened(args.db) as store:
+        tenant = store.tenant_id(args.tenant)
+        store.credentials.revoke_publisher_key(tenant, args.key_id, actor="cli")
+        left = [k for k in store.credentials.publisher_keys(tenant) if k.revoked is None]
+    print(f"publisher key {args.key_id} revoked: uploads signed with it are refused and its "
+          "bundles are no longer served")  # fmt: skip
+    if not left:
+        print("warning: the tenant trusts no publisher key now; add one before the next "
+              "upload", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from server.audit import audit_entries
+
+    with _opened(args.db) as store:
+        entries = audit_entries(store.engine, store.tenant_id(args.tenant), args.limit)
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    for e in entries:
+        detail = {k: v for k, v in e.items() if k not in ("at", "action", "actor", "object")}
+        extra = " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(detail.items()))
+        print(f"{_when(e['at'])}  {e['actor']:<12}  {e['action']:<22}  "
+              f"{e.get('object', '-')}  {extra}".rstrip())  # fmt: skip
+    return 0
+
+
+def _credential_parsers(
+    db: argparse.ArgumentParser, sub: Any, token_sub: Any, device_sub: Any, key_sub: Any
+) -> None:
+    """The credential lifecycle commands, in the groups they belong to."""
+    tokens = token_sub.add_parser("list", parents=[db], help="a tenant's admin tokens")
+    tokens.add_argument("tenant")
+    tokens.set_defaults(func=_token_list)
+    revoke = token_sub.add_parser(
+        "revoke", parents=[db], help="revoke an admin token (by its id from `token list`)"
+    )
+    revoke.add_argument("tenant")
+    revoke.add_argument("token_id", type=int)
+    revoke.set_defaults(func=_token_revoke)
+
+    devices = device_sub.add_parser("list", parents=[db], help="a tenant's devices")
+    devices.add_argument("tenant")
+    devices.set_defaults(func=_device_list)
+    revoke = device_sub.add_parser(
+        "revoke", parents=[db], help="refuse a device's secret from now on (its data stays)"
+    )
+    revoke.add_argument("device_id")
+    revoke.set_defaults(func=_device_revoke)
+
+    keys = key_sub.add_parser("list", parents=[db], help="a tenant's publisher keys")
+    keys.add_argument("tenant")
+    keys.set_defaults(func=_publisher_key_list)
+    revoke = key_sub.add_parser(
+        "revoke",
+        parents=[db],
+        help="stop trusting a key: its uploads are refused, its bundles no longer served",
+    )
+    revoke.add_argument("tenant")
+    revoke.add_argument("key_id", help="the 16-hex-digit key id (`publisher-key list`)")
+    revoke.set_defaults(func=_publisher_key_revoke)
+
+    audit = sub.add_parser(
+        "audit", parents=[db], help="who created, revoked, erased or rolled out what, and when"
+    )
+    audit.add_argument("tenant")
+    audit.add_argument("--limit", type=int, default=1000, help="the newest this many entries")
+    audit.add_argument("--json", action="store_true", help="print a JSON list")
+    audit.set_defaults(func=_audit)
 
 
 def _day(text: str) -> date:
@@ -309,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.set_defaults(func=_tenant_create)
 
-    token = sub.add_parser("token", help="issue tokens (printed once)")
+    token = sub.add_parser("token", help="issue, list and revoke tokens (printed once)")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     enroll = token_sub.add_parser("enroll", parents=[db], help="an enrollment token for agents")
     enroll.add_argument("tenant")
@@ -317,6 +476,10 @@ def build_parser() -> argparse.ArgumentParser:
     admin = token_sub.add_parser("admin", parents=[db], help="an admin token")
     admin.add_argument("tenant")
     admin.add_argument("--role", choices=("publisher", "analyst"), required=True)
+    admin.add_argument(
+        "--expires", type=_expiry, metavar="DURATION", help="stop working after this long, "
+        "e.g. 90d or 12h (default: never; `token revoke` ends it sooner)",
+    )  # fmt: skip
     admin.set_defaults(func=_token_admin)
 
     zone = tenant_sub.add_parser(
@@ -326,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     zone.add_argument("zone", help="IANA name, e.g. Europe/Rome (default of a tenant: UTC)")
     zone.set_defaults(func=_tenant_timezone)
 
-    device = sub.add_parser("device", help="act on one device")
+    device = sub.add_parser("device", help="list, revoke or erase devices")
     device_sub = device.add_subparsers(dest="device_command", required=True)
     erase = device_sub.add_parser(
         "erase",
@@ -363,12 +526,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--output", "-o", help="write to this file instead of stdout")
     report.set_defaults(func=_report)
 
-    key = sub.add_parser("publisher-key", help="trust a pack publisher's public key")
+    key = sub.add_parser("publisher-key", help="trust, list or revoke pack publishers' keys")
     key_sub = key.add_subparsers(dest="key_command", required=True)
     add = key_sub.add_parser("add", parents=[db], help="add a public key (base64 text or file)")
     add.add_argument("tenant")
     add.add_argument("pubkey", help="base64 public key, PEM, or a file holding either")
     add.set_defaults(func=_publisher_key_add)
+    _credential_parsers(db, sub, token_sub, device_sub, key_sub)
     return parser
 
 

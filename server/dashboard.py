@@ -34,13 +34,19 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def render_login(error: str = "") -> str:
-    """The sign-in page, with ``error`` said above the form when there is one."""
+def _csrf_field(csrf: str) -> str:
+    """The hidden field every dashboard form posts back (checked against the session)."""
+    return f"<input type=hidden name=csrf value='{escape(csrf)}'>"
+
+
+def render_login(csrf: str, error: str = "") -> str:
+    """The sign-in page (``csrf``: the value of its pre-session CSRF cookie), with ``error``
+    said above the form when there is one."""
     note = f"<p class=error>{escape(error)}</p>" if error else ""
     return _page(
         "Waymark — sign in",
         "<h1>Waymark adoption dashboard</h1>"
-        '<div class=card><form method=post action="/dashboard/login">'
+        f'<div class=card><form method=post action="/dashboard/login">{_csrf_field(csrf)}'
         "<label>Admin token (publisher or analyst) <input name=token type=password "
         "autocomplete=off></label> <button type=submit>Sign in</button></form>"
         f"{note}</div>",
@@ -53,8 +59,11 @@ def render_dashboard(
     tenant_note: str,
     query: Mapping[str, str],
     error: str = "",
+    *,
+    csrf: str,
 ) -> str:
-    """The whole dashboard page for one report document, its filters and the tenant's bundles."""
+    """The whole dashboard page for one report document, its filters and the tenant's bundles
+    (``csrf``: the session's token, which the sign-out form posts back)."""
     days = _days(report["since"], report["until"])
     markers = [
         Marker(v["day"], f"{v['pack_id']} v{v['version']} {v['rollout']}%"
@@ -80,8 +89,9 @@ def render_dashboard(
         f"{' · pack ' + escape(report['pack_id']) if report['pack_id'] else ''}"
         f"{' · group ' + escape(report['group']) if report['group'] else ''} · "
         f"figures from fewer than {report['min_devices']} devices are withheld and drawn "
-        "as gaps.</p><form method=post action='/dashboard/logout'><button>Sign out</button>"
-        f"</form>{note}{_filters(report, bundles, query)}"
+        "as gaps.</p><form method=post action='/dashboard/logout'>"
+        f"{_csrf_field(csrf)}<button>Sign out</button></form>"
+        f"{note}{_filters(report, bundles, query)}"
         "<h2>Did the nudges change the habit?</h2>"
         f"{_overview(report)}"
         "<h2>Per habit</h2>"

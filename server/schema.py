@@ -36,6 +36,7 @@ __all__ = [
     "bundles",
     "cohort_counts",
     "daily_rollups",
+    "dashboard_sessions",
     "device_days",
     "devices",
     "enroll_tokens",
@@ -92,6 +93,9 @@ admin_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("role", String(16), nullable=False),
     Column("created", Float, nullable=False),
+    # When it stops working (None: never) and when it was revoked (None: it was not).
+    Column("expires", Float),
+    Column("revoked", Float),
 )
 
 publisher_keys = Table(
@@ -102,6 +106,8 @@ publisher_keys = Table(
     Column("key_id", String(16), nullable=False),
     Column("public_key", String(64), nullable=False),
     Column("created", Float, nullable=False),
+    # When it was revoked: no upload signed with it is accepted, none is served.
+    Column("revoked", Float),
     UniqueConstraint("tenant_id", "key_id", name="uq_publisher_keys_tenant_key"),
 )
 
@@ -118,6 +124,8 @@ devices = Table(
     Column("created", Float, nullable=False),
     # When the device last sent telemetry (to the hour): retention forgets the idle.
     Column("last_seen", Float),
+    # When an admin revoked it: its secret is refused from the next request on.
+    Column("revoked", Float),
 )
 
 events = Table(
@@ -277,6 +285,23 @@ audit_log = Table(
     Column("tenant_id", Integer, ForeignKey("tenants.id")),
     Column("at", Float, nullable=False),
     Column("action", String(32), nullable=False),
+    # "cli", "retention", or "token:<id>" (the admin token's row id, never the token).
     Column("actor", String(32), nullable=False),
+    # What was acted on: a token id, a key id, a pack version, a device id (never for erasure).
+    Column("object_id", String(160)),
     Column("detail", Text, nullable=False),
+)
+
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    # A signed-in dashboard: the cookie carries a random id, stored only as sha256.
+    Column("id_hash", String(64), primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("admin_token_id", Integer, ForeignKey("admin_tokens.id"), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("expires", Float, nullable=False),
+    # The per-session token every dashboard form posts back (CSRF).
+    Column("csrf", String(64), nullable=False),
+    Index("ix_dashboard_sessions_admin_token", "admin_token_id"),
 )

@@ -18,16 +18,18 @@ from operator import attrgetter
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, and_, func, select, text, update
+from sqlalchemy import Engine, and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from agent.rules.bundle import key_id, load_public_key, public_key_text
+from agent.rules.bundle import load_public_key
 from agent.rules.records import WIRE_FIELDS
 from server import schema as s
+from server.audit import audit_entries, write_audit
+from server.credentials import Credentials
 from server.days import DEFAULT_ZONE, LocalDays, check_zone
 from server.db import checkpoint
-from server.errors import NotFound
+from server.errors import NotFound, Unauthenticated
 from server.ingest import CheckedEvent
 from server.reports import DailyRow, ExposureRow, VersionMark
 from server.rollup_store import CellIds, EventKey, NewEvent, RollupStore, event_keys
@@ -42,6 +44,7 @@ __all__ = [
     "EventGroup",
     "Purge",
     "Store",
+    "excluded_by",
 ]
 
 
@@ -56,7 +59,9 @@ _EVENT_COLUMNS: Final[dict[str, str]] = {
     "group_set_id": "INT",
     **{f.name: _PG_TYPES[f.python_type] for f in WIRE_FIELDS},
 }
-#: How long a looked-up device (its groups) or a tenant's time zone is trusted.
+#: How long a looked-up device (its groups) or a tenant's time zone is trusted.  A
+#: revocation or an erasure still holds at once in every process: the event write
+#: checks its devices in its own transaction, and other requests read the device afresh.
 CACHE_SECONDS: Final = 300.0
 #: last_seen is written at most this often per device (retention counts in days).
 LAST_SEEN_EVERY: Final = 3600.0
@@ -87,6 +92,13 @@ class Device:
 class Admin:
     tenant_id: int
     role: str
+    #: The admin token's row id: what the audit log names (``token:<id>``), never the token.
+    token_id: int = 0
+
+    @property
+    def actor(self) -> str:
+        """This admin as the audit log names it."""
+        return f"token:{self.token_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +132,27 @@ class BundleRow:
     withdrawn: bool
 
 
+def excluded_by(
+    device: Device,
+    rollout: int,
+    groups: Sequence[str] | None,
+    mine: frozenset[str] | set[str] | None = None,
+) -> str | None:
+    """Why a version at ``rollout`` percent, limited to ``groups``, is not for ``device``:
+    ``"rollout"`` (its ring is outside), ``"groups"`` (it shares none), or None (it is)."""
+    if device.ring >= rollout:
+        return "rollout"
+    if groups and not (mine if mine is not None else set(device.groups)).intersection(groups):
+        return "groups"
+    return None
+
+
+def _revoked_keys(tenant_id: int) -> Any:
+    """The ids of a tenant's revoked publisher keys, as a subquery."""
+    k = s.publisher_keys.c
+    return select(k.key_id).where(k.tenant_id == tenant_id, k.revoked.is_not(None))
+
+
 def _groups(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
@@ -133,11 +166,12 @@ class Store:
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
         self.rollups = RollupStore(engine)
+        self.credentials = Credentials(engine, clock)
+        # A lookup is remembered for a while (for the event path, which checks
+        # revocation in its write transaction instead): secrets never change, groups rarely.
+        self._device_cache: dict[str, tuple[Device, float]] = {}
         self._clock = clock
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        # A lookup is remembered for a while: secrets never change, groups rarely
-        # (a change reaches every server process within CACHE_SECONDS).
-        self._device_cache: dict[str, tuple[Device, float]] = {}
         self._days: dict[int, tuple[LocalDays, float]] = {}
         self._last_seen: dict[str, float] = {}
         # SQLite has one writer; queueing here is fairer and faster than its busy
@@ -211,45 +245,19 @@ class Store:
         return token
 
     def add_admin_token(self, tenant_id: int, role: str) -> str:
-        if role not in ("publisher", "analyst"):
-            raise ValueError("role must be publisher or analyst")
-        token = new_token("admin")
-        with self.engine.begin() as conn:
-            conn.execute(
-                s.admin_tokens.insert().values(
-                    tenant_id=tenant_id,
-                    token_hash=hash_token(token),
-                    role=role,
-                    created=time.time(),
-                )
-            )
-        return token
+        """A new admin token that never expires (:class:`Credentials` issues and revokes them)."""
+        return self.credentials.issue_admin_token(tenant_id, role, actor="cli")[1]
 
     def add_publisher_key(self, tenant_id: int, public_key: str) -> str:
-        key = load_public_key(public_key)
-        kid = key_id(key)
-        with self.engine.begin() as conn:
-            exists = conn.execute(
-                select(s.publisher_keys.c.id).where(
-                    s.publisher_keys.c.tenant_id == tenant_id, s.publisher_keys.c.key_id == kid
-                )
-            ).first()
-            if exists is None:
-                conn.execute(
-                    s.publisher_keys.insert().values(
-                        tenant_id=tenant_id,
-                        key_id=kid,
-                        public_key=public_key_text(key),
-                        created=time.time(),
-                    )
-                )
-        return kid
+        """Trust a publisher key for the tenant (as :meth:`Credentials.add_publisher_key`)."""
+        return self.credentials.add_publisher_key(tenant_id, public_key, actor="cli")
 
     def publisher_keys(self, tenant_id: int) -> dict[str, Ed25519PublicKey]:
+        """The tenant's trusted keys by key id (a revoked key is not among them)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(s.publisher_keys.c.key_id, s.publisher_keys.c.public_key).where(
-                    s.publisher_keys.c.tenant_id == tenant_id
+                    s.publisher_keys.c.tenant_id == tenant_id, s.publisher_keys.c.revoked.is_(None)
                 )
             ).all()
         return {str(r[0]): load_public_key(str(r[1])) for r in rows}
@@ -266,31 +274,44 @@ class Store:
         return None if row is None else int(row[0])
 
     def admin(self, token: str) -> Admin | None:
+        """The admin of ``token``, unless it is unknown, revoked or expired (read every time)."""
+        c = s.admin_tokens.c
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(s.admin_tokens.c.tenant_id, s.admin_tokens.c.role).where(
-                    s.admin_tokens.c.token_hash == hash_token(token)
+                select(c.tenant_id, c.role, c.id).where(
+                    c.token_hash == hash_token(token),
+                    c.revoked.is_(None),
+                    or_(c.expires.is_(None), c.expires > self._clock()),
                 )
             ).first()
-        return None if row is None else Admin(tenant_id=int(row[0]), role=str(row[1]))
+        if row is None:
+            return None
+        return Admin(tenant_id=int(row[0]), role=str(row[1]), token_id=int(row[2]))
 
     def cached_device(self, secret: str) -> Device | None:
-        """The device of ``secret`` if it was looked up lately (no database access)."""
+        """The device of ``secret`` if it was looked up lately (no database access).
+
+        Only for the event path: :meth:`insert_event_groups` checks in its own
+        transaction that every device it writes for is still enrolled and not revoked.
+        """
         hit = self._device_cache.get(hash_token(secret))
         if hit is None or self._clock() - hit[1] > CACHE_SECONDS:
             return None
         return hit[0]
 
     def device(self, secret: str) -> Device | None:
+        """The device of ``secret``, unless it is unknown, erased or revoked.
+
+        Always read from the database (one indexed row), so a revocation in one
+        server process holds at once in all; the answer refreshes the cache.
+        """
         digest = hash_token(secret)
-        cached = self.cached_device(secret)
-        if cached is not None:
-            return cached
+        c = s.devices.c
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(
-                    s.devices.c.id, s.devices.c.tenant_id, s.devices.c.ring, s.devices.c.groups
-                ).where(s.devices.c.secret_hash == digest)
+                select(c.id, c.tenant_id, c.ring, c.groups).where(
+                    c.secret_hash == digest, c.revoked.is_(None)
+                )
             ).first()
         if row is None:
             self._device_cache.pop(digest, None)
@@ -356,6 +377,12 @@ class Store:
         same device and UUID (a resend racing its original), the first claims it
         and the second sees a duplicate.  The rollups take the new events in
         the same transaction (:meth:`RollupStore.apply`).
+
+        The transaction first checks that every device is still enrolled and not
+        revoked (one indexed query per transaction, not per request): otherwise it
+        raises :class:`~server.errors.Unauthenticated` and writes nothing, so the
+        group writer retries each batch alone and only the revoked device's
+        request gets 401, whichever process revoked it.
         """
         if not any(batch for _, batch in groups):
             return [set() for _ in groups]
@@ -381,6 +408,7 @@ class Store:
             ]
             received = self._clock()
             with self.engine.begin() as conn:
+                self._check_enrolled(conn, {d.id for d, batch in groups if batch})
                 if self.engine.dialect.name == "postgresql":
                     stored = conn.execute(
                         _PG_INSERT, {"rows": json.dumps(rows), "received": received}
@@ -412,6 +440,20 @@ class Store:
                 self._touch(conn, [d for d, _ in groups], received)
             self.rollups.learn(learned)  # committed: later batches may rely on it
         return results
+
+    def _check_enrolled(self, conn: Any, device_ids: set[str]) -> None:
+        """Raise Unauthenticated unless every device is enrolled and not revoked."""
+        c = s.devices.c
+        live = set(
+            conn.execute(
+                select(c.id).where(c.id.in_(sorted(device_ids)), c.revoked.is_(None))
+            ).scalars()
+        )
+        if live != device_ids:
+            for digest, (known, _at) in list(self._device_cache.items()):
+                if known.id not in live and known.id in device_ids:
+                    self._device_cache.pop(digest, None)
+            raise Unauthenticated("unknown or revoked device secret; enroll again")
 
     def _cells_for(self, keys: Iterable[EventKey]) -> CellIds:
         by_tenant: dict[int, set[RawKey]] = {}
@@ -601,8 +643,9 @@ class Store:
         """The bundle this device should run: ``(data, sha256)``, or None.
 
         A version applies to a device when it is live (not withdrawn, not
-        expired), the device's ring is inside its rollout and it has no group
-        limit or shares a group with the device.  Of each pack id the highest
+        expired, not signed with a revoked publisher key), the device's ring is
+        inside its rollout and it has no group limit or shares a group with the
+        device (:func:`excluded_by`).  Of each pack id the highest
         applicable version counts; with ``pack_id`` that pack's, without it the
         pack whose applicable version was uploaded last — a pack limited to
         other groups never hides the packs that do apply.
@@ -610,15 +653,19 @@ class Store:
         cols = s.bundles.c
         query = select(
             cols.pack_id, cols.version, cols.rollout, cols.groups, cols.sha256, cols.uploaded
-        ).where(cols.tenant_id == device.tenant_id, cols.withdrawn == 0, cols.expires > now)
+        ).where(
+            cols.tenant_id == device.tenant_id,
+            cols.withdrawn == 0,
+            cols.expires > now,
+            cols.key_id.not_in(_revoked_keys(device.tenant_id)),
+        )
         if pack_id is not None:
             query = query.where(cols.pack_id == pack_id)
         with self.engine.connect() as conn:
             mine = set(device.groups)
             newest: dict[str, Any] = {}
             for r in conn.execute(query):
-                groups = _groups(r[3])
-                if device.ring >= int(r[2]) or (groups and not mine.intersection(groups)):
+                if excluded_by(device, int(r[2]), _groups(r[3]), mine) is not None:
                     continue
                 if r[0] not in newest or int(r[1]) > int(newest[r[0]][1]):
                     newest[str(r[0])] = r
@@ -686,13 +733,11 @@ class Store:
 
         The audit log records that a device was erased, when, by whom and how
         many rows went, never which device.  Its secret stops working at once
-        in this process and within CACHE_SECONDS in others.
+        in every server process.
         """
         with self._writing(), self.engine.begin() as conn:
             row = conn.execute(
-                select(s.devices.c.tenant_id, s.devices.c.secret_hash).where(
-                    s.devices.c.id == device_id
-                )
+                select(s.devices.c.tenant_id).where(s.devices.c.id == device_id)
             ).first()
             if row is None or (tenant_id is not None and int(row[0]) != tenant_id):
                 return Erasure(False, 0, 0)
@@ -706,7 +751,9 @@ class Store:
                 actor,
                 {"events": erased.events, "exposures": erased.exposures},
             )
-        self._device_cache.pop(str(row[1]), None)
+        for digest, (known, _at) in list(self._device_cache.items()):
+            if known.id == device_id:
+                self._device_cache.pop(digest, None)
         self._last_seen.pop(device_id, None)
         with self._writing():
             checkpoint(self.engine)
@@ -790,26 +837,11 @@ class Store:
     def _audit(
         self, conn: Any, tenant_id: int | None, action: str, actor: str, detail: Mapping[str, Any]
     ) -> None:
-        conn.execute(
-            s.audit_log.insert().values(
-                tenant_id=tenant_id,
-                at=self._clock(),
-                action=action,
-                actor=actor,
-                detail=json.dumps(dict(detail), sort_keys=True),
-            )
-        )
+        write_audit(conn, tenant_id, self._clock(), action, actor, detail)
 
     def audit_entries(self, tenant_id: int) -> list[dict[str, Any]]:
         """The tenant's audit log, oldest first."""
-        c = s.audit_log.c
-        rows = self._select_all(
-            select(c.at, c.action, c.actor, c.detail).where(c.tenant_id == tenant_id).order_by(c.id)
-        )
-        return [
-            {"at": float(r[0]), "action": str(r[1]), "actor": str(r[2]), **json.loads(r[3])}
-            for r in rows
-        ]
+        return audit_entries(self.engine, tenant_id)
 
     def counts(self) -> Mapping[str, int]:
         """Row counts for /metrics gauges."""

@@ -200,6 +200,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"  {line}")
     print(f"Sync: {sync['summary']}")
     print(f"  data folder {folder} (local device {sync['local_device'] or 'none yet'})")
+    if sync.get("pack_withheld"):
+        print(f"  last pack check: {sync['pack_withheld']}")
     print_local_files(set_aside)
     if pack is None:
         print(f"Pack: {pack_path}: cannot load: {pack_error}")
@@ -383,14 +385,17 @@ def sync_readiness(settings: Any, folder: Path) -> dict[str, Any]:
     from agent.app import device_credentials, existing_device_id
     from agent.sync.client import check_server_url
     from agent.sync.credentials import CredentialError, KeyringCredentials
+    from agent.sync.packs import stored_withheld
 
     url = settings.get("server_url")
     local = existing_device_id(folder)
     out: dict[str, Any] = {"server": url or None, "device_id": None, "problem": None,
-                           "local_device": local}  # fmt: skip
+                           "local_device": local, "pack_withheld": None}  # fmt: skip
     if not url:
         out["summary"] = "off (no server_url in policy; coaching uses the local pack)"
         return out
+    # What the server said at the last pack check: a newer version this device is not in.
+    out["pack_withheld"] = stored_withheld(folder / "sync")
     try:
         # A folder the agent never ran in has no device id yet: only the old entry can exist.
         base = check_server_url(str(url))

@@ -1,7 +1,10 @@
-"""`waymark pack keygen | sign | publish`: the publisher's side of signed packs.
+"""`waymark pack keygen | sign | publish | rollout`: the publisher's side of signed packs.
 
 The private key stays on the publisher's machine; the server only ever sees
 the public key (``waymark-server publisher-key add``) and signed bundles.
+The commands that talk to the server take the publisher's admin token from
+``--token`` or, better, from ``WAYMARK_ADMIN_TOKEN`` (out of shell history and
+``ps``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-__all__ = ["parse_duration", "register"]
+__all__ = ["ADMIN_TOKEN_ENV", "parse_duration", "register"]
+
+#: Where the admin token commands read it from when ``--token`` is not given.
+ADMIN_TOKEN_ENV = "WAYMARK_ADMIN_TOKEN"
+_TOKEN_HELP = (
+    f"publisher admin token (wma_…); default ${ADMIN_TOKEN_ENV}, which keeps it out of "
+    "shell history and the process list"
+)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -50,10 +60,32 @@ def register(sub: Any) -> None:
     )
     publish.add_argument("bundle", type=Path)
     publish.add_argument("--server", required=True, help="server URL, e.g. https://waymark.corp")
-    publish.add_argument("--token", required=True, help="publisher admin token (wma_…)")
+    publish.add_argument("--token", help=_TOKEN_HELP)
     publish.add_argument("--rollout", type=int, default=100, help="percent of devices (0-100)")
     publish.add_argument("--group", action="append", dest="groups", help="limit to a group")
     publish.set_defaults(func=_publish)
+
+    rollout: argparse.ArgumentParser = sub.add_parser(
+        "rollout",
+        help="set how many devices get a published version",
+        description="Set the rollout percentage (and optionally the groups) of a version "
+        "already published: PUT /v1/admin/packs/PACK_ID/versions/VERSION/rollout.",
+    )
+    rollout.add_argument("pack_id", metavar="PACK_ID")
+    rollout.add_argument("version", metavar="VERSION", type=int)
+    rollout.add_argument("percent", metavar="PERCENT", type=int, help="0-100")
+    rollout.add_argument("--server", required=True, help="server URL, e.g. https://waymark.corp")
+    rollout.add_argument("--token", help=_TOKEN_HELP)
+    groups = rollout.add_mutually_exclusive_group()
+    groups.add_argument(
+        "--group",
+        action="append",
+        dest="groups",
+        help="limit to this group (repeat for more); default: keep the groups",
+    )
+    groups.add_argument("--all-groups", action="store_true",
+                        help="lift the version's group limit")  # fmt: skip
+    rollout.set_defaults(func=_rollout)
 
 
 def _fail(message: str) -> int:
@@ -117,11 +149,37 @@ def _sign(args: argparse.Namespace) -> int:
     return 0
 
 
-def _publish(args: argparse.Namespace) -> int:
+def _admin_token(args: argparse.Namespace) -> str | None:
+    """``--token``, else ``$WAYMARK_ADMIN_TOKEN``; None when neither is set."""
+    token = args.token or os.environ.get(ADMIN_TOKEN_ENV, "")
+    return token.strip() or None
+
+
+def _admin_call(args: argparse.Namespace, method: str, path: str, **request: Any) -> Any:
+    """Send one admin request; the response, or a message saying why there is none."""
     import httpx
 
     from agent.sync.client import system_trust
 
+    token = _admin_token(args)
+    if token is None:
+        return f"give the publisher admin token: set {ADMIN_TOKEN_ENV} (or --token)"
+    headers = {"Authorization": f"Bearer {token}", **request.pop("headers", {})}
+    try:
+        return httpx.request(method, args.server.rstrip("/") + path, headers=headers,
+                             timeout=60, verify=system_trust(), **request)  # fmt: skip
+    except httpx.HTTPError as exc:
+        return f"cannot reach {args.server}: {exc}"
+
+
+def _refusal(r: Any) -> str:
+    try:
+        return str(r.json().get("message", r.text))
+    except (ValueError, AttributeError):
+        return str(r.text)
+
+
+def _publish(args: argparse.Namespace) -> int:
     if not 0 <= args.rollout <= 100:
         return _fail("--rollout is a percentage from 0 to 100")
     try:
@@ -131,30 +189,38 @@ def _publish(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {"rollout": args.rollout}
     if args.groups:
         params["groups"] = args.groups
-    url = args.server.rstrip("/") + "/v1/admin/bundles"
-    try:
-        r = httpx.post(
-            url,
-            content=data,
-            params=params,
-            headers={
-                "Authorization": f"Bearer {args.token}",
-                "Content-Type": "application/vnd.waymark.bundle+json",
-            },
-            timeout=60,
-            verify=system_trust(),
-        )
-    except httpx.HTTPError as exc:
-        return _fail(f"cannot reach {args.server}: {exc}")
+    r = _admin_call(args, "POST", "/v1/admin/bundles", content=data, params=params,
+                    headers={"Content-Type": "application/vnd.waymark.bundle+json"})  # fmt: skip
+    if isinstance(r, str):
+        return _fail(r)
     if r.status_code != 201:
-        try:
-            detail = r.json().get("message", r.text)
-        except ValueError:
-            detail = r.text
-        return _fail(f"the server refused the bundle ({r.status_code}): {detail}")
+        return _fail(f"the server refused the bundle ({r.status_code}): {_refusal(r)}")
     info = r.json()
     print(
         f"published {info['pack_id']} version {info['version']} to {info['rollout']}% "
         f"of devices (sha256 {info['sha256'][:12]}…)"
     )
+    return 0
+
+
+def _rollout(args: argparse.Namespace) -> int:
+    if not 0 <= args.percent <= 100:
+        return _fail("PERCENT is a percentage from 0 to 100")
+    body: dict[str, Any] = {"percent": args.percent}
+    if args.groups:
+        body["groups"] = args.groups
+    elif args.all_groups:
+        body["groups"] = []
+    path = f"/v1/admin/packs/{args.pack_id}/versions/{args.version}/rollout"
+    r = _admin_call(args, "PUT", path, json=body)
+    if isinstance(r, str):
+        return _fail(r)
+    if r.status_code != 200:
+        return _fail(f"the server refused the rollout ({r.status_code}): {_refusal(r)}")
+    info = next((v for v in r.json() if v.get("version") == args.version), None)
+    if info is None:
+        return _fail(f"the server did not list {args.pack_id} v{args.version} after the change")
+    groups = ", ".join(info["groups"]) if info.get("groups") else "all groups"
+    print(f"{args.pack_id} v{args.version} now goes to {info['rollout']}% of devices "
+          f"({groups})")  # fmt: skip
     return 0

@@ -31,7 +31,8 @@ def register(sub: Any) -> None:
         "enroll_token), statistics could not be sent (server unreachable or refusing), or "
         "the server's pack was refused (a key not in publisher_keys, an older version, "
         "expired, invalid); 2 a wrong command line. --json prints the same as one object "
-        "(error and pack_refused say why).",
+        "(error and pack_refused say why; pack_withheld names a newer version this device is "
+        "not in, e.g. outside its rollout percentage).",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
@@ -85,6 +86,7 @@ def _run(args: argparse.Namespace) -> int:
         "pending": left,
         "pack": status.pack,
         "pack_refused": worker.pack_refused,
+        "pack_withheld": worker.pack_withheld,
         "error": error or status.last_error,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -97,6 +99,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"Statistics: {consent}; sent {status.sent}, waiting {left}")
         if worker.pack_refused:
             print(f"Pack: refused ({worker.pack_refused}); the running pack stays")
+        elif worker.pack_withheld:
+            print(f"Pack: {status.pack or 'unchanged'}; {worker.pack_withheld}")
         else:
             print(f"Pack: {status.pack or 'unchanged'}")
         if report["error"]:

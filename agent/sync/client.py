@@ -35,10 +35,13 @@ __all__ = [
     "encode_batch",
     "retry_after_seconds",
     "system_trust",
+    "withheld_notice",
 ]
 
 SyncErrorKind = Literal["auth", "rate_limited", "server", "network", "refused"]
 BUNDLE_TYPE: Final = "application/vnd.waymark.bundle+json"
+#: GET /v1/pack's header naming a newer version this device is not in (docs/api.md).
+WITHHELD_HEADER: Final = "Waymark-Pack-Withheld"
 #: The server takes at most this many events per request.
 MAX_BATCH: Final = 500
 USER_AGENT: Final = f"waymark-agent/{__version__}"
@@ -81,11 +84,31 @@ class UploadResult:
 
 @dataclass(frozen=True, slots=True)
 class PackAnswer:
-    """``new`` (``data`` is a bundle), ``unchanged`` (304) or ``none`` (204: no pack here)."""
+    """``new`` (``data`` is a bundle), ``unchanged`` (304) or ``none`` (204: no pack here);
+    ``withheld``: a newer version this device is not in, said for a person (or None)."""
 
     status: Literal["new", "unchanged", "none"]
     data: bytes = b""
     etag: str | None = None
+    withheld: str | None = None
+
+
+def withheld_notice(header: str | None) -> str | None:
+    """``Waymark-Pack-Withheld: <pack id> <version> <reason>`` said for a person, or None.
+
+    ``rollout``: the device's ring is outside the version's percentage;
+    ``groups``: it is in none of the version's groups.  A header this agent
+    does not understand is said as it is, never an error.
+    """
+    parts = (header or "").split()
+    if len(parts) != 3 or not parts[1].isdigit() or len(header or "") > 200:
+        return None
+    pack, version, reason = parts
+    if reason == "rollout":
+        return f"this device is not in the rollout of {pack} v{version}"
+    if reason == "groups":
+        return f"this device is in none of the groups {pack} v{version} is limited to"
+    return f"the server withholds {pack} v{version} from this device ({reason})"
 
 
 def check_server_url(url: str) -> str:
@@ -239,13 +262,14 @@ class ServerClient:
         if etag:
             headers["If-None-Match"] = etag
         response = self._send("pack", "GET", "/v1/pack", headers=headers)
+        withheld = withheld_notice(response.headers.get(WITHHELD_HEADER))
         if response.status_code == 304:
-            return PackAnswer("unchanged", etag=etag)
+            return PackAnswer("unchanged", etag=etag, withheld=withheld)
         if response.status_code == 204:
-            return PackAnswer("none")
+            return PackAnswer("none", withheld=withheld)
         if response.status_code != 200:
             raise _error_for(response, "pack")
-        return PackAnswer("new", response.content, response.headers.get("etag"))
+        return PackAnswer("new", response.content, response.headers.get("etag"), withheld)
 
 
 def system_trust() -> ssl.SSLContext:

@@ -2,8 +2,9 @@
 
 ``<data>/sync/`` holds ``bundle.json`` (the signed bundle exactly as received),
 ``pack.yaml`` (its pack, the file the agent runs and watches) and
-``state.json`` (the last ETag, whether that bundle was refused, and the
-highest version trusted per pack).
+``state.json`` (the last ETag, whether that bundle was refused, the
+highest version trusted per pack, and the server's word on a newer version
+this device is not in).
 Files are replaced atomically, so a crash leaves the old pack or the new one,
 never half.  At start the stored bundle is verified again: a pack edited on
 disk, an expired bundle or a key no longer pinned is not run.
@@ -45,7 +46,7 @@ from agent.rules.bundle import (
 )
 from agent.storage import StoreUnavailable, load_json_object, private_dir, set_aside
 
-__all__ = ["TRUST_FILE", "SyncedPacks", "pinned_keys"]
+__all__ = ["TRUST_FILE", "SyncedPacks", "pinned_keys", "stored_withheld"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,17 @@ def pinned_keys(setting: object) -> dict[str, Ed25519PublicKey]:
     return keys
 
 
+def stored_withheld(folder: Path) -> str | None:
+    """The rollout notice of the last pack check in ``folder`` (``<data>/sync``), read
+    without changing anything (for ``waymark doctor``); None when there is none."""
+    try:
+        doc = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    value = doc.get("withheld") if isinstance(doc, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def _versions(value: object) -> dict[str, int] | None:
     """``{pack id: version}`` from JSON, or None when it is not that shape."""
     if not isinstance(value, dict):
@@ -86,6 +98,8 @@ def _check_state(doc: dict[str, Any]) -> str | None:
         return "refused is not true or false"
     if _versions(doc.get("trusted", {})) is None:
         return "trusted is not a map of pack ids to versions"
+    if not isinstance(doc.get("withheld"), (str, type(None))):
+        return "withheld is not a string"
     return None
 
 
@@ -124,6 +138,23 @@ class SyncedPacks:
             if stored is not None and stored[0] == pack_id:
                 found.append(stored[1])
         return max(found) if found else None
+
+    @property
+    def withheld(self) -> str | None:
+        """What the server said at the last pack check about a newer version this device is
+        not in (``waymark doctor`` shows it); None when it said nothing."""
+        value = self._state.get("withheld")
+        return value if isinstance(value, str) else None
+
+    def remember_withheld(self, notice: str | None) -> None:
+        """Keep the server's word on a withheld version until the next pack check."""
+        if notice == self.withheld:
+            return
+        try:
+            self._save_state({**self._state, "withheld": notice})
+        except OSError as exc:
+            log.info("cannot write %s (%s); the rollout notice is kept in memory",
+                     self._state_path, exc)  # fmt: skip
 
     def holds(self, data: bytes) -> bool:
         """True when ``data`` is exactly the stored bundle (the server sent it again)."""

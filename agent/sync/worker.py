@@ -145,6 +145,8 @@ class SyncWorker:
         self.pack: str | None = None
         #: Why the last bundle from the server was refused (None: none was, so far).
         self.pack_refused: str | None = None
+        #: A newer version the server withholds from this device, said for a person.
+        self.pack_withheld: str | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -279,6 +281,8 @@ class SyncWorker:
 
     def _pull_pack(self, device: DeviceCredentials) -> None:
         answer = self.client.fetch_pack(device.secret, self._packs.etag)
+        self.pack_withheld = answer.withheld
+        self._packs.remember_withheld(answer.withheld)
         if answer.status != "new":
             return
         if self._packs.holds(answer.data):

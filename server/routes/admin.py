@@ -120,8 +120,9 @@ async def upload(
     require_publisher(admin)
     data = await read_capped(request, MAX_BUNDLE_UPLOAD)
     row = await run_in_threadpool(
-        publish_bundle, store, admin.tenant_id, data, rollout, groups, datetime.now(UTC)
-    )
+        publish_bundle, store, admin.tenant_id, data, rollout, groups, datetime.now(UTC),
+        admin.actor,
+    )  # fmt: skip
     return BundleInfo.of(row)
 
 
@@ -146,6 +147,11 @@ def set_rollout(
     """Set the rollout percentage (and optionally the groups) of one version."""
     require_publisher(admin)
     store.set_rollout(admin.tenant_id, pack_id, version, body.percent, body.groups)
+    detail: dict[str, Any] = {"rollout": body.percent}
+    if body.groups is not None:
+        detail["groups"] = len(body.groups)
+    store.credentials.record(admin.tenant_id, "rollout", admin.actor, f"{pack_id} v{version}",
+                             detail)  # fmt: skip
     return [BundleInfo.of(r) for r in store.list_bundles(admin.tenant_id) if r.pack_id == pack_id]
 
 
@@ -163,6 +169,8 @@ def rollback(
     """Withdraw every version above ``to_version``; new agents get that version again."""
     require_publisher(admin)
     withdrawn = store.rollback(admin.tenant_id, pack_id, body.to_version)
+    store.credentials.record(admin.tenant_id, "rollback", admin.actor,
+                             f"{pack_id} v{body.to_version}", {"withdrawn": withdrawn})  # fmt: skip
     return RollbackResponse(pack_id=pack_id, serving=body.to_version, withdrawn=withdrawn)
 
 
@@ -244,7 +252,7 @@ def erase_device(
 ) -> ErasureInfo:
     """Delete everything about one device: raw events, exposures, its row (audited)."""
     require_publisher(admin)
-    done = store.erase_device(device_id.lower(), admin.tenant_id, actor="admin api")
+    done = store.erase_device(device_id.lower(), admin.tenant_id, actor=admin.actor)
     if not done.device_found:
         raise NotFound(f"this tenant has no device {device_id}")
     return ErasureInfo(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header
@@ -9,9 +10,21 @@ from starlette.concurrency import run_in_threadpool
 
 from server.errors import Forbidden, Unauthenticated
 from server.routes.dependencies import StoreDep
-from server.store import Admin, Device
+from server.store import Admin, Device, Store
 
-__all__ = ["AdminDep", "DeviceDep", "admin_auth", "device_auth", "require_publisher"]
+__all__ = [
+    "AdminDep",
+    "DeviceDep",
+    "IngestingDevice",
+    "IngestingDeviceDep",
+    "admin_auth",
+    "device_auth",
+    "ingesting_device_auth",
+    "require_publisher",
+]
+
+
+_UNKNOWN_DEVICE = "unknown or revoked device secret; enroll again"
 
 
 def _bearer(authorization: str | None) -> str:
@@ -26,13 +39,48 @@ def _bearer(authorization: str | None) -> str:
 async def device_auth(
     store: StoreDep, authorization: Annotated[str | None, Header()] = None
 ) -> Device:
-    """The enrolled device whose secret the request carries."""
+    """The enrolled device whose secret the request carries (read from the database)."""
     token = _bearer(authorization)
-    # Known devices are answered from memory, without a thread hop.
-    device = store.cached_device(token) or await run_in_threadpool(store.device, token)
+    # Never from a process cache: a device revoked through one server process is
+    # refused by all of them from the next request on.
+    device = await run_in_threadpool(store.device, token)
     if device is None:
-        raise Unauthenticated("unknown device secret; enroll again")
+        raise Unauthenticated(_UNKNOWN_DEVICE)
     return device
+
+
+@dataclass(frozen=True, slots=True)
+class IngestingDevice:
+    """The device of an event upload, perhaps from this process's cache.
+
+    The cache is safe for uploads because the write transaction checks that the
+    device is still enrolled and not revoked (:meth:`Store.insert_event_groups`);
+    a request that ends up writing nothing calls :meth:`confirm` instead.
+    """
+
+    device: Device
+    secret: str
+    #: Read from the database for this request (not from the cache).
+    confirmed: bool
+
+    async def confirm(self, store: Store) -> None:
+        """Raise Unauthenticated if the device was revoked or erased since it was cached."""
+        if not self.confirmed and await run_in_threadpool(store.device, self.secret) is None:
+            raise Unauthenticated(_UNKNOWN_DEVICE)
+
+
+async def ingesting_device_auth(
+    store: StoreDep, authorization: Annotated[str | None, Header()] = None
+) -> IngestingDevice:
+    """The device of an event upload: from memory when known (no thread hop)."""
+    token = _bearer(authorization)
+    cached = store.cached_device(token)
+    if cached is not None:
+        return IngestingDevice(cached, token, confirmed=False)
+    device = await run_in_threadpool(store.device, token)
+    if device is None:
+        raise Unauthenticated(_UNKNOWN_DEVICE)
+    return IngestingDevice(device, token, confirmed=True)
 
 
 async def admin_auth(
@@ -42,7 +90,7 @@ async def admin_auth(
     token = _bearer(authorization)
     admin = await run_in_threadpool(store.admin, token)
     if admin is None:
-        raise Unauthenticated("unknown admin token")
+        raise Unauthenticated("unknown, revoked or expired admin token")
     return admin
 
 
@@ -53,4 +101,5 @@ def require_publisher(admin: Admin) -> None:
 
 
 DeviceDep = Annotated[Device, Depends(device_auth)]
+IngestingDeviceDep = Annotated[IngestingDevice, Depends(ingesting_device_auth)]
 AdminDep = Annotated[Admin, Depends(admin_auth)]

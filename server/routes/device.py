@@ -10,13 +10,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from agent.rules.records import event_json_schema
-from server.errors import RateLimited, Unauthenticated
+from server.errors import DomainError, RateLimited, Unauthenticated
 from server.ingest import MAX_COMPRESSED, MAX_EVENTS
-from server.routes.auth import DeviceDep
+from server.routes.auth import DeviceDep, IngestingDeviceDep
 from server.routes.body import read_capped
 from server.routes.dependencies import IngestDep, LimiterDep, StoreDep
 from server.routes.errors import UNAUTHENTICATED, ErrorBody
 from server.routes.fields import BUNDLE_TYPE, GROUP_PATTERN, NAME_PATTERN
+from server.withheld import WITHHELD_HEADER, withheld_version
 
 __all__ = ["EnrollRequest", "EnrollResponse", "EventsResponse", "GroupsBody", "router"]
 
@@ -101,25 +102,53 @@ def enroll(body: EnrollRequest, store: StoreDep) -> EnrollResponse:
     },
 )
 async def ingest(
-    request: Request, device: DeviceDep, limiter: LimiterDep, service: IngestDep
+    request: Request,
+    sender: IngestingDeviceDep,
+    limiter: LimiterDep,
+    service: IngestDep,
+    store: StoreDep,
 ) -> JSONResponse:
     """Store a batch of telemetry; answers a status per UUID (resends are harmless)."""
-    wait = limiter.acquire(device.id)
-    if wait > 0:
-        raise RateLimited(wait)
-    raw = await read_capped(request, MAX_COMPRESSED)
-    answer = await service.ingest(device, raw, request.headers.get("content-encoding"))
+    try:
+        wait = limiter.acquire(sender.device.id)
+        if wait > 0:
+            raise RateLimited(wait)
+        raw = await read_capped(request, MAX_COMPRESSED)
+        encoding = request.headers.get("content-encoding")
+        answer = await service.ingest(sender.device, raw, encoding)
+    except (Unauthenticated, RateLimited):
+        # The write found the device revoked or erased; or a flood is refused without
+        # a database read per request (its next request that gets through hears 401).
+        raise
+    except DomainError:
+        await sender.confirm(store)  # a revoked device hears 401, not why its batch failed
+        raise
+    if answer.ok + answer.duplicate == 0:
+        await sender.confirm(store)  # nothing was written, so nothing checked the device
     # Built by hand: validating 500 result models per batch costs more than the insert.
     return JSONResponse(answer.to_json())
+
+
+_WITHHELD_DOC: Final[dict[str, Any]] = {
+    WITHHELD_HEADER: {
+        "description": "A newer version this device is not in: `<pack id> <version> "
+        "<rollout|groups>` (absent when there is none).",
+        "schema": {"type": "string"},
+    }
+}
 
 
 @router.get(
     "/v1/pack",
     responses={
         **UNAUTHENTICATED,
-        200: {"content": {BUNDLE_TYPE: {}}, "description": "The signed bundle."},
-        204: {"description": "No pack for this device."},
-        304: {"description": "Unchanged since If-None-Match."},
+        200: {
+            "content": {BUNDLE_TYPE: {}},
+            "description": "The signed bundle.",
+            "headers": _WITHHELD_DOC,
+        },
+        204: {"description": "No pack for this device.", "headers": _WITHHELD_DOC},
+        304: {"description": "Unchanged since If-None-Match.", "headers": _WITHHELD_DOC},
     },
     response_class=Response,
 )
@@ -129,15 +158,22 @@ def pack(
     pack_id: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """The signed bundle for this device: by tenant, groups and rollout ring."""
-    found = store.bundle_for(device, pack_id, time.time())
+    """The signed bundle for this device: by tenant, groups and rollout ring.
+
+    ``Waymark-Pack-Withheld: <pack id> <version> <rollout|groups>`` names a newer
+    version the device is not in (on 200, 204 and 304 alike).
+    """
+    now = time.time()
+    found = store.bundle_for(device, pack_id, now)
+    withheld = withheld_version(store, device, pack_id, found[1] if found else None, now)
+    headers = {WITHHELD_HEADER: withheld.header()} if withheld is not None else {}
     if found is None:
-        return Response(status_code=204)
+        return Response(status_code=204, headers=headers)
     data, digest = found
     etag = f'"{digest}"'
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
-        return Response(status_code=304, headers={"ETag": etag})
-    return Response(data, media_type=BUNDLE_TYPE, headers={"ETag": etag})
+        return Response(status_code=304, headers={"ETag": etag, **headers})
+    return Response(data, media_type=BUNDLE_TYPE, headers={"ETag": etag, **headers})
 
 
 @router.put(

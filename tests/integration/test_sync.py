@@ -451,3 +451,40 @@ def test_waymark_sync_exits_1_when_it_refuses_the_pack_cannot_enroll_or_cannot_s
     )
     code, report, err = _waymark_sync(data_dir, policy_file, "tests.fakes.MemoryKeyring")
     assert code == 1 and report["pending"] == 1 and report["error"], err
+
+
+def _waymark(data_dir: Path, policy_file: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WAYMARK_DATA_DIR": str(data_dir),
+           "WAYMARK_POLICY_FILE": str(policy_file),
+           "PYTHON_KEYRING_BACKEND": "tests.fakes.MemoryKeyring"}  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "agent", *argv], env=env, capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)  # fmt: skip
+
+
+def test_waymark_sync_and_doctor_say_when_the_device_is_outside_a_rollout(
+    backend: Backend, data_dir: Path, tmp_path: Path
+) -> None:
+    headers = {"Authorization": f"Bearer {backend.publisher_token}"}
+    policy_file = tmp_path / "policy.json"
+    with running_server(backend.store, ServerSettings(rate_per_second=100)) as srv:
+        for version, rollout in ((1, 100), (2, 0)):  # no device is inside 0 %
+            published = httpx.post(srv.url + "/v1/admin/bundles", content=backend.bundle(version),
+                                   params={"rollout": rollout}, headers=headers)  # fmt: skip
+            assert published.status_code == 201, published.text
+        policy_file.write_text(json.dumps(dict(policy(backend, srv.url).values)))
+        code, report, err = _waymark_sync(data_dir, policy_file, "tests.fakes.MemoryKeyring")
+        assert code == 0, err
+        assert report["pack"] == "test-pack v1"
+        assert report["pack_withheld"] == "this device is not in the rollout of test-pack v2"
+        done = _waymark(data_dir, policy_file, "sync")
+        assert done.returncode == 0, done.stderr
+        assert "Pack: unchanged; this device is not in the rollout of test-pack v2" in done.stdout
+        doctor = _waymark(data_dir, policy_file, "doctor")
+        assert "last pack check: this device is not in the rollout of test-pack v2" in doctor.stdout
+        # Rolled out to everyone: the next sync gets it and the notice is gone.
+        assert httpx.put(srv.url + "/v1/admin/packs/test-pack/versions/2/rollout",
+                         json={"percent": 100}, headers=headers).is_success  # fmt: skip
+        code, report, err = _waymark_sync(data_dir, policy_file, "tests.fakes.MemoryKeyring")
+        assert code == 0 and report["pack"] == "test-pack v2" and report["pack_withheld"] is None
+        doctor = _waymark(data_dir, policy_file, "doctor", "--json")
+        assert json.loads(doctor.stdout)["sync"]["pack_withheld"] is None

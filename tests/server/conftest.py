@@ -154,3 +154,16 @@ def enroll(client: httpx.Client, tenant: Tenant, groups: list[str] | None = None
     assert r.status_code == 200, r.text
     secret: str = r.json()["device_secret"]
     return secret
+
+
+def dashboard_csrf(client: httpx.Client) -> str:
+    """Open the dashboard's sign-in form: the CSRF token of its hidden field (its cookie is
+    now in ``client``)."""
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and "name=csrf" in page.text, page.text
+    return page.text.split("name=csrf value='", 1)[1].split("'", 1)[0]
+
+
+def dashboard_sign_in(client: httpx.Client, token: str) -> httpx.Response:
+    """Sign in to the dashboard as a browser would: open the form, post it back."""
+    return client.post("/dashboard/login", data={"token": token, "csrf": dashboard_csrf(client)})

@@ -13,14 +13,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from agent.rules.records import RecordKind
 from devtools.live_server import running_server
 from devtools.waiting import wait_for
 from server.cli import open_store
 from server.ingest import CheckedEvent
+from server.schema import dashboard_sessions
 from server.store import Device, Store
-from tests.server.conftest import Tenant, make_tenant
+from tests.server.conftest import Tenant, dashboard_sign_in, make_tenant
 from tests.server.webdriver import Browser, chromium_available, headless_chromium
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -184,7 +186,7 @@ def test_the_dashboard_exports_its_view_as_csv(sqlite_store: Store) -> None:
     acme = make_tenant(sqlite_store, "acme")
     _fill(sqlite_store, acme, devices=40)
     with running_server(sqlite_store) as srv, httpx.Client(base_url=srv.url) as http:
-        r = http.post("/dashboard/login", data={"token": acme.analyst_token})
+        r = dashboard_sign_in(http, acme.analyst_token)
         assert r.status_code == 303
         r = http.get("/dashboard/report.csv", params={"group": "it"})
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
@@ -193,3 +195,18 @@ def test_the_dashboard_exports_its_view_as_csv(sqlite_store: Store) -> None:
         assert any(line.startswith("habit_daily,") for line in lines)
         assert any(line.endswith(",withheld") for line in lines)
         assert http.get("/dashboard/report.csv", params={"until": "x"}).status_code == 400
+
+
+def test_signing_out_in_the_browser_ends_the_session(sqlite_store: Store) -> None:
+    acme = make_tenant(sqlite_store, "acme")
+    with running_server(sqlite_store) as srv, headless_chromium() as browser:
+        _sign_in(browser, srv.url, acme.analyst_token)
+        cookies = browser.run("return document.cookie")
+        assert "waymark_session" not in cookies  # HttpOnly: no script on the page can read it
+        browser.click("form[action='/dashboard/logout'] button")
+        wait_for(lambda: "Admin token" in browser.source(), 20, "the sign-in page")
+        browser.open(srv.url + "/dashboard")
+        wait_for(lambda: "Admin token" in browser.source(), 20, "the sign-in page again")
+        assert "Sign out" not in browser.source()
+    with sqlite_store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(dashboard_sessions)).scalar() == 0
