@@ -97,7 +97,9 @@ class AuditEntry(BaseModel):
 def list_devices(
     admin: AdminDep,
     store: StoreDep,
-    after: Annotated[str, Query(max_length=36, description="Page on: the last id seen.")] = "",
+    after: Annotated[
+        str, Query(pattern=f"^$|{DEVICE_ID_PATTERN}", description="Page on: the last id seen.")
+    ] = "",
     limit: Annotated[int, Query(ge=1, le=DEVICE_PAGE)] = DEVICE_PAGE,
 ) -> list[DeviceEntry]:
     """This tenant's devices by id, revoked ones too (pages of at most 1000)."""

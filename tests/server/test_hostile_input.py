@@ -283,7 +283,9 @@ class Credentials:
 
 
 def _path_values(op: Operation, creds: Credentials) -> dict[str, str]:
-    good = {"pack_id": "m365-habits", "version": "1", "device_id": creds.erasable}
+    # Credentials that do not exist (404), so that revoking them leaves the corpus its own.
+    good = {"pack_id": "m365-habits", "version": "1", "device_id": creds.erasable,
+            "token_id": "999999", "key_id": "0123456789abcdef"}  # fmt: skip
     return {name: good[name] for name in op.path_params}
 
 
