@@ -14,13 +14,14 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from agent import __version__
+from server.enrollment import Enrollment
 from server.errors import DomainError
 from server.group_commit import GroupWriter
 from server.ingest_service import IngestService
 from server.metrics import Metrics
 from server.ratelimit import RateLimiter
 from server.retention import RetentionJob
-from server.routes import admin, dashboard, device, service
+from server.routes import admin, dashboard, device, enrollment_admin, service
 from server.routes.dependencies import ServerParts
 from server.routes.errors import answer_domain_error
 from server.routes.request_metrics import RequestMetricsMiddleware
@@ -46,6 +47,10 @@ def build_parts(store: Store, settings: ServerSettings | None = None) -> ServerP
         writer=writer,
         ingest=IngestService(writer, metrics, store.local_days, retain_days=settings.retain_days),
         retention=RetentionJob(store, settings.retain_days, settings.purge_every),
+        enrollment=Enrollment(store),
+        enroll_sources=RateLimiter(
+            settings.enroll_per_source_hour / 3600.0, settings.enroll_source_burst
+        ),
     )
 
 
@@ -70,6 +75,12 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> FastAPI:
     app.state.parts = parts
     app.add_middleware(RequestMetricsMiddleware, metrics=parts.metrics)
     app.add_exception_handler(DomainError, answer_domain_error)
-    for router in (service.router, device.router, admin.router, dashboard.router):
+    for router in (
+        service.router,
+        device.router,
+        admin.router,
+        enrollment_admin.router,
+        dashboard.router,
+    ):
         app.include_router(router)
     return app

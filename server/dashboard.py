@@ -32,6 +32,7 @@ td,th{padding:3px 10px;border-bottom:1px solid #e5e7eb;text-align:right}
 td:first-child,th:first-child{text-align:left}caption{text-align:left;font-weight:600;padding:4px 0}
 .legend span{margin-right:14px;font-size:13px}.verdict{font-size:15px;font-weight:600;margin:6px 0}
 .up{color:#15803d}.down{color:#b91c1c}.flat{color:#374151}.error{color:#b91c1c}
+.notice{color:#92400e;background:#fef3c7;padding:.4em .6em}
 form.filters label{margin-right:12px;font-size:14px}
 form.filters input,form.filters select{padding:4px;width:auto}input{padding:6px;width:28em}
 button{padding:6px 12px}form{display:inline}
@@ -68,8 +69,12 @@ def render_dashboard(
     tenant_note: str,
     query: Mapping[str, str],
     error: str = "",
+    notices: Sequence[str] = (),
 ) -> str:
-    """The whole dashboard page for one report document, its filters and the tenant's bundles."""
+    """The whole dashboard page for one report document, its filters and the tenant's bundles.
+
+    ``notices`` are alerts for the tenant's administrators (enrollment bursts).
+    """
     days = _days(report["since"], report["until"])
     markers = [
         Marker(v["day"], f"{v['pack_id']} v{v['version']} {v['rollout']}%"
@@ -88,6 +93,7 @@ def render_dashboard(
         for habit in habits
     )
     note = f"<p class=error role=alert>{escape(error)}</p>" if error else ""
+    note += "".join(f"<p class=notice role=alert>{escape(n)}</p>" for n in notices)
     body = (
         "<h1>Waymark adoption dashboard</h1>"
         f"<p class=muted>{escape(tenant_note)} · days in {escape(report['time_zone'])} · "
@@ -105,6 +111,15 @@ def render_dashboard(
         f"{_versions(bundles, report)}"
     )
     return _page("Waymark — adoption", body)
+
+
+def enrollment_notice(prefix: str, last_hour: int, usual: float) -> str:
+    """The dashboard's alert on an enrollment burst of one token."""
+    return (
+        f"{last_hour} device(s) enrolled in the last hour with token {prefix}… "
+        f"(usual: {usual:.0f} an hour). If you did not start a rollout, revoke the token "
+        "(`waymark-server token revoke`) and check `waymark-server device pending`."
+    )
 
 
 def _days(since: str, until: str) -> list[str]:

@@ -22,3 +22,8 @@ class ServerSettings:
     retain_days: int = DEFAULT_RETAIN_DAYS
     #: Seconds between two retention runs (the first runs at start).
     purge_every: float = 3600.0
+    #: ``POST /v1/enroll`` per source address: ``enroll_source_burst`` at once, then
+    #: ``enroll_per_source_hour`` an hour (per process; the address is the peer's
+    #: until the trusted-proxy setting gives the client's).
+    enroll_per_source_hour: float = 60.0
+    enroll_source_burst: int = 20

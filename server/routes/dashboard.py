@@ -17,12 +17,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from server.dashboard import FILTERS, render_dashboard, render_login
+from server.dashboard import FILTERS, enrollment_notice, render_dashboard, render_login
 from server.errors import Invalid
 from server.report_csv import report_csv
 from server.reports import build_report
 from server.routes.admin import ReportQuery
-from server.routes.dependencies import StoreDep
+from server.routes.dependencies import EnrollmentDep, StoreDep
 from server.store import Admin, Store
 
 __all__ = ["COOKIE", "router"]
@@ -64,18 +64,20 @@ def _first_problem(exc: ValidationError) -> str:
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, store: StoreDep) -> HTMLResponse:
+def dashboard(request: Request, store: StoreDep, enrollment: EnrollmentDep) -> HTMLResponse:
     """The report of the signed-in admin's tenant for the filters in the URL, or the sign-in."""
     admin = _signed_in(request, store)
     if admin is None:
         return HTMLResponse(render_login())
     report, problem = _filtered_report(store, admin, request)
+    bursts = enrollment.bursts(admin.tenant_id)
     html = render_dashboard(
         report,
         store.list_bundles(admin.tenant_id),
         f"signed in as {admin.role}",
         query=dict(request.query_params),
         error=problem,
+        notices=[enrollment_notice(b.prefix, b.last_hour, b.usual) for b in bursts],
     )
     return HTMLResponse(html, status_code=400 if problem else 200,
                         headers={"Cache-Control": "no-store"})  # fmt: skip
