@@ -31,11 +31,21 @@ def register(sub: Any) -> None:
         "to other users, no server, not root), 2 a wrong command line.",
     )
     p.add_argument("--server", help="the Waymark server URL (default: policy's server_url)")
-    p.add_argument("--socket", type=Path, default=DEFAULT_SOCKET, help="UNIX socket (Linux)")
     p.add_argument(
-        "--token-file", type=Path, default=DEFAULT_TOKEN_FILE, help="root-only token file"
+        "--socket", type=Path, default=DEFAULT_SOCKET, help="UNIX socket (default: %(default)s)"
     )
-    p.add_argument("--key-file", type=Path, default=DEFAULT_KEY_FILE, help="the broker's key")
+    p.add_argument(
+        "--token-file",
+        type=Path,
+        default=DEFAULT_TOKEN_FILE,
+        help="root-only token file (default: %(default)s)",
+    )
+    p.add_argument(
+        "--key-file",
+        type=Path,
+        default=DEFAULT_KEY_FILE,
+        help="the broker's key (default: %(default)s)",
+    )
     p.set_defaults(func=_run)
 
 
