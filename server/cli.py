@@ -137,8 +137,8 @@ def _lifetime(text: str) -> float | None:
 
 
 def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    if not text.isdigit() or not 1 <= int(text) <= 1_000_000_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 1000000000")
     return int(text)
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_EXPIRES_DAYS",
     "DEFAULT_PER_HOUR",
     "HOUR",
+    "MAX_COUNT",
     "ApprovalMode",
     "Burst",
     "Enrolled",
@@ -64,6 +65,8 @@ USUAL_DAYS: Final = 7
 #: A burst: this many times the usual hourly figure, and at least ``BURST_MIN``.
 BURST_FACTOR: Final = 3
 BURST_MIN: Final = 10
+#: The largest count a limit may name (the columns are 32-bit).
+MAX_COUNT: Final = 1_000_000_000
 
 ApprovalMode = Literal["auto", "manual"]
 Outcome = Literal["new", "pending", "replaced"]
@@ -157,10 +160,10 @@ class Enrollment:
         """A new token (the secret is returned once); ``expires_in`` None: never."""
         if expires_in is not None and expires_in <= 0:
             raise Invalid("expires must be in the future", code="bad_token_limits")
-        if max_uses is not None and max_uses < 1:
-            raise Invalid("max_uses must be at least 1", code="bad_token_limits")
-        if per_hour is not None and per_hour < 1:
-            raise Invalid("per_hour must be at least 1", code="bad_token_limits")
+        if max_uses is not None and not 1 <= max_uses <= MAX_COUNT:
+            raise Invalid(f"max_uses is 1 to {MAX_COUNT}", code="bad_token_limits")
+        if per_hour is not None and not 1 <= per_hour <= MAX_COUNT:
+            raise Invalid(f"per_hour is 1 to {MAX_COUNT}", code="bad_token_limits")
         secret = new_token("enroll")
         now = self._clock()
         values: dict[str, Any] = {
@@ -243,7 +246,7 @@ class Enrollment:
     ) -> TenantApproval:
         if mode not in ("auto", "manual"):
             raise Invalid("approval is auto or manual", code="bad_approval")
-        if per_hour is not None and (per_hour < 0 or mode == "manual"):
+        if per_hour is not None and (not 0 <= per_hour <= MAX_COUNT or mode == "manual"):
             raise Invalid("per_hour is a number ≥ 0, for auto approval only", code="bad_approval")
         with self.engine.begin() as conn:
             conn.execute(

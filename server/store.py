@@ -59,6 +59,8 @@ _EVENT_COLUMNS: Final[dict[str, str]] = {
 }
 #: How long a looked-up device (its groups) or a tenant's time zone is trusted.
 CACHE_SECONDS: Final = 300.0
+#: The enrollments log (rates, approval quota, burst notice) is kept this long.
+ENROLLMENTS_KEPT_DAYS: Final = 30
 #: last_seen is written at most this often per device (retention counts in days).
 LAST_SEEN_EVERY: Final = 3600.0
 # The rows travel as one JSON parameter that PostgreSQL unpacks in C: a short
@@ -809,9 +811,13 @@ class Store:
 
     def purge(self, retain_days: int, actor: str = "retention") -> Purge:
         """Delete raw events older than ``retain_days`` local days, in every tenant, and the
-        exposures of devices idle that long (the cohort counts keep them, without ids)."""
+        exposures of devices idle that long (the cohort counts keep them, without ids), and
+        the enrollments log beyond what the rates and the burst notice look at."""
         now = self._clock()
         events = exposures = 0
+        with self._writing(), self.engine.begin() as conn:
+            kept_since = now - ENROLLMENTS_KEPT_DAYS * 86400.0
+            conn.execute(s.enrollments.delete().where(s.enrollments.c.at < kept_since))
         for tenant_id, _name in self.tenants():
             today = self.local_days(tenant_id).date_of(now)
             cutoff = (today - timedelta(days=retain_days)).isoformat()

@@ -14,7 +14,13 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from server.enrollment import DEFAULT_EXPIRES_DAYS, DEFAULT_PER_HOUR, TenantApproval, TokenInfo
+from server.enrollment import (
+    DEFAULT_EXPIRES_DAYS,
+    DEFAULT_PER_HOUR,
+    MAX_COUNT,
+    TenantApproval,
+    TokenInfo,
+)
 from server.routes.auth import AdminDep, require_publisher
 from server.routes.dependencies import EnrollmentDep
 from server.routes.errors import UNAUTHENTICATED, ErrorBody
@@ -48,9 +54,14 @@ class TokenRequest(BaseModel):
     expires_days: int | None = Field(
         default=DEFAULT_EXPIRES_DAYS, ge=1, le=3650, description="null: never expires."
     )
-    max_uses: int | None = Field(default=None, ge=1, description="Devices it may add; null: any.")
+    max_uses: int | None = Field(
+        default=None, ge=1, le=MAX_COUNT, description="Devices it may add; null: any."
+    )
     per_hour: int | None = Field(
-        default=None, ge=1, description=f"Enrollments per rolling hour; null: {DEFAULT_PER_HOUR}."
+        default=None,
+        ge=1,
+        le=MAX_COUNT,
+        description=f"Enrollments per rolling hour; null: {DEFAULT_PER_HOUR}.",
     )
 
 
@@ -88,7 +99,10 @@ class NewToken(TokenListing):
 class ApprovalBody(BaseModel):
     mode: str = Field(pattern="^(auto|manual)$")
     per_hour: int | None = Field(
-        default=None, ge=0, description="auto only: new devices approved per token and hour."
+        default=None,
+        ge=0,
+        le=MAX_COUNT,
+        description="auto only: new devices approved per token and hour.",
     )
 
     @classmethod

@@ -17,9 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 
 from devtools.live_server import RunningServer, running_server
 from server import cli
+from server import schema as s
 from server.enrollment import Enrollment
 from server.settings import ServerSettings
 from server.store import Store
@@ -272,13 +274,13 @@ def test_devices_counted_after_two_days_keep_the_report_exact(
     """The events held while a device waited are all added once it counts (none twice)."""
     now = time.time()
     devices = [secret_of(client, acme.enroll_token) for _ in range(10)]
-    for s in devices:
-        sent(client, s, [ev("shown", now - DAY), ev("shown", now - DAY + 5)])
+    for secret in devices:
+        sent(client, secret, [ev("shown", now - DAY), ev("shown", now - DAY + 5)])
     assert report(client, acme)["days"] == []
-    for s in devices:
+    for secret in devices:
         batch = [ev("shown", now - 60)]
-        sent(client, s, batch)
-        sent(client, s, batch)  # a resend: a duplicate, counted once
+        sent(client, secret, batch)
+        sent(client, secret, batch)  # a resend: a duplicate, counted once
     days = {d["day"]: d["shown"] for d in report(client, acme)["days"]}
     assert sorted(days.values()) == [10, 20], days
     # A rebuild from the raw events gives the same (only counted devices' events).
@@ -327,3 +329,16 @@ def test_the_token_commands_issue_list_and_revoke(
     with pytest.raises(SystemExit):
         cli.main(["token", "enroll", "acme", "--expires", "soon", *db])
     assert cli.main(["token", "revoke", "acme", "999", *db]) == 2
+
+
+def test_retention_keeps_the_enrollments_log_30_days(store: Store, acme: Tenant) -> None:
+    enrollment = Enrollment(store)
+    _info, token = enrollment.create_token(acme.id)
+    enrollment.enroll(token, installation_id=None, groups=[], os_name="linux", agent_version="1")
+    with store.engine.begin() as conn:
+        conn.execute(update(s.enrollments).values(at=time.time() - 31 * DAY))
+    enrollment.enroll(token, installation_id=None, groups=[], os_name="linux", agent_version="1")
+    store.purge(35)
+    with store.engine.connect() as conn:
+        ages = [time.time() - at for at in conn.execute(select(s.enrollments.c.at)).scalars()]
+    assert len(ages) == 1 and ages[0] < 3600
