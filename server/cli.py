@@ -72,6 +72,8 @@ def _serve(args: argparse.Namespace) -> int:
         rate_per_second=args.rate_per_second,
         rate_burst=args.rate_burst,
         retain_days=args.retain_days,
+        enroll_per_source_hour=args.enroll_per_source_hour,
+        enroll_source_burst=args.enroll_source_burst,
     )
     # Longer than a load balancer's idle timeout, so the server is not the side
     # that closes a connection a client is about to reuse.
@@ -91,6 +93,8 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ["WAYMARK_RATE_PER_SECOND"] = str(args.rate_per_second)
     os.environ["WAYMARK_RATE_BURST"] = str(args.rate_burst)
     os.environ["WAYMARK_RETAIN_DAYS"] = str(args.retain_days)
+    os.environ["WAYMARK_ENROLL_PER_SOURCE_HOUR"] = str(args.enroll_per_source_hour)
+    os.environ["WAYMARK_ENROLL_SOURCE_BURST"] = str(args.enroll_source_burst)
     if args.db:
         os.environ["WAYMARK_SERVER_DB"] = args.db
     uvicorn.run(
@@ -429,6 +433,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_RETAIN_DAYS,
         help="keep raw events this many days, then delete them (rollups are kept; "
         "default %(default)s)",
+    )
+
+    serve.add_argument(
+        "--enroll-per-source-hour",
+        type=float,
+        default=60.0,
+        help="enrollments an hour from one source address, after the burst (per process; "
+        "default %(default)s: raise it when many agents share one NAT address)",
+    )
+    serve.add_argument(
+        "--enroll-source-burst",
+        type=int,
+        default=20,
+        help="enrollments at once from one source address (default %(default)s)",
     )
 
     migrate = sub.add_parser("migrate", parents=[db], help="upgrade the database schema")
