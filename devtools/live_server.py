@@ -14,6 +14,8 @@ from fastapi import FastAPI
 
 from devtools.waiting import wait_for
 from server.app import create_app
+from server.routes.limits import MAX_HEADER_BYTES
+from server.routes.protocol import BoundedH11Protocol
 from server.settings import ServerSettings
 from server.store import Store
 
@@ -57,6 +59,10 @@ def running_server(
         lifespan="off",
         ssl_certfile=certificate,
         ssl_keyfile=key,
+        # The HTTP layer `waymark-server serve` runs (server/cli.py).
+        http=BoundedH11Protocol,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(

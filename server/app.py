@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
 from agent import __version__
@@ -21,9 +22,11 @@ from server.ingest_service import IngestService
 from server.metrics import Metrics
 from server.ratelimit import RateLimiter
 from server.retention import RetentionJob
-from server.routes import admin, dashboard, device, enrollment_admin, service
+from server.routes import admin, dashboard, dashboard_assets, device, enrollment_admin, service
 from server.routes.dependencies import ServerParts
-from server.routes.errors import answer_domain_error
+from server.routes.errors import answer_domain_error, answer_validation_error
+from server.routes.headers import SecurityHeadersMiddleware
+from server.routes.limits import InputLimitsMiddleware
 from server.routes.request_metrics import RequestMetricsMiddleware
 from server.settings import ServerSettings
 from server.store import Store
@@ -73,14 +76,20 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> FastAPI:
         "reports for Waymark agents. The readable contract is docs/api.md.",
     )
     app.state.parts = parts
+    # The last added runs first: security headers on every answer (refusals included),
+    # then the count of it, then the input limits in front of every route.
+    app.add_middleware(InputLimitsMiddleware, body_timeout=parts.settings.body_timeout)
     app.add_middleware(RequestMetricsMiddleware, metrics=parts.metrics)
+    app.add_middleware(SecurityHeadersMiddleware, settings=parts.settings)
     app.add_exception_handler(DomainError, answer_domain_error)
-    for router in (
+    app.add_exception_handler(RequestValidationError, answer_validation_error)
+    routers = (
         service.router,
         device.router,
         admin.router,
         enrollment_admin.router,
         dashboard.router,
-    ):
+    )
+    for router in (*routers, dashboard_assets.router):
         app.include_router(router)
     return app

@@ -32,7 +32,7 @@ class Marker(NamedTuple):
 def _svg(width: int, height: int, title: str, body: Sequence[str]) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'style="width:100%;height:auto;max-width:{width}px" role="img" '
+        f'width="{width}" height="{height}" class="chart" role="img" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>{"".join(body)}</svg>'
     )
 

@@ -18,7 +18,13 @@ from server.db import make_engine, migration_state, upgrade
 from server.enrollment import DEFAULT_EXPIRES_DAYS
 from server.enrollment import DEFAULT_PER_HOUR as DEFAULT_ENROLL_PER_HOUR
 from server.errors import DomainError, NotFound
-from server.settings import DEFAULT_RETAIN_DAYS, ServerSettings
+from server.settings import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_RETAIN_DAYS,
+    ServerSettings,
+    proxies_from_text,
+)
 from server.store import Store
 
 __all__ = ["build_parser", "main", "open_store"]
@@ -67,6 +73,8 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.routes.limits import MAX_HEADER_BYTES
+    from server.routes.protocol import HEADER_TIMEOUT_ENV, BoundedH11Protocol
 
     settings = ServerSettings(
         rate_per_second=args.rate_per_second,
@@ -74,15 +82,26 @@ def _serve(args: argparse.Namespace) -> int:
         retain_days=args.retain_days,
         enroll_per_source_hour=args.enroll_per_source_hour,
         enroll_source_burst=args.enroll_source_burst,
+        trusted_proxies=proxies_from_text(args.trust_proxy),
+        metrics_token=args.metrics_token,
+        body_timeout=args.body_timeout,
     )
-    # Longer than a load balancer's idle timeout, so the server is not the side
-    # that closes a connection a client is about to reuse.
+    os.environ[HEADER_TIMEOUT_ENV] = str(args.header_timeout)
     common = {
         "host": args.host,
         "port": args.port,
         "log_level": args.log_level,
         "access_log": False,
+        # Longer than a load balancer's idle timeout, so the server is not the side
+        # that closes a connection a client is about to reuse.
         "timeout_keep_alive": 75,
+        # h11 bounds a request's head (httptools does not); the protocol adds its deadline.
+        "http": BoundedH11Protocol,
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        # Connections and requests at once, per process; beyond, 503 at once.
+        "limit_concurrency": args.limit_concurrency,
+        # X-Forwarded-* are read by server.routes.https, from --trust-proxy peers only.
+        "proxy_headers": False,
     }
     with _opened(args.db) as store:
         print(f"waymark-server: listening on http://{args.host}:{args.port}", file=sys.stderr)
@@ -95,6 +114,9 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ["WAYMARK_RETAIN_DAYS"] = str(args.retain_days)
     os.environ["WAYMARK_ENROLL_PER_SOURCE_HOUR"] = str(args.enroll_per_source_hour)
     os.environ["WAYMARK_ENROLL_SOURCE_BURST"] = str(args.enroll_source_burst)
+    os.environ["WAYMARK_TRUST_PROXY"] = args.trust_proxy or ""
+    os.environ["WAYMARK_METRICS_TOKEN"] = args.metrics_token or ""
+    os.environ["WAYMARK_BODY_TIMEOUT"] = str(args.body_timeout)
     if args.db:
         os.environ["WAYMARK_SERVER_DB"] = args.db
     uvicorn.run(
@@ -424,6 +446,42 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="warning")
     serve.add_argument(
         "--workers", type=int, default=1, help="server processes (rate limits are per process)"
+    )
+    serve.add_argument(
+        "--trust-proxy",
+        metavar="ADDRS",
+        default=os.environ.get("WAYMARK_TRUST_PROXY") or None,
+        help="comma-separated peer addresses of a TLS-terminating proxy whose "
+        "X-Forwarded-Proto is believed (for HSTS and Secure cookies), or * for any peer "
+        "(default: $WAYMARK_TRUST_PROXY, else none)",
+    )
+    serve.add_argument(
+        "--metrics-token",
+        metavar="TOKEN",
+        default=os.environ.get("WAYMARK_METRICS_TOKEN") or None,
+        help="GET /metrics needs Authorization: Bearer TOKEN (default: "
+        "$WAYMARK_METRICS_TOKEN; without a token /metrics is off)",
+    )
+    serve.add_argument(
+        "--limit-concurrency",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="connections and requests at once per process; beyond, 503 (default %(default)s)",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        default=DEFAULT_HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help="time a client has to send a request's headers, then 408 (default %(default)s)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        default=DEFAULT_BODY_TIMEOUT,
+        metavar="SECONDS",
+        help="time a client has to send a request's body, then 408 (default %(default)s)",
     )
     serve.set_defaults(func=_serve)
 

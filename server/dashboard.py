@@ -18,41 +18,25 @@ from urllib.parse import urlencode
 from server.charts import COLOURS, Interval, Marker, interval_chart, line_chart
 from server.rollups import HOLDOUT, TREATMENT
 
-__all__ = ["FILTERS", "render_dashboard", "render_login"]
+__all__ = ["FILTERS", "STYLESHEET", "render_dashboard", "render_login"]
 
 #: The query parameters the dashboard understands (the report's filters).
 FILTERS: Final = ("since", "until", "pack_id", "group", "window_days")
-_CSS: Final = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#1f2937;
-background:#f8fafc;max-width:1200px}h1{font-size:22px;margin:0 0 4px}
-h2{font-size:18px;margin:28px 0 8px}h3{font-size:16px;margin:0 0 6px}
-.card{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:16px;margin:12px 0}
-.muted{color:#4b5563;font-size:13px}table{border-collapse:collapse;font-size:13px;margin:6px 0}
-td,th{padding:3px 10px;border-bottom:1px solid #e5e7eb;text-align:right}
-td:first-child,th:first-child{text-align:left}caption{text-align:left;font-weight:600;padding:4px 0}
-.legend span{margin-right:14px;font-size:13px}.verdict{font-size:15px;font-weight:600;margin:6px 0}
-.up{color:#15803d}.down{color:#b91c1c}.flat{color:#374151}.error{color:#b91c1c}
-.notice{color:#92400e;background:#fef3c7;padding:.4em .6em}
-form.filters label{margin-right:12px;font-size:14px}
-form.filters input,form.filters select{padding:4px;width:auto}input{padding:6px;width:28em}
-button{padding:6px 12px}form{display:inline}
-.bar{background:#dbeafe;height:12px;display:inline-block;vertical-align:middle}
-.cols{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px}
-@media (max-width:900px){.cols{grid-template-columns:minmax(0,1fr)}}
-details summary{cursor:pointer;font-size:13px;color:#1d4ed8}
-"""
+#: The dashboard's stylesheet (server/static/, served by server.routes.dashboard_assets):
+#: its CSP allows no inline style.
+STYLESHEET: Final = "/dashboard/static/dashboard.css"
 
 
 def _page(title: str, body: str) -> str:
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>"
-        f"<style>{_CSS}</style></head><body>{body}</body></html>"
+        f"<link rel=stylesheet href={STYLESHEET}></head><body>{body}</body></html>"
     )
 
 
 def render_login(error: str = "") -> str:
     """The sign-in page, with ``error`` said above the form when there is one."""
-    note = f'<p style="color:#b91c1c">{escape(error)}</p>' if error else ""
+    note = f"<p class=error>{escape(error)}</p>" if error else ""
     return _page(
         "Waymark — sign in",
         "<h1>Waymark adoption dashboard</h1>"
@@ -148,7 +132,7 @@ def _filters(report: dict[str, Any], bundles: Sequence[Any], query: Mapping[str,
         f"<label>Group <select name=group>{options(report['groups'], report['group'], 'everyone')}"
         "</select></label>"
         "<label>Adoption window <input type=number name=window_days min=1 max=90 "
-        f"style='width:5em' value='{report['window_days']}'> days</label>"
+        f"class=narrow value='{report['window_days']}'> days</label>"
         "<button type=submit>Show</button></form> "
         f"<a href='{escape(csv_link)}'>Download CSV</a></div>"
     )
@@ -285,7 +269,8 @@ def _lift_block(lift: dict[str, Any] | None, report: dict[str, Any]) -> str:
 def _versions(bundles: Sequence[Any], report: dict[str, Any]) -> str:
     rollout_rows = "".join(
         f"<tr><td>{escape(b.pack_id)}</td><td>{b.version}</td>"
-        f"<td><span class=bar style='width:{b.rollout}px'></span> {b.rollout}%</td>"
+        f'<td><svg class=bar width="{b.rollout}" height="12" aria-hidden="true">'
+        f'<rect width="{b.rollout}" height="12"/></svg> {b.rollout}%</td>'
         f"<td>{escape(', '.join(b.groups) if b.groups else 'all')}</td>"
         f"<td>{'withdrawn' if b.withdrawn else 'live'}</td><td><code>{b.key_id}</code></td></tr>"
         for b in bundles

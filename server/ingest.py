@@ -9,7 +9,6 @@ whole raises a :mod:`server.errors` error.
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any, Final
 from agent.rules.records import RECORD_FIELDS, UUID_FIELD, WIRE_FIELDS, Rejected, WireRecord
 from server.days import utc_day
 from server.errors import Invalid, TooLarge, UnsupportedEncoding
+from server.json_guard import loads_strict
 
 __all__ = [
     "ALLOWED_FIELDS",
@@ -66,11 +66,9 @@ def decode_body(raw: bytes, content_encoding: str | None) -> bytes:
 
 
 def parse_batch(data: bytes) -> list[Any]:
-    """The list under ``events``; malformed or oversized batches raise a domain error."""
-    try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Invalid(f"body is not JSON: {exc}", code="bad_json") from exc
+    """The list under ``events``; malformed or oversized batches raise a domain error
+    (JSON nested too deeply, NaN and Infinity included: :mod:`server.json_guard`)."""
+    doc = loads_strict(data)
     if not isinstance(doc, dict) or not isinstance(doc.get("events"), list):
         raise Invalid('body must be an object {"events": [...]}', code="bad_shape")
     items: list[Any] = doc["events"]

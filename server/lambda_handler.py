@@ -1,6 +1,7 @@
 """AWS Lambda entry point (installers/server/template.yaml): the app behind Mangum.
 
-The database URL comes from ``WAYMARK_SERVER_DB``; migrations run in the
+The database URL comes from ``WAYMARK_SERVER_DB``, the settings from the
+variables :func:`server.settings.settings_from_env` reads; migrations run in the
 separate ``migrate`` function after a deploy, never during a cold start.  A
 Lambda has no thread that outlives a request, so retention runs in ``purge``,
 which a schedule calls (hourly or daily).
@@ -15,16 +16,13 @@ from mangum import Mangum
 
 from server.app import create_app
 from server.db import make_engine, migration_state, upgrade
-from server.settings import DEFAULT_RETAIN_DAYS, ServerSettings
+from server.settings import settings_from_env
 from server.store import Store
 
 __all__ = ["handler", "migrate", "purge"]
 
 _engine = make_engine(os.environ["WAYMARK_SERVER_DB"])
-_settings = ServerSettings(
-    rate_per_second=float(os.environ.get("WAYMARK_RATE_PER_SECOND", "2")),
-    retain_days=int(os.environ.get("WAYMARK_RETAIN_DAYS", str(DEFAULT_RETAIN_DAYS))),
-)
+_settings = settings_from_env()
 _app = create_app(Store(_engine), _settings)
 handler: Any = Mangum(_app, lifespan="off")
 

@@ -7,13 +7,20 @@ import threading
 from collections import defaultdict
 from typing import Final
 
-__all__ = ["BUCKETS", "Metrics"]
+__all__ = ["BUCKETS", "METHODS", "Metrics"]
 
 BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0)
+#: The methods counted by name; any other (a client may send any token) is "OTHER", so
+#: that nobody can add series at will.
+METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Metrics:
-    """Requests, latencies and ingestion counters of this process."""
+    """Requests, latencies and ingestion counters of this process.
+
+    Every label has a bounded set of values (method, route template, status): no
+    series names a tenant, a device or anything a client chose.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -25,6 +32,8 @@ class Metrics:
         self.enrollments: dict[str, int] = defaultdict(int)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one request; ``route`` is a route template (or "unmatched"), never a path."""
+        method = method if method in METHODS else "OTHER"
         with self._lock:
             self._requests[(method, route, status)] += 1
             hist = self._hist.setdefault(route, [0] * (len(BUCKETS) + 1))
@@ -89,7 +98,7 @@ class Metrics:
                 ]
             lines += [
                 "# HELP waymark_enrollments_total Enrollment requests by outcome (new, pending, "
-                "replaced, or the refusal's code), over every tenant.",
+                "replaced, or the refusal's code).",
                 "# TYPE waymark_enrollments_total counter",
             ]
             for outcome, n in sorted(self.enrollments.items()):

@@ -34,6 +34,8 @@ __all__ = [
     "DEFAULT_DAYS",
     "DEFAULT_WINDOW_DAYS",
     "FIGURES",
+    "FIRST_DAY",
+    "LAST_DAY",
     "MAX_RANGE_DAYS",
     "MAX_WINDOW_DAYS",
     "MIN_DEVICES",
@@ -56,6 +58,10 @@ DEFAULT_WINDOW_DAYS: Final = 14
 MAX_WINDOW_DAYS: Final = 90
 #: The longest range one report covers (bounds the work of a request).
 MAX_RANGE_DAYS: Final = 731
+#: The days a report may name: nothing is recorded before 2000 (an event's time must be
+#: later), and far-off days only overflow the calendar arithmetic.
+FIRST_DAY: Final = date(2000, 1, 1)
+LAST_DAY: Final = date(2999, 12, 31)
 #: Days after a cohort's last window ends before it counts: devices sync late.
 CLOSE_GRACE_DAYS: Final = 1
 
@@ -133,8 +139,14 @@ def build_report(
     """The report document for local days ``since``..``until`` (default: 13 weeks to today)."""
     days = source.local_days(tenant_id)
     today = days.date_of(now if now is not None else datetime.now().timestamp())
+    for name, day in (("since", since), ("until", until)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise Invalid(
+                f"{name} ({day}) is outside {FIRST_DAY} to {LAST_DAY}; reports cover those days",
+                code="bad_range",
+            )
     end = until or today
-    start = since or (end - timedelta(days=DEFAULT_DAYS - 1))
+    start = since or max(FIRST_DAY, end - timedelta(days=DEFAULT_DAYS - 1))
     if start > end:
         raise Invalid(f"since ({start}) is after until ({end}); swap them", code="bad_range")
     if (end - start).days >= MAX_RANGE_DAYS:

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["DEFAULT_RETAIN_DAYS", "ServerSettings"]
+__all__ = [
+    "DEFAULT_BODY_TIMEOUT",
+    "DEFAULT_HEADER_TIMEOUT",
+    "DEFAULT_RETAIN_DAYS",
+    "ServerSettings",
+    "proxies_from_text",
+    "settings_from_env",
+]
 
 #: How long raw events are kept unless the operator says otherwise (docs/privacy.md).
 DEFAULT_RETAIN_DAYS: Final = 35
+#: Seconds a client has to send a request body, however slowly it trickles in.
+DEFAULT_BODY_TIMEOUT: Final = 30.0
+#: Seconds a client has to send a request line and its headers.
+DEFAULT_HEADER_TIMEOUT: Final = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +40,33 @@ class ServerSettings:
     #: until the trusted-proxy setting gives the client's).
     enroll_per_source_hour: float = 60.0
     enroll_source_burst: int = 20
+    #: Peer addresses whose ``X-Forwarded-Proto`` is believed (a TLS-terminating proxy);
+    #: ``"*"`` trusts every peer. Empty: the connection itself says whether it is https.
+    trusted_proxies: frozenset[str] = frozenset()
+    #: The bearer token ``GET /metrics`` needs; without one, /metrics is off (404).
+    metrics_token: str | None = None
+    #: Seconds a client has to send its whole request body (then 408).
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+
+
+def proxies_from_text(text: str | None) -> frozenset[str]:
+    """``"127.0.0.1, 10.0.0.5"`` → the set of addresses (empty text: none)."""
+    return frozenset(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> ServerSettings:
+    """The settings ``waymark-server serve`` hands to its worker processes (and a Lambda
+    reads): ``WAYMARK_RATE_PER_SECOND``, ``WAYMARK_RATE_BURST``, ``WAYMARK_RETAIN_DAYS``,
+    ``WAYMARK_TRUST_PROXY``, ``WAYMARK_METRICS_TOKEN``, ``WAYMARK_BODY_TIMEOUT``,
+    ``WAYMARK_ENROLL_PER_SOURCE_HOUR``, ``WAYMARK_ENROLL_SOURCE_BURST``."""
+    env = os.environ if environ is None else environ
+    return ServerSettings(
+        rate_per_second=float(env.get("WAYMARK_RATE_PER_SECOND", "2")),
+        rate_burst=int(env.get("WAYMARK_RATE_BURST", "60")),
+        retain_days=int(env.get("WAYMARK_RETAIN_DAYS", str(DEFAULT_RETAIN_DAYS))),
+        trusted_proxies=proxies_from_text(env.get("WAYMARK_TRUST_PROXY")),
+        metrics_token=env.get("WAYMARK_METRICS_TOKEN") or None,
+        body_timeout=float(env.get("WAYMARK_BODY_TIMEOUT", str(DEFAULT_BODY_TIMEOUT))),
+        enroll_per_source_hour=float(env.get("WAYMARK_ENROLL_PER_SOURCE_HOUR", "60")),
+        enroll_source_burst=int(env.get("WAYMARK_ENROLL_SOURCE_BURST", "20")),
+    )

@@ -165,18 +165,18 @@ class Moment(FieldKind):
     def check(self, value: object, now: float) -> object:
         if isinstance(value, bool):
             raise Rejected
-        if isinstance(value, int | float):
-            t = float(value)
-        elif isinstance(value, str):
-            try:
+        try:
+            if isinstance(value, int | float):
+                t = float(value)
+            elif isinstance(value, str):
                 moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                raise Rejected from None
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            t = moment.timestamp()
-        else:
-            raise Rejected
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=UTC)
+                t = moment.timestamp()
+            else:
+                raise Rejected
+        except (ValueError, OverflowError):  # not a date, or out of range (10**400, year 1)
+            raise Rejected from None
         if not _EARLIEST <= t < _LATEST:  # also refuses NaN
             raise Rejected
         if t > now + self.max_ahead:

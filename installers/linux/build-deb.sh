@@ -9,8 +9,9 @@
 # login), a "Waymark settings" launcher, the icon, a manual page, a systemd user
 # unit (not enabled), the enrollment broker's system unit (not enabled), and in
 # /usr/share/doc/waymark the admin guide, the privacy notice, the replay format,
-# the policy example, the copyright file and the changelog. Its preinst and prerm stop running agents before an upgrade or a
-# removal (deb/stop-agents.sh says how and why). IT writes /etc/waymark/policy.json.
+# the policy example, the copyright file and the changelog. Its preinst and prerm
+# stop running agents before an upgrade or a removal (deb/stop-agents.sh says how
+# and why). IT writes /etc/waymark/policy.json.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"

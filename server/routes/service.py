@@ -1,11 +1,21 @@
-"""What operators call: ``GET /healthz`` and ``GET /metrics``."""
+"""What operators call: ``GET /healthz`` and ``GET /metrics``.
+
+``/metrics`` needs the bearer token the operator set (``--metrics-token``,
+``WAYMARK_METRICS_TOKEN``); without one configured it is off (``404``), so a
+server on the internet never shows its counters to the world.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header
 from fastapi.responses import PlainTextResponse
 
-from server.routes.dependencies import MetricsDep, StoreDep, WriterDep
+from server.errors import NotFound, Unauthenticated
+from server.routes.dependencies import MetricsDep, PartsDep, StoreDep, WriterDep
+from server.routes.errors import UNAUTHENTICATED, ErrorBody
 
 __all__ = ["router"]
 
@@ -19,9 +29,38 @@ def healthz(store: StoreDep) -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
-def prometheus(store: StoreDep, metrics: MetricsDep, writer: WriterDep) -> PlainTextResponse:
-    """Prometheus text format: requests, latencies, events ingested/duplicate/rejected."""
+async def _metrics_caller(
+    parts: PartsDep, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    """Refuse a scrape without the configured metrics token."""
+    expected = parts.settings.metrics_token
+    if not expected:
+        raise NotFound(
+            "/metrics is off: start the server with --metrics-token (WAYMARK_METRICS_TOKEN)",
+            code="metrics_off",
+        )
+    scheme, _, token = (authorization or "").partition(" ")
+    given = token.strip().encode() if scheme.lower() == "bearer" else b""
+    if not hmac.compare_digest(given, expected.encode()):
+        raise Unauthenticated("send Authorization: Bearer <the metrics token>")
+
+
+MetricsCallerDep = Annotated[None, Depends(_metrics_caller)]
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={
+        **UNAUTHENTICATED,
+        404: {"model": ErrorBody, "description": "No metrics token is configured."},
+    },
+)
+def prometheus(
+    _caller: MetricsCallerDep, store: StoreDep, metrics: MetricsDep, writer: WriterDep
+) -> PlainTextResponse:
+    """Prometheus text format: requests, latencies, events ingested/duplicate/rejected
+    (with the metrics token)."""
     return PlainTextResponse(
         metrics.render(
             dict(store.counts()),

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["PASTE_RULE", "UNDO_RULE", "editor_pack"]
+from typing import TYPE_CHECKING
+
+from agent.events import Chord, Focus
+
+if TYPE_CHECKING:
+    from agent.app import AgentCore
+
+__all__ = ["PASTE_RULE", "UNDO_RULE", "editor_pack", "paste_in_editor"]
 
 PASTE_RULE = """\
   - id: paste-plain
@@ -33,3 +40,11 @@ def editor_pack(version: int = 3, *rules: str) -> str:
         "  editor: {windows: [notepad.exe], macos: [com.apple.TextEdit], linux: [gedit]}\n"
         "rules:\n" + "".join(rules or (PASTE_RULE,))
     )
+
+
+def paste_in_editor(core: AgentCore) -> None:
+    """Press Ctrl+V in gedit (what PASTE_RULE coaches) and wait until the engine has decided."""
+    now = core.clock.now()
+    core.post(Focus(now, "gedit", "notes.txt"))
+    core.post(Chord(now, "ctrl+v"))
+    assert core.wait_idle()

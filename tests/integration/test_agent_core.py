@@ -18,6 +18,7 @@ from agent.config.policy import Policy
 from agent.events import Chord, Focus
 from agent.rules.effects import Effect
 from agent.rules.records import Record
+from tests.helpers.packs import paste_in_editor
 from tests.xserver import wait_for
 
 PACK = """\
@@ -124,10 +125,7 @@ def test_withdrawing_consent_deletes_the_records_still_waiting(
     core.settings.set("consent", "granted")
     core.start()
     try:
-        now = core.clock.now()
-        core.post(Focus(now, "gedit", "notes.txt"))
-        core.post(Chord(now, "ctrl+v"))
-        assert core.wait_idle()
+        paste_in_editor(core)
         assert core.outbox.count_pending() >= 1
         core.settings.set("consent", "declined")
         assert core.outbox.count_pending() == 0
@@ -146,10 +144,7 @@ def test_a_broken_pack_keeps_the_last_good_one_running(data_dir: Path, pack_file
         assert not core.reload_pack()
         assert core.pack_errors and core.pack_errors[0].startswith(f"{pack_file}:3:")
         assert core.pack_info() == ("test-pack", 3)
-        now = core.clock.now()
-        core.post(Focus(now, "gedit", "notes.txt"))
-        core.post(Chord(now, "ctrl+v"))
-        assert core.wait_idle()
+        paste_in_editor(core)
         assert any(isinstance(r, Record) and r.kind == "shown" for r in seen)
         # A good new version is picked up by the engine thread from the file.
         pack_file.write_text(PACK.replace("version: 3", "version: 4"), encoding="utf-8")

@@ -29,7 +29,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent.app import AgentCore, AgentOptions
 from agent.commands.doctor import local_files
 from agent.config.policy import Policy
-from agent.events import Chord, Focus
 from agent.rules.bundle import make_bundle, public_key_text
 from agent.rules.effects import Effect, ShowToast
 from agent.rules.engine import decisions_of
@@ -38,7 +37,7 @@ from agent.sync.packs import SyncedPacks, pinned_keys
 from devtools.waiting import free_port
 from tests.fakes import MemoryCredentials
 from tests.helpers.logfail import LogFailHandler
-from tests.helpers.packs import editor_pack
+from tests.helpers.packs import editor_pack, paste_in_editor
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = Ed25519PrivateKey.generate()
@@ -72,10 +71,7 @@ def coach(data: Path) -> list[Effect]:
     core.add_effect_listener(seen.append)
     core.start()
     try:
-        now = core.clock.now()
-        core.post(Focus(now, "gedit", "notes.txt"))
-        core.post(Chord(now, "ctrl+v"))
-        assert core.wait_idle()
+        paste_in_editor(core)
     finally:
         core.stop()
     return seen

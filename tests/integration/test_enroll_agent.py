@@ -103,7 +103,8 @@ def test_a_waiting_agent_backs_off_for_long_and_still_gets_its_pack(
 ) -> None:
     Enrollment(backend.store).set_approval(backend.tenant, "manual", None)
     creds = MemoryCredentials()
-    with running_server(backend.store, ServerSettings(rate_per_second=100)) as srv:
+    settings = ServerSettings(rate_per_second=100, metrics_token="wmm_enroll-agent-test")
+    with running_server(backend.store, settings) as srv:
         published = httpx.post(
             srv.url + "/v1/admin/bundles",
             content=backend.bundle(2),
@@ -127,7 +128,9 @@ def test_a_waiting_agent_backs_off_for_long_and_still_gets_its_pack(
             core.stop()
         events_403 = [
             line
-            for line in httpx.get(srv.url + "/metrics").text.splitlines()
+            for line in httpx.get(
+                srv.url + "/metrics", headers={"Authorization": "Bearer wmm_enroll-agent-test"}
+            ).text.splitlines()
             if 'route="/v1/events"' in line and 'status="403"' in line and "_total" in line
         ]
     assert caught.value.kind == "pending" and str(caught.value) == WAITING_FOR_APPROVAL

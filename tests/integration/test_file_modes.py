@@ -16,12 +16,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.app import AgentCore, AgentOptions
 from agent.config.policy import Policy
-from agent.events import Chord, Focus
 from agent.rules.bundle import make_bundle, public_key_text
 from agent.sync.packs import SyncedPacks, pinned_keys
 from devtools.waiting import free_port
 from tests.fakes import MemoryCredentials
-from tests.helpers.packs import editor_pack
+from tests.helpers.packs import editor_pack, paste_in_editor
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 
@@ -54,10 +53,7 @@ def run_everything(data: Path, agent_logging: Callable[[Path], Path]) -> None:
     core.settings.set("consent", "granted")
     core.start()
     try:
-        now = core.clock.now()
-        core.post(Focus(now, "gedit", "notes.txt"))
-        core.post(Chord(now, "ctrl+v"))
-        assert core.wait_idle()
+        paste_in_editor(core)
         core.outbox.flush()
         logging.getLogger("agent.test").info("a line in agent.log")
         files = {p.relative_to(data).as_posix(): mode(p) for p in data.rglob("*") if p.is_file()}

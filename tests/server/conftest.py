@@ -27,6 +27,8 @@ from server.settings import ServerSettings
 from server.store import Store
 
 _counter = itertools.count()
+#: The /metrics bearer token of the `live` server.
+METRICS_TOKEN = "wmm_test-metrics-token"
 
 PACK_TEMPLATE = """\
 waymark: 1
@@ -127,7 +129,12 @@ def globex(store: Store) -> Tenant:
 @pytest.fixture
 def live(store: Store) -> Iterator[RunningServer]:
     """The real server on its own loopback port (generous rate limits)."""
-    settings = ServerSettings(rate_per_second=1000, rate_burst=1000, enroll_source_burst=1000)
+    settings = ServerSettings(
+        rate_per_second=1000,
+        rate_burst=1000,
+        enroll_source_burst=1000,
+        metrics_token=METRICS_TOKEN,
+    )
     with running_server(store, settings) as srv:
         yield srv
 

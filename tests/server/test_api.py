@@ -16,7 +16,7 @@ from devtools.live_server import running_server
 from server import schema
 from server.settings import ServerSettings
 from server.store import Store
-from tests.server.conftest import Tenant, auth, enroll
+from tests.server.conftest import METRICS_TOKEN, Tenant, auth, enroll
 
 
 def event(kind: str = "shown", **fields: Any) -> dict[str, Any]:
@@ -225,7 +225,7 @@ def test_healthz_metrics_and_openapi(client: httpx.Client, acme: Tenant) -> None
     secret = enroll(client, acme)
     one = event()
     post_events(client, secret, [one, one, event(kind="nope")])
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=auth(METRICS_TOKEN)).text
     assert "waymark_events_ingested_total 1" in text
     assert "waymark_events_duplicate_total 1" in text
     assert "waymark_events_rejected_total 1" in text

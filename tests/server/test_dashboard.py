@@ -142,6 +142,11 @@ def test_the_dashboard_draws_trends_lifts_gaps_markers_and_tables(sqlite_store: 
             ".length"
         )
         assert overflow == 0
+        # Under its CSP (no inline style or script) the page is styled by its stylesheet,
+        # and the browser reports no violation.
+        background = browser.run("return getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(248, 250, 252)"
+        assert [m for m in browser.console() if "Content Security Policy" in m] == []
         since = (TODAY.date() - timedelta(days=DAYS - 1)).isoformat()
         browser.open(f"{srv.url}/dashboard?since={since}")
         wait_for(lambda: f"{since} to" in browser.source(), 20, "the six weeks with data")

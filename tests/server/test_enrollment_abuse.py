@@ -25,7 +25,7 @@ from server import schema as s
 from server.enrollment import Enrollment
 from server.settings import ServerSettings
 from server.store import Store
-from tests.server.conftest import Tenant, auth
+from tests.server.conftest import METRICS_TOKEN, Tenant, auth
 
 DAY = 86400.0
 WEEKS_AGO = time.time() - 27 * DAY
@@ -81,7 +81,8 @@ def db_of(store: Store) -> str:
 @pytest.fixture
 def strict(store: Store) -> Iterator[RunningServer]:
     """The server with the default enrollment limits (per source address too)."""
-    with running_server(store, ServerSettings(rate_per_second=1000, rate_burst=1000)) as srv:
+    settings = ServerSettings(rate_per_second=1000, rate_burst=1000, metrics_token=METRICS_TOKEN)
+    with running_server(store, settings) as srv:
         yield srv
 
 
@@ -147,7 +148,7 @@ def test_a_flood_of_enrollments_from_one_address_is_cut_to_its_burst(
     assert refused.json()["error"] == "source_rate_limited"
     assert int(refused.headers["Retry-After"]) >= 1
     with httpx.Client(base_url=strict.url, timeout=30) as http:
-        metrics = http.get("/metrics").text
+        metrics = http.get("/metrics", headers=auth(METRICS_TOKEN)).text
     assert 'waymark_enrollments_total{outcome="new"} 20' in metrics
     assert 'waymark_enrollments_total{outcome="source_rate_limited"} 980' in metrics
     assert "waymark_enrollments_last_hour_peak 20" in metrics

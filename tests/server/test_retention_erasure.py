@@ -189,8 +189,11 @@ def test_events_older_than_the_retention_period_are_refused_as_too_old(
     assert r.json()["results"][0]["status"] == "rejected:too_old"
 
 
-def test_a_sqlite_database_keeps_no_deleted_rows_in_free_pages(store: Store) -> None:
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("a SQLite setting")
-    with store.engine.connect() as conn:
-        assert conn.execute(text("PRAGMA secure_delete")).scalar() == 1
+def test_a_sqlite_database_keeps_no_deleted_rows_in_free_pages(tmp_path: Path) -> None:
+    # A SQLite setting, so a SQLite database of its own rather than the store fixture.
+    sqlite_store = cli.open_store(f"sqlite:///{tmp_path / 'server.db'}")
+    try:
+        with sqlite_store.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA secure_delete")).scalar() == 1
+    finally:
+        sqlite_store.engine.dispose()

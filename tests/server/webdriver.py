@@ -67,6 +67,11 @@ class Browser:
         text: str = self._call("GET", "/url")
         return text
 
+    def console(self) -> list[str]:
+        """The browser's console messages since the last call (CSP violations among them)."""
+        entries: list[dict[str, Any]] = self._call("POST", "/se/log", {"type": "browser"})
+        return [f"{e.get('level')}: {e.get('message')}" for e in entries]
+
 
 @contextmanager
 def headless_chromium(width: int = 1280, height: int = 1500) -> Iterator[Browser]:
@@ -94,7 +99,11 @@ def headless_chromium(width: int = 1280, height: int = 1500) -> Iterator[Browser
             "--disable-dev-shm-usage", f"--user-data-dir={profile}",
             f"--window-size={width},{height}",
         ]  # fmt: skip
-        caps = {"browserName": "chrome", "goog:chromeOptions": {"binary": CHROMIUM, "args": args}}
+        caps = {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+            "goog:loggingPrefs": {"browser": "ALL"},
+        }
         r = http.post("/session", json={"capabilities": {"alwaysMatch": caps}})
         r.raise_for_status()
         session = r.json()["value"]["sessionId"]
