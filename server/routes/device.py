@@ -79,6 +79,18 @@ _EVENTS_SCHEMA: Final[dict[str, Any]] = {
 }
 
 
+def source_address(request: Request, trusted: frozenset[str]) -> str:
+    """Who is enrolling, for the per-address bucket: the peer, or — from a proxy the
+    operator trusts (``--trust-proxy``) — the last ``X-Forwarded-For`` entry, the one
+    that proxy added.  From anyone else the header is ignored: it costs nothing to forge."""
+    peer = request.client.host if request.client else "unknown"
+    if trusted and ("*" in trusted or peer in trusted):
+        forwarded = request.headers.get("x-forwarded-for", "").rsplit(",", 1)[-1].strip()
+        if forwarded:
+            return forwarded
+    return peer
+
+
 def _approved(device: Device) -> None:
     if not device.approved:
         raise Forbidden(
@@ -112,8 +124,7 @@ async def enroll(
     With an ``installation_id`` already enrolled in the tenant, the same device
     gets a new secret (the old one stops working) instead of a new device.
     """
-    # The peer address; behind a proxy, the trusted-proxy setting gives the client's.
-    source = request.client.host if request.client else "unknown"
+    source = source_address(request, parts.settings.trusted_proxies)
     try:
         wait = parts.enroll_sources.acquire(source)
         if wait > 0:

@@ -155,6 +155,30 @@ def test_a_flood_of_enrollments_from_one_address_is_cut_to_its_burst(
     print(f"1000 enrollment attempts from one address in {took:.2f} s: {dict(statuses)}")
 
 
+@pytest.mark.parametrize("trusted", [False, True])
+def test_a_forged_forwarded_for_does_not_dodge_the_address_bucket(
+    store: Store, acme: Tenant, trusted: bool
+) -> None:
+    """Each request claims another X-Forwarded-For: only a trusted proxy is believed."""
+    settings = ServerSettings(
+        rate_per_second=1000,
+        rate_burst=1000,
+        enroll_source_burst=3,
+        trusted_proxies=frozenset({"127.0.0.1"}) if trusted else frozenset(),
+    )
+    with running_server(store, settings) as srv, httpx.Client(base_url=srv.url) as http:
+        statuses = [
+            http.post(
+                "/v1/enroll",
+                json={"token": acme.enroll_token},
+                headers={"X-Forwarded-For": f"203.0.113.{i}"},
+            ).status_code
+            for i in range(6)
+        ]
+    # Behind the trusted proxy each client has its own bucket; otherwise the peer's counts.
+    assert statuses == ([200] * 6 if trusted else [200] * 3 + [429] * 3)
+
+
 # ---------------------------------------------------------------- installation id
 
 
