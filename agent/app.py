@@ -126,8 +126,17 @@ def build_sync_worker(
     """The sync worker for ``url`` over this data folder; ValueError for a bad URL.
 
     Without ``credentials`` the device secret is this data folder's entry in the
-    OS keyring (:func:`device_credentials`).
+    OS keyring (:func:`device_credentials`).  The device enrolls with the policy's
+    token and this folder's installation id, or, without a token, through the
+    enrollment broker when one runs here (agent/sync/broker.py).
     """
+    from agent.sync.broker import broker_enroller
+    from agent.sync.client import check_server_url
+    from agent.sync.credentials import ENROLLMENT_FILE, installation_id, remember_pending
+
+    remember = data_dir / "sync" / ENROLLMENT_FILE
+    base = check_server_url(url)
+
     return make_sync_worker(
         url,
         settings=settings,
@@ -137,6 +146,9 @@ def build_sync_worker(
         os_name=os_name(platform),
         credentials=credentials or device_credentials(url, settings, data_dir),
         upload_every=upload_every,
+        installation_id=installation_id(local_device_id(data_dir)),
+        broker=broker_enroller(platform, os_name(platform)),
+        on_approval=lambda pending: remember_pending(remember, base, pending),
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from agent import __version__
 from agent.commands import (
+    broker,
     doctor,
     inspect,
     pack_sign,
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     settings.register(sub)
     sync.register(sub)
     tip.register(sub)
+    broker.register(sub)
     return parser
 
 

@@ -15,13 +15,22 @@ from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
 from agent import __version__
+from server.enrollment import Enrollment
 from server.errors import DomainError
 from server.group_commit import GroupWriter
 from server.ingest_service import IngestService
 from server.metrics import Metrics
 from server.ratelimit import RateLimiter
 from server.retention import RetentionJob
-from server.routes import admin, credentials, dashboard, dashboard_assets, device, service
+from server.routes import (
+    admin,
+    credentials,
+    dashboard,
+    dashboard_assets,
+    device,
+    enrollment_admin,
+    service,
+)
 from server.routes.dependencies import ServerParts
 from server.routes.errors import answer_domain_error, answer_validation_error
 from server.routes.headers import SecurityHeadersMiddleware
@@ -49,6 +58,10 @@ def build_parts(store: Store, settings: ServerSettings | None = None) -> ServerP
         writer=writer,
         ingest=IngestService(writer, metrics, store.local_days, retain_days=settings.retain_days),
         retention=RetentionJob(store, settings.retain_days, settings.purge_every),
+        enrollment=Enrollment(store),
+        enroll_sources=RateLimiter(
+            settings.enroll_per_source_hour / 3600.0, settings.enroll_source_burst
+        ),
     )
 
 
@@ -78,7 +91,14 @@ def create_app(store: Store, settings: ServerSettings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware, settings=parts.settings)
     app.add_exception_handler(DomainError, answer_domain_error)
     app.add_exception_handler(RequestValidationError, answer_validation_error)
-    routers = (service.router, device.router, admin.router, credentials.router, dashboard.router)
+    routers = (
+        service.router,
+        device.router,
+        admin.router,
+        credentials.router,
+        enrollment_admin.router,
+        dashboard.router,
+    )
     for router in (*routers, dashboard_assets.router):
         app.include_router(router)
     return app

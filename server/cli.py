@@ -7,15 +7,17 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Engine
 
 from server.db import make_engine, migration_state, upgrade
+from server.enrollment import DEFAULT_EXPIRES_DAYS
+from server.enrollment import DEFAULT_PER_HOUR as DEFAULT_ENROLL_PER_HOUR
 from server.errors import DomainError, NotFound
 from server.settings import (
     DEFAULT_BODY_TIMEOUT,
@@ -79,6 +81,8 @@ def _serve(args: argparse.Namespace) -> int:
         rate_per_second=args.rate_per_second,
         rate_burst=args.rate_burst,
         retain_days=args.retain_days,
+        enroll_per_source_hour=args.enroll_per_source_hour,
+        enroll_source_burst=args.enroll_source_burst,
         trusted_proxies=proxies_from_text(args.trust_proxy),
         metrics_token=args.metrics_token,
         body_timeout=args.body_timeout,
@@ -109,6 +113,8 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ["WAYMARK_RATE_PER_SECOND"] = str(args.rate_per_second)
     os.environ["WAYMARK_RATE_BURST"] = str(args.rate_burst)
     os.environ["WAYMARK_RETAIN_DAYS"] = str(args.retain_days)
+    os.environ["WAYMARK_ENROLL_PER_SOURCE_HOUR"] = str(args.enroll_per_source_hour)
+    os.environ["WAYMARK_ENROLL_SOURCE_BURST"] = str(args.enroll_source_burst)
     os.environ["WAYMARK_TRUST_PROXY"] = args.trust_proxy or ""
     os.environ["WAYMARK_METRICS_TOKEN"] = args.metrics_token or ""
     os.environ["WAYMARK_BODY_TIMEOUT"] = str(args.body_timeout)
@@ -143,10 +149,185 @@ def _tenant_create(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- enrollment (issue 14 §1)
+
+
+def _lifetime(text: str) -> float | None:
+    """``--expires``: ``30d``, ``12h``, ``2w`` or ``never``."""
+    value = text.strip().lower()
+    if value == "never":
+        return None
+    units = {"h": 3600.0, "d": 86400.0, "w": 604800.0}
+    if len(value) >= 2 and value[-1] in units and value[:-1].isdigit() and int(value[:-1]) > 0:
+        return int(value[:-1]) * units[value[-1]]
+    raise argparse.ArgumentTypeError(f"{text!r}: write a lifetime like 12h, 30d, 2w or never")
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 1_000_000_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 1000000000")
+    return int(text)
+
+
+def _when(at: float | None) -> str:
+    if at is None:
+        return "never"
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _token_enroll(args: argparse.Namespace) -> int:
+    from server.enrollment import Enrollment
+
     with _opened(args.db) as store:
-        print(store.add_enroll_token(store.tenant_id(args.tenant)))
+        info, secret = Enrollment(store).create_token(
+            store.tenant_id(args.tenant),
+            expires_in=args.expires,
+            max_uses=args.max_uses,
+            per_hour=args.per_hour,
+        )
+    print(secret)
+    print(
+        f"token {info.id} ({info.prefix}…): expires {_when(info.expires)}, "
+        f"{'unlimited' if info.max_uses is None else info.max_uses} device(s), "
+        f"at most {info.per_hour or DEFAULT_ENROLL_PER_HOUR} enrollments an hour",
+        file=sys.stderr,
+    )
     return 0
+
+
+def _enroll_token_list(args: argparse.Namespace) -> int:
+    from server.enrollment import Enrollment
+
+    with _opened(args.db) as store:
+        tokens = Enrollment(store).tokens(store.tenant_id(args.tenant))
+    now = time.time()
+    print(f"{'id':>4}  {'prefix':<10} {'created':<20} {'expires':<20} {'uses':>9} "
+          f"{'per hour':>8}  state")  # fmt: skip
+    for t in tokens:
+        uses = f"{t.uses}/{'∞' if t.max_uses is None else t.max_uses}"
+        print(
+            f"{t.id:>4}  {t.prefix + '…':<10} {_when(t.created):<20} {_when(t.expires):<20} "
+            f"{uses:>9} {t.per_hour or DEFAULT_ENROLL_PER_HOUR:>8}  {t.state(now)}"
+        )
+    return 0
+
+
+def _enroll_token_revoke(args: argparse.Namespace) -> int:
+    from server.enrollment import Enrollment
+
+    with _opened(args.db) as store:
+        info = Enrollment(store).revoke_token(store.tenant_id(args.tenant), args.token_id)
+    print(f"token {info.id} ({info.prefix}…) revoked: it enrolls no more devices "
+          "(devices it enrolled keep working)")  # fmt: skip
+    return 0
+
+
+def _tenant_approval(args: argparse.Namespace) -> int:
+    from server.enrollment import Enrollment
+
+    with _opened(args.db) as store:
+        done = Enrollment(store).set_approval(
+            store.tenant_id(args.tenant), args.mode, args.per_hour
+        )
+    if done.mode == "manual":
+        print(f"tenant {args.tenant}: new devices wait for `waymark-server device approve`")
+    elif done.per_hour is None:
+        print(f"tenant {args.tenant}: new devices are approved at once")
+    else:
+        print(f"tenant {args.tenant}: {done.per_hour} new device(s) per token and hour are "
+              "approved, the rest wait for `waymark-server device approve`")  # fmt: skip
+    return 0
+
+
+def _device_pending(args: argparse.Namespace) -> int:
+    from server.enrollment import Enrollment
+
+    with _opened(args.db) as store:
+        pending = Enrollment(store).pending(store.tenant_id(args.tenant))
+    for d in pending:
+        print(f"{d.id}  {d.os:<8} {d.agent_version:<10} enrolled {_when(d.created)}  "
+              f"token {d.token_id if d.token_id is not None else '-'}")  # fmt: skip
+    print(f"{len(pending)} device(s) waiting for approval", file=sys.stderr)
+    return 0
+
+
+def _device_approve(args: argparse.Namespace) -> int:
+    from server.enrollment import Enrollment
+
+    with _opened(args.db) as store:
+        tenant = store.tenant_id(args.tenant) if args.tenant else None
+        enrollment = Enrollment(store)
+        ids = list(args.device_id)
+        if args.all:
+            if tenant is None:
+                raise ValueError("--all needs --tenant")
+            ids += [d.id for d in enrollment.pending(tenant)]
+        if not ids:
+            raise ValueError("name device ids, or --all --tenant NAME")
+        n = enrollment.approve(tenant, ids)
+    print(f"{n} device(s) approved (the others named were approved already)")
+    return 0
+
+
+def _add_enrollment_commands(
+    db: argparse.ArgumentParser,
+    tenant_sub: Any,
+    token_sub: Any,
+    device_sub: Any,
+) -> None:
+    """``token enroll``, ``tenant approval``, ``device pending|approve``."""
+    enroll = token_sub.add_parser(
+        "enroll",
+        parents=[db],
+        help="an enrollment token for agents (printed once; limits: docs/admin-guide.md)",
+    )
+    enroll.add_argument("tenant")
+    enroll.add_argument(
+        "--expires",
+        type=_lifetime,
+        default=DEFAULT_EXPIRES_DAYS * 86400.0,
+        metavar="LIFETIME",
+        help=f"12h, 30d, 2w or never (default {DEFAULT_EXPIRES_DAYS}d)",
+    )
+    enroll.add_argument(
+        "--max-uses", type=_positive, metavar="N", help="devices it may add (default unlimited)"
+    )
+    enroll.add_argument(
+        "--per-hour",
+        type=_positive,
+        metavar="N",
+        help=f"enrollments per rolling hour (default {DEFAULT_ENROLL_PER_HOUR})",
+    )
+    enroll.set_defaults(func=_token_enroll)
+
+    approval = tenant_sub.add_parser(
+        "approval", parents=[db], help="whether new devices wait for approval"
+    )
+    approval.add_argument("tenant")
+    approval.add_argument(
+        "mode", choices=("auto", "manual"), help="auto: approve at once; manual: all wait"
+    )
+    approval.add_argument(
+        "--per-hour",
+        type=int,
+        metavar="N",
+        help="auto only: approve N new devices per token and hour, the rest wait",
+    )
+    approval.set_defaults(func=_tenant_approval)
+
+    pending = device_sub.add_parser("pending", parents=[db], help="devices waiting for approval")
+    pending.add_argument("tenant")
+    pending.set_defaults(func=_device_pending)
+    approve = device_sub.add_parser(
+        "approve", parents=[db], help="let waiting devices send telemetry"
+    )
+    approve.add_argument("device_id", nargs="*", help="device ids (`device pending` lists them)")
+    approve.add_argument("--tenant", help="only this tenant's devices (needed with --all)")
+    approve.add_argument("--all", action="store_true", help="every waiting device of --tenant")
+    approve.set_defaults(func=_device_approve)
+
+
+# ---------------------------------------------------------------- /enrollment
 
 
 def _token_admin(args: argparse.Namespace) -> int:
@@ -235,12 +416,6 @@ def _report(args: argparse.Namespace) -> int:
 # what server.credentials does, audited with the actor "cli".
 
 
-def _when(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _expiry(text: str) -> float:
     from agent.timespans import parse_duration
 
@@ -253,7 +428,7 @@ def _expiry(text: str) -> float:
     return seconds
 
 
-def _token_list(args: argparse.Namespace) -> int:
+def _admin_token_list(args: argparse.Namespace) -> int:
     with _opened(args.db) as store:
         tokens = store.credentials.admin_tokens(store.tenant_id(args.tenant))
     now = time.time()
@@ -268,7 +443,7 @@ def _token_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _token_revoke(args: argparse.Namespace) -> int:
+def _admin_token_revoke(args: argparse.Namespace) -> int:
     with _opened(args.db) as store:
         store.credentials.revoke_admin_token(
             store.tenant_id(args.tenant), args.token_id, actor="cli"
@@ -337,17 +512,41 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The two kinds of token, each with its own ids: (list, revoke) commands.
+_TOKEN_COMMANDS: Final[dict[str, tuple[Callable[[argparse.Namespace], int], ...]]] = {
+    "enroll": (_enroll_token_list, _enroll_token_revoke),
+    "admin": (_admin_token_list, _admin_token_revoke),
+}
+_TOKEN_KINDS: Final = tuple(_TOKEN_COMMANDS)
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    for kind in [args.kind] if args.kind else _TOKEN_KINDS:
+        if not args.kind:
+            print(f"{kind} tokens:")
+        _TOKEN_COMMANDS[kind][0](args)
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    return _TOKEN_COMMANDS[args.kind][1](args)
+
+
 def _credential_parsers(
     db: argparse.ArgumentParser, sub: Any, token_sub: Any, device_sub: Any, key_sub: Any
 ) -> None:
     """The credential lifecycle commands, in the groups they belong to."""
-    tokens = token_sub.add_parser("list", parents=[db], help="a tenant's admin tokens")
+    tokens = token_sub.add_parser(
+        "list", parents=[db], help="a tenant's enrollment and admin tokens (never the secrets)"
+    )
     tokens.add_argument("tenant")
+    tokens.add_argument("kind", nargs="?", choices=_TOKEN_KINDS, help="only this kind")
     tokens.set_defaults(func=_token_list)
     revoke = token_sub.add_parser(
-        "revoke", parents=[db], help="revoke an admin token (by its id from `token list`)"
+        "revoke", parents=[db], help="revoke a token by its kind and the id `token list` shows"
     )
     revoke.add_argument("tenant")
+    revoke.add_argument("kind", choices=_TOKEN_KINDS)
     revoke.add_argument("token_id", type=int)
     revoke.set_defaults(func=_token_revoke)
 
@@ -459,6 +658,20 @@ def build_parser() -> argparse.ArgumentParser:
         "default %(default)s)",
     )
 
+    serve.add_argument(
+        "--enroll-per-source-hour",
+        type=float,
+        default=60.0,
+        help="enrollments an hour from one source address, after the burst (per process; "
+        "default %(default)s: raise it when many agents share one NAT address)",
+    )
+    serve.add_argument(
+        "--enroll-source-burst",
+        type=int,
+        default=20,
+        help="enrollments at once from one source address (default %(default)s)",
+    )
+
     migrate = sub.add_parser("migrate", parents=[db], help="upgrade the database schema")
     migrate.set_defaults(func=_migrate)
 
@@ -470,9 +683,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = sub.add_parser("token", help="issue, list and revoke tokens (printed once)")
     token_sub = token.add_subparsers(dest="token_command", required=True)
-    enroll = token_sub.add_parser("enroll", parents=[db], help="an enrollment token for agents")
-    enroll.add_argument("tenant")
-    enroll.set_defaults(func=_token_enroll)
     admin = token_sub.add_parser("admin", parents=[db], help="an admin token")
     admin.add_argument("tenant")
     admin.add_argument("--role", choices=("publisher", "analyst"), required=True)
@@ -498,6 +708,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     erase.add_argument("device_id", help="the device id (the agent's settings window shows it)")
     erase.set_defaults(func=_device_erase)
+    _add_enrollment_commands(db, tenant_sub, token_sub, device_sub)
 
     purge = sub.add_parser(
         "purge", parents=[db], help="run the retention job once (serve runs it every hour)"

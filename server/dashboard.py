@@ -59,11 +59,15 @@ def render_dashboard(
     tenant_note: str,
     query: Mapping[str, str],
     error: str = "",
+    notices: Sequence[str] = (),
     *,
     csrf: str,
 ) -> str:
-    """The whole dashboard page for one report document, its filters and the tenant's bundles
-    (``csrf``: the session's token, which the sign-out form posts back)."""
+    """The whole dashboard page for one report document, its filters and the tenant's bundles.
+
+    ``notices`` are alerts for the tenant's administrators (enrollment bursts); ``csrf`` is
+    the session's token, which the sign-out form posts back.
+    """
     days = _days(report["since"], report["until"])
     markers = [
         Marker(v["day"], f"{v['pack_id']} v{v['version']} {v['rollout']}%"
@@ -82,6 +86,7 @@ def render_dashboard(
         for habit in habits
     )
     note = f"<p class=error role=alert>{escape(error)}</p>" if error else ""
+    note += "".join(f"<p class=notice role=alert>{escape(n)}</p>" for n in notices)
     body = (
         "<h1>Waymark adoption dashboard</h1>"
         f"<p class=muted>{escape(tenant_note)} · days in {escape(report['time_zone'])} · "
@@ -100,6 +105,15 @@ def render_dashboard(
         f"{_versions(bundles, report)}"
     )
     return _page("Waymark — adoption", body)
+
+
+def enrollment_notice(prefix: str, last_hour: int, usual: float) -> str:
+    """The dashboard's alert on an enrollment burst of one token."""
+    return (
+        f"{last_hour} device(s) enrolled in the last hour with token {prefix}… "
+        f"(usual: {usual:.0f} an hour). If you did not start a rollout, revoke the token "
+        "(`waymark-server token revoke`) and check `waymark-server device pending`."
+    )
 
 
 def _days(since: str, until: str) -> list[str]:

@@ -77,10 +77,17 @@ class UnsupportedEncoding(DomainError):
 
 
 class RateLimited(DomainError):
-    """The device spent its request budget; it may try again after ``retry_after`` seconds."""
+    """A request budget is spent (a device's, an enrollment token's or a source address's);
+    the caller may try again after ``retry_after`` seconds."""
 
     default_code = "rate_limited"
 
-    def __init__(self, retry_after: float) -> None:
-        super().__init__("too many requests from this device")
+    def __init__(
+        self,
+        retry_after: float,
+        message: str = "too many requests from this device",
+        *,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
         self.retry_after = retry_after

@@ -29,6 +29,7 @@ class Metrics:
         self._sum: dict[str, float] = defaultdict(float)
         self._count: dict[str, int] = defaultdict(int)
         self.events: dict[str, int] = defaultdict(int)
+        self.enrollments: dict[str, int] = defaultdict(int)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request; ``route`` is a route template (or "unmatched"), never a path."""
@@ -45,6 +46,11 @@ class Metrics:
             self.events["ok"] += ok
             self.events["duplicate"] += duplicate
             self.events["rejected"] += rejected
+
+    def count_enrollment(self, outcome: str) -> None:
+        """One ``POST /v1/enroll``: new | pending | replaced, or the refusal's code."""
+        with self._lock:
+            self.enrollments[outcome] += 1
 
     def render(self, gauges: dict[str, int], counters: dict[str, tuple[int, str]]) -> str:
         """The exposition text; ``counters`` maps a name to (value, help) kept elsewhere."""
@@ -90,6 +96,13 @@ class Metrics:
                     f"# TYPE {metric} counter",
                     f"{metric} {self.events[name]}",
                 ]
+            lines += [
+                "# HELP waymark_enrollments_total Enrollment requests by outcome (new, pending, "
+                "replaced, or the refusal's code).",
+                "# TYPE waymark_enrollments_total counter",
+            ]
+            for outcome, n in sorted(self.enrollments.items()):
+                lines.append(f'waymark_enrollments_total{{outcome="{outcome}"}} {n}')
         for name, (value, help_text) in sorted(counters.items()):
             metric = f"waymark_{name}_total"
             lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter"]

@@ -40,6 +40,7 @@ __all__ = [
     "device_days",
     "devices",
     "enroll_tokens",
+    "enrollments",
     "events",
     "exposures",
     "group_sets",
@@ -74,6 +75,10 @@ tenants = Table(
     Column("created", Float, nullable=False),
     # IANA zone whose calendar days the reports use (events are filed under them).
     Column("time_zone", String(64), nullable=False, server_default="UTC"),
+    # Device approval (server/enrollment.py): 'auto' approves new devices (at most
+    # approval_per_hour per token when set, the rest wait), 'manual' lets all wait.
+    Column("approval", String(8), nullable=False, server_default="auto"),
+    Column("approval_per_hour", Integer),
 )
 
 enroll_tokens = Table(
@@ -83,6 +88,16 @@ enroll_tokens = Table(
     Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created", Float, nullable=False),
+    # The first characters (``wme_AbCd``), so a listing can name a token without its secret.
+    Column("prefix", String(16)),
+    # NULL: never (tokens issued before expiry existed); new ones expire.
+    Column("expires", Float),
+    # Devices this token may add (NULL: unlimited); re-enrolling an installation is free.
+    Column("max_uses", Integer),
+    Column("uses", Integer, nullable=False, server_default="0"),
+    # Enrollments per rolling hour (NULL: the server's default).
+    Column("per_hour", Integer),
+    Column("revoked", Float),
 )
 
 admin_tokens = Table(
@@ -126,6 +141,32 @@ devices = Table(
     Column("last_seen", Float),
     # When an admin revoked it: its secret is refused from the next request on.
     Column("revoked", Float),
+    # sha256 of the agent's installation id: re-enrolling it replaces this device.
+    Column("installation", String(64)),
+    # 'approved' or 'pending' (pending devices may not send telemetry).
+    Column("approval", String(16), nullable=False, server_default="approved"),
+    # When the device first counted in the reports (approved, active on two local
+    # days); until then its events are kept with group_set_id NULL, outside the rollups.
+    Column("counted_since", Float),
+    # The enroll_tokens id that added the device (no foreign key: SQLite would have
+    # to rebuild the devices table, which the events reference, to add one).
+    Column("enroll_token_id", Integer),
+    Index("uq_devices_tenant_installation", "tenant_id", "installation", unique=True),
+)
+
+enrollments = Table(
+    "enrollments",
+    metadata,
+    # Every accepted enrollment: what the per-token rate, the auto-approval quota and
+    # the burst notice count.  No address, no name: token, device, outcome, time.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("token_id", Integer, ForeignKey("enroll_tokens.id"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("device_id", String(36), nullable=False),
+    # new (approved) | pending | replaced
+    Column("outcome", String(16), nullable=False),
+    Index("ix_enrollments_token_at", "token_id", "at"),
 )
 
 events = Table(

@@ -35,6 +35,11 @@ class ServerSettings:
     retain_days: int = DEFAULT_RETAIN_DAYS
     #: Seconds between two retention runs (the first runs at start).
     purge_every: float = 3600.0
+    #: ``POST /v1/enroll`` per source address: ``enroll_source_burst`` at once, then
+    #: ``enroll_per_source_hour`` an hour (per process; the address is the peer's
+    #: until the trusted-proxy setting gives the client's).
+    enroll_per_source_hour: float = 60.0
+    enroll_source_burst: int = 20
     #: Peer addresses whose ``X-Forwarded-Proto`` is believed (a TLS-terminating proxy);
     #: ``"*"`` trusts every peer. Empty: the connection itself says whether it is https.
     trusted_proxies: frozenset[str] = frozenset()
@@ -52,7 +57,8 @@ def proxies_from_text(text: str | None) -> frozenset[str]:
 def settings_from_env(environ: Mapping[str, str] | None = None) -> ServerSettings:
     """The settings ``waymark-server serve`` hands to its worker processes (and a Lambda
     reads): ``WAYMARK_RATE_PER_SECOND``, ``WAYMARK_RATE_BURST``, ``WAYMARK_RETAIN_DAYS``,
-    ``WAYMARK_TRUST_PROXY``, ``WAYMARK_METRICS_TOKEN``, ``WAYMARK_BODY_TIMEOUT``."""
+    ``WAYMARK_TRUST_PROXY``, ``WAYMARK_METRICS_TOKEN``, ``WAYMARK_BODY_TIMEOUT``,
+    ``WAYMARK_ENROLL_PER_SOURCE_HOUR``, ``WAYMARK_ENROLL_SOURCE_BURST``."""
     env = os.environ if environ is None else environ
     return ServerSettings(
         rate_per_second=float(env.get("WAYMARK_RATE_PER_SECOND", "2")),
@@ -61,4 +67,6 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> ServerSetting
         trusted_proxies=proxies_from_text(env.get("WAYMARK_TRUST_PROXY")),
         metrics_token=env.get("WAYMARK_METRICS_TOKEN") or None,
         body_timeout=float(env.get("WAYMARK_BODY_TIMEOUT", str(DEFAULT_BODY_TIMEOUT))),
+        enroll_per_source_hour=float(env.get("WAYMARK_ENROLL_PER_SOURCE_HOUR", "60")),
+        enroll_source_burst=int(env.get("WAYMARK_ENROLL_SOURCE_BURST", "20")),
     )

@@ -12,7 +12,7 @@ import time
 import uuid as uuidlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from operator import attrgetter
 from typing import Any, Final
@@ -26,6 +26,7 @@ from agent.rules.bundle import load_public_key
 from agent.rules.records import WIRE_FIELDS
 from server import schema as s
 from server.audit import audit_entries, write_audit
+from server.counting import DeviceCounting
 from server.credentials import Credentials
 from server.days import DEFAULT_ZONE, LocalDays, check_zone
 from server.db import checkpoint
@@ -63,6 +64,8 @@ _EVENT_COLUMNS: Final[dict[str, str]] = {
 #: revocation or an erasure still holds at once in every process: the event write
 #: checks its devices in its own transaction, and other requests read the device afresh.
 CACHE_SECONDS: Final = 300.0
+#: The enrollments log (rates, approval quota, burst notice) is kept this long.
+ENROLLMENTS_KEPT_DAYS: Final = 30
 #: last_seen is written at most this often per device (retention counts in days).
 LAST_SEEN_EVERY: Final = 3600.0
 # The rows travel as one JSON parameter that PostgreSQL unpacks in C: a short
@@ -86,6 +89,10 @@ class Device:
     tenant_id: int
     ring: int
     groups: tuple[str, ...]
+    #: False while the device waits for approval (server/enrollment.py): no telemetry.
+    approved: bool = True
+    #: sha256 of the secret it was looked up by (a renewal replaces the secret, not the id).
+    secret_hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +177,7 @@ class Store:
         # A lookup is remembered for a while (for the event path, which checks
         # revocation in its write transaction instead): secrets never change, groups rarely.
         self._device_cache: dict[str, tuple[Device, float]] = {}
+        self.counting = DeviceCounting()
         self._clock = clock
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._days: dict[int, tuple[LocalDays, float]] = {}
@@ -239,7 +247,10 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(
                 s.enroll_tokens.insert().values(
-                    tenant_id=tenant_id, token_hash=hash_token(token), created=time.time()
+                    tenant_id=tenant_id,
+                    token_hash=hash_token(token),
+                    created=time.time(),
+                    prefix=token[:8],
                 )
             )
         return token
@@ -309,7 +320,7 @@ class Store:
         c = s.devices.c
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(c.id, c.tenant_id, c.ring, c.groups).where(
+                select(c.id, c.tenant_id, c.ring, c.groups, c.approval).where(
                     c.secret_hash == digest, c.revoked.is_(None)
                 )
             ).first()
@@ -317,7 +328,12 @@ class Store:
             self._device_cache.pop(digest, None)
             return None
         found = Device(
-            id=str(row[0]), tenant_id=int(row[1]), ring=int(row[2]), groups=_groups(row[3]) or ()
+            id=str(row[0]),
+            tenant_id=int(row[1]),
+            ring=int(row[2]),
+            groups=_groups(row[3]) or (),
+            approved=row[4] == "approved",
+            secret_hash=digest,
         )
         if len(self._device_cache) >= 100_000:
             self._device_cache.clear()
@@ -335,15 +351,28 @@ class Store:
                 .where(s.devices.c.id == device.id)
                 .values(groups=json.dumps(list(wanted)))
             )
-        changed = Device(device.id, device.tenant_id, device.ring, wanted)
+        changed = replace(device, groups=wanted)
         for digest, (known, _at) in list(self._device_cache.items()):
             if known.id == device.id:
                 self._device_cache[digest] = (changed, self._clock())
         return changed
 
+    def forget_devices(self, device_ids: Iterable[str]) -> None:
+        """Drop these devices from this process's cache (a new secret, an approval)."""
+        gone = set(device_ids)
+        for digest, (known, _at) in list(self._device_cache.items()):
+            if known.id in gone:
+                self._device_cache.pop(digest, None)
+
     def enroll_device(
         self, tenant_id: int, groups: Sequence[str], os_name: str, agent_version: str
     ) -> tuple[Device, str]:
+        """A device the operator's own code adds (benchmarks, imports, tests): trusted, so
+        approved and counted in the reports from its first event.
+
+        Agents enroll through :mod:`server.enrollment` instead, whose devices count
+        only once approved and active on two local days (server/counting.py).
+        """
         device_id = str(uuidlib.uuid4())
         secret = new_token("device")
         device = Device(
@@ -360,6 +389,7 @@ class Store:
                     os=os_name,
                     agent_version=agent_version,
                     created=time.time(),
+                    counted_since=time.time(),
                 )
             )
         return device, secret
@@ -408,7 +438,7 @@ class Store:
             ]
             received = self._clock()
             with self.engine.begin() as conn:
-                self._check_enrolled(conn, {d.id for d, batch in groups if batch})
+                self._check_enrolled(conn, [d for d, batch in groups if batch])
                 if self.engine.dialect.name == "postgresql":
                     stored = conn.execute(
                         _PG_INSERT, {"rows": json.dumps(rows), "received": received}
@@ -434,26 +464,92 @@ class Store:
                             mine.add(e.uuid)
                             fresh.append((device.id, device.tenant_id, group_sets[device.id], e))
                     results.append(mine)
+                # Devices not counted yet (server/counting.py) keep their events out.
+                waiting = self.counting.waiting(conn, [d.id for d, _ in groups])
+                ready: list[str] = []
+                if waiting:
+                    self.counting.hold(conn, waiting)
+                    fresh = [f for f in fresh if f[0] not in waiting]
+                    ready = self.counting.ready(conn, waiting)
                 if len(fresh) < len(every):  # resends: count only what was new
                     same = event_keys(fresh)
                 learned = self.rollups.apply(conn, fresh, cells, calendars.__getitem__, same=same)
                 self._touch(conn, [d for d, _ in groups], received)
             self.rollups.learn(learned)  # committed: later batches may rely on it
+            for device_id in ready:
+                self._start_counting(device_id)
         return results
 
-    def _check_enrolled(self, conn: Any, device_ids: set[str]) -> None:
-        """Raise Unauthenticated unless every device is enrolled and not revoked."""
+    def _check_enrolled(self, conn: Any, devices: Sequence[Device]) -> None:
+        """Raise Unauthenticated unless every device is enrolled, not revoked, and (when
+        it was looked up by a secret) still has that secret: a renewal elsewhere replaced it."""
         c = s.devices.c
-        live = set(
+        wanted = {d.id for d in devices}
+        live = dict(
             conn.execute(
-                select(c.id).where(c.id.in_(sorted(device_ids)), c.revoked.is_(None))
-            ).scalars()
+                select(c.id, c.secret_hash).where(c.id.in_(sorted(wanted)), c.revoked.is_(None))
+            ).all()
         )
-        if live != device_ids:
+        stale = {d.id for d in devices if d.secret_hash and live.get(d.id) != d.secret_hash}
+        if stale or set(live) != wanted:
+            gone = stale | (wanted - set(live))
             for digest, (known, _at) in list(self._device_cache.items()):
-                if known.id not in live and known.id in device_ids:
+                if known.id in gone:
                     self._device_cache.pop(digest, None)
             raise Unauthenticated("unknown or revoked device secret; enroll again")
+
+    def _start_counting(self, device_id: str) -> None:
+        """Add a device's held events to the rollups and count it from now on."""
+        for _attempt in range(5):
+            if self._count_held(device_id):
+                return
+        raise RuntimeError(f"device {device_id}: its held events kept changing")
+
+    def _count_held(self, device_id: str) -> bool:
+        """One attempt; False when a concurrent batch held more events meanwhile."""
+        ev, dv = s.events.c, s.devices.c
+        names = (*_WIRE_NAMES, "day")
+        found = self._select_all(select(dv.tenant_id, dv.ring, dv.groups).where(dv.id == device_id))
+        if not found:
+            return True
+        tenant_id = int(found[0][0])
+        groups = _groups(found[0][2]) or ()
+        held = self._select_all(
+            select(ev.id, *(ev[n] for n in names))
+            .where(ev.device_id == device_id, ev.group_set_id.is_(None))
+            .order_by(ev.id)
+        )
+        group_set = self.rollups.group_set_id(tenant_id, groups)
+        fresh: list[NewEvent] = [
+            (device_id, tenant_id, group_set, CheckedEvent(**dict(zip(names, r[1:], strict=True))))
+            for r in held
+        ]
+        same = event_keys(fresh)
+        cells = self._cells_for(same)
+        calendars = {tenant_id: self.local_days(tenant_id)}
+        with self.engine.begin() as conn:
+            since = conn.execute(
+                select(dv.counted_since).where(dv.id == device_id).with_for_update()
+            ).first()
+            if since is None or since[0] is not None:
+                return True  # erased, or counted by another process meanwhile
+            now_held = conn.execute(
+                select(ev.id).where(ev.device_id == device_id, ev.group_set_id.is_(None))
+            ).scalars()
+            if sorted(int(i) for i in now_held) != [int(r[0]) for r in held]:
+                return False
+            conn.execute(
+                update(s.events)
+                .where(ev.device_id == device_id, ev.group_set_id.is_(None))
+                .values(group_set_id=group_set)
+            )
+            learned = self.rollups.apply(conn, fresh, cells, calendars.__getitem__, same=same)
+            conn.execute(
+                update(s.devices).where(dv.id == device_id).values(counted_since=self._clock())
+            )
+        self.rollups.learn(learned)
+        self.counting.remember(device_id)
+        return True
 
     def _cells_for(self, keys: Iterable[EventKey]) -> CellIds:
         by_tenant: dict[int, set[RawKey]] = {}
@@ -479,6 +575,10 @@ class Store:
 
     def _writing(self) -> AbstractContextManager[object]:
         return self._write_lock if self._write_lock is not None else nullcontext()
+
+    def writing(self) -> AbstractContextManager[object]:
+        """Hold while writing from outside the store (SQLite has one writer at a time)."""
+        return self._writing()
 
     # ---------------------------------------------------------------- bundles
 
@@ -761,9 +861,13 @@ class Store:
 
     def purge(self, retain_days: int, actor: str = "retention") -> Purge:
         """Delete raw events older than ``retain_days`` local days, in every tenant, and the
-        exposures of devices idle that long (the cohort counts keep them, without ids)."""
+        exposures of devices idle that long (the cohort counts keep them, without ids), and
+        the enrollments log beyond what the rates and the burst notice look at."""
         now = self._clock()
         events = exposures = 0
+        with self._writing(), self.engine.begin() as conn:
+            kept_since = now - ENROLLMENTS_KEPT_DAYS * 86400.0
+            conn.execute(s.enrollments.delete().where(s.enrollments.c.at < kept_since))
         for tenant_id, _name in self.tenants():
             today = self.local_days(tenant_id).date_of(now)
             cutoff = (today - timedelta(days=retain_days)).isoformat()
@@ -795,11 +899,12 @@ class Store:
         with self._writing(), self.engine.begin() as conn:
             self.rollups.forget()
             self.rollups.clear(conn, tenant_id)
+        # Devices not counted yet stay out, as at ingest (server/counting.py).
         devices = {
             str(r[0]): Device(str(r[0]), tenant_id, int(r[1]), _groups(r[2]) or ())
             for r in self._select_all(
                 select(s.devices.c.id, s.devices.c.ring, s.devices.c.groups).where(
-                    s.devices.c.tenant_id == tenant_id
+                    s.devices.c.tenant_id == tenant_id, s.devices.c.counted_since.is_not(None)
                 )
             )
         }
@@ -817,7 +922,9 @@ class Store:
             last, seen = int(rows[-1][0]), seen + len(rows)
             fresh: list[NewEvent] = []
             for r in rows:
-                device = devices[str(r[1])]
+                device = devices.get(str(r[1]))
+                if device is None:
+                    continue
                 group_set = (
                     int(r[2])
                     if r[2] is not None
@@ -833,6 +940,12 @@ class Store:
     def _select_all(self, query: Any) -> list[Any]:
         with self.engine.connect() as conn:
             return list(conn.execute(query).all())
+
+    def record_audit(
+        self, conn: Any, tenant_id: int | None, action: str, actor: str, detail: Mapping[str, Any]
+    ) -> None:
+        """Add an audit-log entry in ``conn``'s transaction (ids and counts, no personal data)."""
+        self._audit(conn, tenant_id, action, actor, detail)
 
     def _audit(
         self, conn: Any, tenant_id: int | None, action: str, actor: str, detail: Mapping[str, Any]
@@ -852,5 +965,17 @@ class Store:
                 ),
                 "bundles": int(
                     conn.execute(select(func.count()).select_from(s.bundles)).scalar_one()
+                ),
+                # The burst gauge: the most enrollments one token made in the last hour.
+                "enrollments_last_hour_peak": max(
+                    (
+                        int(n)
+                        for n in conn.execute(
+                            select(func.count())
+                            .where(s.enrollments.c.at > self._clock() - 3600.0)
+                            .group_by(s.enrollments.c.token_id)
+                        ).scalars()
+                    ),
+                    default=0,
                 ),
             }

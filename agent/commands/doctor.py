@@ -383,8 +383,14 @@ def print_local_files(found: list[dict[str, object]]) -> None:
 def sync_readiness(settings: Any, folder: Path) -> dict[str, Any]:
     """Is this agent set up to sync, and as which device? Policy and the keyring only."""
     from agent.app import device_credentials, existing_device_id
-    from agent.sync.client import check_server_url
-    from agent.sync.credentials import CredentialError, KeyringCredentials
+    from agent.sync.broker import broker_enroller
+    from agent.sync.client import WAITING_FOR_APPROVAL, check_server_url
+    from agent.sync.credentials import (
+        ENROLLMENT_FILE,
+        CredentialError,
+        KeyringCredentials,
+        is_pending,
+    )
     from agent.sync.packs import stored_withheld
 
     url = settings.get("server_url")
@@ -419,9 +425,15 @@ def sync_readiness(settings: Any, folder: Path) -> dict[str, Any]:
         )
         out["summary"] = (f"{base}: this data folder is device {creds.device_id}{moved} "
                           "(`waymark sync` tries now)")  # fmt: skip
+    elif not settings.get("enroll_token") and broker_enroller(sys.platform, "") is not None:
+        out["summary"] = (f"{base}: not enrolled yet; enrolls through this computer's "
+                          "enrollment broker on the first round (`waymark sync`)")  # fmt: skip
     elif not settings.get("enroll_token"):
         out["problem"] = "not enrolled and no enroll_token in policy"
         out["summary"] = f"{base}: cannot enroll: no enroll_token in policy"
     else:
         out["summary"] = f"{base}: not enrolled yet; enrolls on the first round (`waymark sync`)"
+    if is_pending(folder / "sync" / ENROLLMENT_FILE, base):
+        out["waiting_for_approval"] = True
+        out["summary"] += f"; {WAITING_FOR_APPROVAL}"
     return out

@@ -384,6 +384,10 @@ def admin_guide_markdown() -> str:
             for o in OPTIONS
             if o.installer_property
         ),
+        "| `BROKER_ENROLL_TOKEN` | — | The enrollment token kept from users instead: "
+        "written to `HKLM\\SOFTWARE\\Waymark\\Enrollment` (`Token`), which only SYSTEM "
+        "and Administrators may read, with the enrollment broker's scheduled task (see "
+        '"Keeping the enrollment token from users"). Give it instead of `ENROLL_TOKEN`. |',
     ]
     lines += [
         "",

@@ -3,8 +3,10 @@
 One small HTTP client over httpx; everything that reads an answer is a pure
 function with unit tests.  Every failure is a :class:`SyncError` whose ``kind``
 tells the worker what to do: ``auth`` (enroll again), ``rate_limited`` and
-``server`` and ``network`` (back off, honouring ``retry_after``), ``refused``
-(a request the server will never take; the worker logs it and backs off).
+``server`` and ``network`` (back off, honouring ``retry_after``), ``pending``
+(the device waits for an administrator's approval: keep the records, back off
+at least :data:`PENDING_RETRY`), ``refused`` (a request the server will never
+take; the worker logs it and backs off).
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ from agent import __version__
 from agent.rules.records import WireRecord
 
 __all__ = [
+    "PENDING_RETRY",
+    "WAITING_FOR_APPROVAL",
     "PackAnswer",
     "ServerClient",
     "SyncError",
+    "SyncErrorKind",
     "UploadResult",
     "check_server_url",
     "decode_upload_answer",
@@ -38,7 +43,14 @@ __all__ = [
     "withheld_notice",
 ]
 
-SyncErrorKind = Literal["auth", "rate_limited", "server", "network", "refused"]
+SyncErrorKind = Literal["auth", "rate_limited", "server", "network", "refused", "pending"]
+#: While the device waits for approval, it asks again at most this often (seconds).
+PENDING_RETRY: Final = 900.0
+#: What ``waymark sync`` and ``waymark doctor`` say while the device waits.
+WAITING_FOR_APPROVAL: Final = (
+    "waiting for approval: the server's administrator has to approve this device "
+    "(waymark-server device approve); the statistics stay on this computer until then"
+)
 BUNDLE_TYPE: Final = "application/vnd.waymark.bundle+json"
 #: GET /v1/pack's header naming a newer version this device is not in (docs/api.md).
 WITHHELD_HEADER: Final = "Waymark-Pack-Withheld"
@@ -181,6 +193,13 @@ def _error_for(response: httpx.Response, what: str) -> SyncError:
         message = response.text[:200] or str(status)
     retry = retry_after_seconds(response.headers.get("retry-after"), datetime.now().astimezone())
     text = f"{what}: HTTP {status} {message}"
+    if status == 403 and message.startswith("pending_approval"):
+        return SyncError(
+            "pending",
+            WAITING_FOR_APPROVAL,
+            status=status,
+            retry_after=max(retry or 0.0, PENDING_RETRY),
+        )
     if status == 401:
         return SyncError("auth", text, status=status)
     if status == 429:
@@ -220,11 +239,22 @@ class ServerClient:
             raise SyncError("network", f"{what}: {type(exc).__name__}: {exc}") from exc
 
     def enroll(
-        self, token: str, os_name: str, agent_version: str, groups: Sequence[str]
+        self,
+        token: str,
+        os_name: str,
+        agent_version: str,
+        groups: Sequence[str],
+        installation_id: str | None = None,
     ) -> DeviceCredentials:
-        """Trade the tenant's enrollment token for this device's id and secret."""
-        body = {"token": token, "os": os_name, "agent_version": agent_version,
-                "groups": list(groups)}  # fmt: skip
+        """Trade the tenant's enrollment token for this device's id and secret.
+
+        ``installation_id`` (this data folder's, :func:`agent.sync.credentials.installation_id`)
+        makes a second enrollment renew the same device instead of adding one.
+        """
+        body: dict[str, Any] = {"token": token, "os": os_name, "agent_version": agent_version,
+                                "groups": list(groups)}  # fmt: skip
+        if installation_id:
+            body["installation_id"] = installation_id
         response = self._send("enroll", "POST", "/v1/enroll", json=body)
         if response.status_code != 200:
             raise _error_for(response, "enroll")

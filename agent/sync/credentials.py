@@ -37,6 +37,9 @@ __all__ = [
     "encode_credentials",
     "enrollment_fingerprint",
     "folder_credentials",
+    "installation_id",
+    "is_pending",
+    "remember_pending",
 ]
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,17 @@ def enrollment_fingerprint(token: str) -> str:
     if not token:
         return NO_ENROLLMENT
     return "enroll-" + hashlib.sha256(token.encode("utf-8")).hexdigest()[:16]
+
+
+def installation_id(local_device: str) -> str:
+    """The id this data folder enrolls with, so enrolling again renews the same device.
+
+    Derived from the folder's random local device id (``device.json``, in the
+    person's private data folder): stable per folder, so per machine and user,
+    and not guessable by another user of the machine.  Sent to the server, which
+    keeps only its sha256.
+    """
+    return hashlib.sha256(b"waymark-installation\0" + local_device.encode("utf-8")).hexdigest()
 
 
 def credential_account(server_url: str, enrollment: str, local_device: str) -> str:
@@ -190,6 +204,29 @@ def _read_enrollments(path: Path) -> dict[str, str]:
     except StoreUnavailable:
         return {}
     return {str(k): v for k, v in doc.items() if isinstance(v, str)}
+
+
+def _pending_key(server_url: str) -> str:
+    return f"pending {server_url}"
+
+
+def remember_pending(path: Path, server_url: str, pending: bool) -> None:
+    """Note in ``sync/enrollment.json`` whether the server keeps this device waiting for
+    approval (so ``waymark doctor`` can say so without the network)."""
+    from agent.config.paths import write_atomic
+
+    known = _read_enrollments(path)
+    if pending:
+        known[_pending_key(server_url)] = "waiting for approval"
+    elif known.pop(_pending_key(server_url), None) is None:
+        return
+    private_dir(path.parent)
+    write_atomic(path, json.dumps(known, indent=2, sort_keys=True).encode())
+
+
+def is_pending(path: Path, server_url: str) -> bool:
+    """Whether the last sync round found this device waiting for approval."""
+    return _pending_key(server_url) in _read_enrollments(path)
 
 
 def folder_credentials(

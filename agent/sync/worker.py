@@ -119,8 +119,17 @@ class SyncWorker:
         upload_every: float = 60.0,
         pack_every: float = 900.0,
         wall: Callable[[], float] = time.time,
+        installation_id: str | None = None,
+        broker: Callable[[Sequence[str]], DeviceCredentials] | None = None,
+        on_approval: Callable[[bool], None] | None = None,
     ) -> None:
         self.client = client
+        # Told True when the server keeps the device waiting for approval, False after.
+        self._on_approval = on_approval
+        self._pending: bool | None = None
+        self._installation_id = installation_id
+        # Enrolls this user when policy has no token (agent/sync/broker.py).
+        self._broker = broker
         self._credentials = credentials
         self._outbox = outbox
         self._settings = settings
@@ -196,21 +205,50 @@ class SyncWorker:
 
     def _round(self) -> None:
         device = self._device_credentials()
-        self._announce_groups(device)
-        self._send_pending(device)
+        waiting: SyncError | None = None
+        try:
+            self._announce_groups(device)
+            self._send_pending(device)
+        except SyncError as exc:
+            if exc.kind != "pending":
+                raise
+            # Waiting for approval: the records stay, the pack may still come.
+            waiting = exc
+        self._note_approval(waiting is not None)
         if time.monotonic() >= self._next_pack:
             self._pull_pack(device)
             self._next_pack = time.monotonic() + self.pack_every
+        if waiting is not None:
+            raise waiting
+
+    def _note_approval(self, pending: bool) -> None:
+        if pending == self._pending:
+            return
+        self._pending = pending
+        if pending:
+            log.info("the server keeps device %s waiting for approval; the records stay here",
+                     self._device.device_id if self._device else "?")  # fmt: skip
+        if self._on_approval is not None:
+            self._on_approval(pending)
 
     def _device_credentials(self) -> DeviceCredentials:
         if self._device is None:
             self._device = self._credentials.load()
         if self._device is None:
             token = self._settings.get("enroll_token")
-            if not isinstance(token, str) or not token:
-                raise SyncError("refused", "not enrolled and the policy has no enroll_token")
             groups = self._current_groups()
-            self._device = self.client.enroll(token, self._os_name, __version__, groups)
+            if isinstance(token, str) and token:
+                self._device = self.client.enroll(
+                    token, self._os_name, __version__, groups, self._installation_id
+                )
+            elif self._broker is not None:
+                self._device = self._broker(groups)
+            else:
+                raise SyncError(
+                    "refused",
+                    "not enrolled, the policy has no enroll_token and no enrollment broker "
+                    "runs on this computer",
+                )
             self._announced = groups
             self._credentials.save(self._device)
             log.info("enrolled with %s as device %s", self.client.base_url,
@@ -360,6 +398,9 @@ def make_sync_worker(
     os_name: str,
     credentials: CredentialStore | None = None,
     upload_every: float = 60.0,
+    installation_id: str | None = None,
+    broker: Callable[[Sequence[str]], DeviceCredentials] | None = None,
+    on_approval: Callable[[bool], None] | None = None,
 ) -> SyncWorker:
     """A worker for ``server_url`` with the OS keyring; ValueError for a bad URL."""
     from agent.sync.credentials import KeyringCredentials
@@ -375,4 +416,7 @@ def make_sync_worker(
         os_name=os_name,
         groups=_strings(settings.get("groups")),
         upload_every=upload_every,
+        installation_id=installation_id,
+        broker=broker,
+        on_approval=on_approval,
     )

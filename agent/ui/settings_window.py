@@ -169,7 +169,9 @@ def record_words(
 def sync_problem_words(problem: str, lang: str) -> str:
     """Why sync does not work, in words a person understands (the details go in a tooltip)."""
     text = problem.lower()
-    if "keyring" in text:
+    if "waiting for approval" in text:
+        key = "sync_waiting_approval"
+    elif "keyring" in text:
         key = "sync_no_keyring"
     elif "pack refused" in text:
         key = "sync_pack_refused"

@@ -283,6 +283,12 @@ STRINGS: Final[Mapping[str, Mapping[str, str]]] = {
         "it": "i nuovi suggerimenti dal server non hanno superato i controlli di sicurezza; "
         "restano quelli attuali",
     },
+    "sync_waiting_approval": {
+        "en": "this computer waits for your IT team to approve it; tips work, statistics "
+        "stay here until then",
+        "it": "questo computer attende l'approvazione del team IT; i suggerimenti funzionano, "
+        "le statistiche restano qui fino ad allora",
+    },
     "sync_not_enrolled": {
         "en": "this computer is not registered with the server (your IT team can fix this)",
         "it": "questo computer non è registrato presso il server (il tuo team IT può risolvere)",

@@ -7,10 +7,11 @@
 # The package installs the bundle in /opt/waymark, `waymark` on the PATH, an
 # autostart entry (a conffile: every user's session starts `waymark run` at
 # login), a "Waymark settings" launcher, the icon, a manual page, a systemd user
-# unit (not enabled), and in /usr/share/doc/waymark the admin guide, the privacy
-# notice, the replay format, the policy example, the copyright file and the
-# changelog. Its preinst and prerm stop running agents before an upgrade or a
-# removal (deb/stop-agents.sh says how and why). IT writes /etc/waymark/policy.json.
+# unit (not enabled), the enrollment broker's system unit (not enabled), and in
+# /usr/share/doc/waymark the admin guide, the privacy notice, the replay format,
+# the policy example, the copyright file and the changelog. Its preinst and prerm
+# stop running agents before an upgrade or a removal (deb/stop-agents.sh says how
+# and why). IT writes /etc/waymark/policy.json.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -42,7 +43,8 @@ DOC="$STAGE/usr/share/doc/waymark"
 install -d "$STAGE/opt" "$STAGE/usr/bin" "$STAGE/etc/xdg/autostart" \
   "$STAGE/usr/share/applications" "$STAGE/usr/share/icons/hicolor/256x256/apps" \
   "$STAGE/usr/share/icons/hicolor/scalable/apps" "$DOC/licenses" \
-  "$STAGE/usr/share/man/man1" "$STAGE/usr/lib/systemd/user" "$STAGE/DEBIAN"
+  "$STAGE/usr/share/man/man1" "$STAGE/usr/lib/systemd/user" "$STAGE/usr/lib/systemd/system" \
+  "$STAGE/DEBIAN"
 cp -a "$BUNDLE" "$STAGE/opt/waymark"
 
 # Shared objects need no execute bit. The build machine's Python leaves its own lib
@@ -70,6 +72,9 @@ install -m 0644 "$HERE/deb/waymark-settings.desktop" "$STAGE/usr/share/applicati
 install -m 0644 "$ROOT/assets/icons/waymark-256.png" "$STAGE/usr/share/icons/hicolor/256x256/apps/waymark.png"
 install -m 0644 "$ROOT/assets/icons/waymark.svg" "$STAGE/usr/share/icons/hicolor/scalable/apps/waymark.svg"
 install -m 0644 "$HERE/waymark.service" "$STAGE/usr/lib/systemd/user/waymark.service"
+# The enrollment broker, a system service (not enabled: the unit's comment says how).
+install -m 0644 "$HERE/waymark-enroll-broker.service" \
+  "$STAGE/usr/lib/systemd/system/waymark-enroll-broker.service"
 gzip -9n <"$HERE/deb/waymark.1" >"$STAGE/usr/share/man/man1/waymark.1.gz"
 install -m 0644 "$HERE/policy.example.json" "$DOC/policy.example.json"
 for doc in admin-guide.md privacy.md replay-format.md; do

@@ -46,6 +46,17 @@ REG_SZ (lists separated by ``;`` or ``,``), only when given:
 - ``PUBLISHER_KEYS`` → ``publisher_keys``: the pinned pack-signing keys;
 - ``ORGANISATION`` → ``organisation``: the name shown as "Managed by …".
 
+``ENROLL_TOKEN`` lands where every user of the machine can read it (the agent
+runs as the user).  ``BROKER_ENROLL_TOKEN`` keeps the token from users instead
+(docs/admin-guide.md, "Keeping the enrollment token from users"): it is
+written to ``HKLM\SOFTWARE\Waymark\Enrollment`` (``Token``), a key whose
+ACL (``MsiLockPermissionsEx``, a protected DACL: :data:`TOKEN_KEY_SDDL`) lets
+only SYSTEM and Administrators in, and a scheduled task running as SYSTEM at
+startup, ``Waymark enrollment broker`` (``waymark-cli.exe broker``), enrolls
+each user's agent over a named pipe and hands it only its own device secret
+(agent/sync/broker_windows.py).  The task is made and started by deferred,
+not impersonated ``schtasks`` actions, and deleted on uninstall.
+
 The remember-property pattern keeps them across upgrades: a RegistrySearch
 reads the value back from the installer key (AppSearch), and two set-property
 custom actions put a value given on the command line back over it. A value
@@ -82,9 +93,13 @@ from installers.windows.authenticode import SigningIdentity, sign
 
 __all__ = [
     "APP_USER_MODEL_ID",
+    "BROKER_PROPERTY",
+    "BROKER_TASK",
     "INSTALLER_KEY",
     "PRODUCT_KEY",
     "RUN_KEY",
+    "TOKEN_KEY",
+    "TOKEN_KEY_SDDL",
     "UPGRADE_CODE",
     "build_msi",
     "installer_options",
@@ -113,6 +128,19 @@ GUI_EXE: Final = "waymark.exe"
 CLI_EXE: Final = "waymark-cli.exe"
 SHORTCUT_ID: Final = "StartMenuShortcut"
 PRODUCT_COMPONENT: Final = "ProductRegistry"
+#: The public property of the token only SYSTEM and Administrators may read.
+BROKER_PROPERTY: Final = "BROKER_ENROLL_TOKEN"
+#: ``TOKEN_KEY`` in agent/sync/broker_windows.py (the broker reads it there).
+TOKEN_KEY: Final = r"SOFTWARE\Waymark\Enrollment"
+TOKEN_VALUE_ID: Final = "EnrollmentTokenValue"
+TOKEN_COMPONENT: Final = "EnrollmentToken"
+#: Protected DACL (no inherited entries): SYSTEM and the Administrators group, full control.
+TOKEN_KEY_SDDL: Final = "D:P(A;;GA;;;SY)(A;;GA;;;BA)"
+BROKER_TASK: Final = "Waymark enrollment broker"
+#: msidbCustomActionTypeExe + SourceDirectory (34), deferred (0x400), no impersonation (0x800).
+_DEFERRED_SYSTEM_EXE: Final = 34 + 0x400 + 0x800
+#: The same, its exit code ignored (0x40): starting the task now, deleting one never made.
+_DEFERRED_SYSTEM_EXE_CONTINUE: Final = _DEFERRED_SYSTEM_EXE + 0x40
 
 _NS: Final = "http://schemas.microsoft.com/wix/2006/wi"
 _VERSION: Final = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,5}$")
@@ -218,7 +246,7 @@ def wxs(stage: Path, version: str, icon: Path) -> str:
         ("ARPPRODUCTICON", "waymark.ico"),
         ("ARPNOMODIFY", "1"),
         ("ARPURLINFOABOUT", "https://waymark.example"),
-        ("MsiHiddenProperties", "ENROLL_TOKEN;CMDLINE_ENROLL_TOKEN"),
+        ("MsiHiddenProperties", f"ENROLL_TOKEN;CMDLINE_ENROLL_TOKEN;{BROKER_PROPERTY}"),
     ):
         _el(product, "Property", Id=name, Value=value)
 
@@ -285,6 +313,12 @@ def wxs(stage: Path, version: str, icon: Path) -> str:
             _el(comp, "RegistryValue", Root="HKLM", Key=key, Name=name, Type=kind, Value=value,
                 KeyPath="yes")  # fmt: skip
             components.append(comp_id)
+        # The broker's token: a key of its own, locked down by patch_queries.
+        comp = _el(d, "Component", Id=TOKEN_COMPONENT, Guid=_guid("registry", TOKEN_COMPONENT),
+                   Win64="yes")  # fmt: skip
+        _el(comp, "RegistryValue", Id=TOKEN_VALUE_ID, Root="HKLM", Key=TOKEN_KEY, Name="Token",
+            Type="string", Value=f"[{BROKER_PROPERTY}]", KeyPath="yes")  # fmt: skip
+        components.append(TOKEN_COMPONENT)
         for o in installer_options():
             comp_id = f"Installer_{o.key}"
             comp = _el(d, "Component", Id=comp_id, Guid=_guid("registry", comp_id), Win64="yes")
@@ -306,7 +340,7 @@ def _sql(value: str) -> str:
 
 def patch_queries(stage: Path) -> list[str]:
     """msibuild SQL for what wixl cannot write (see the module docstring)."""
-    props = [o.installer_property for o in installer_options()]
+    props = [o.installer_property for o in installer_options()] + [BROKER_PROPERTY]
     secure = ";".join([*props, "WIX_DOWNGRADE_DETECTED", "WIX_UPGRADE_DETECTED"])
     queries = [
         # Public properties reach the elevated (server-side) install only when they are secure.
@@ -322,6 +356,7 @@ def patch_queries(stage: Path) -> list[str]:
         f"`PropVariantValue`) VALUES ('AppUserModelID', {_sql(SHORTCUT_ID)}, "
         f"{_sql(PKEY_APP_USER_MODEL_ID)}, {_sql(APP_USER_MODEL_ID)})",
     ]
+    queries += broker_queries()
     for o in installer_options():
         # Write a value only when the property is set: an empty one would hide the person's own.
         queries.append(
@@ -339,6 +374,46 @@ def patch_queries(stage: Path) -> list[str]:
         queries.append(
             "INSERT INTO `RemoveFile` (`FileKey`, `Component_`, `DirProperty`, `InstallMode`) "
             f"VALUES ({_sql(_ident('rd', d.rel))}, {comp}, {folder}, 2)"
+        )
+    return queries
+
+
+def broker_queries() -> list[str]:
+    """The broker's token key (written only when given, SYSTEM and Administrators only) and
+    its scheduled task (made and started at install, deleted at uninstall)."""
+    schtasks = '"[System64Folder]schtasks.exe"'
+    task = f'/TN "{BROKER_TASK}"'
+    create = (
+        f"{schtasks} /Create /F {task} /SC ONSTART /RU SYSTEM /RL HIGHEST "
+        f'/TR "\\"[INSTALLDIR]{CLI_EXE}\\" broker"'
+    )
+    strict, lenient = _DEFERRED_SYSTEM_EXE, _DEFERRED_SYSTEM_EXE_CONTINUE
+    actions = (
+        # (action, type, command line, condition, sequence): after InstallFiles, before
+        # RemoveFiles. A task that cannot be made fails the install; the rest may fail.
+        ("BrokerTaskCreate", strict, create, f"{BROKER_PROPERTY} AND NOT REMOVE", 6590),
+        ("BrokerTaskRun", lenient, f"{schtasks} /Run {task}", f"{BROKER_PROPERTY} AND NOT REMOVE",
+         6591),
+        ("BrokerTaskDelete", lenient, f"{schtasks} /Delete /F {task}", 'REMOVE="ALL"', 3450),
+    )  # fmt: skip
+    queries = [
+        f"UPDATE `Component` SET `Condition` = {_sql(BROKER_PROPERTY)} "
+        f"WHERE `Component` = {_sql(TOKEN_COMPONENT)}",
+        "CREATE TABLE `MsiLockPermissionsEx` (`MsiLockPermissionsEx` CHAR(72) NOT NULL, "
+        "`LockObject` CHAR(72) NOT NULL, `Table` CHAR(32) NOT NULL, `SDDLText` LONGCHAR NOT NULL, "
+        "`Condition` CHAR(255) PRIMARY KEY `MsiLockPermissionsEx`)",
+        "INSERT INTO `MsiLockPermissionsEx` (`MsiLockPermissionsEx`, `LockObject`, `Table`, "
+        f"`SDDLText`) VALUES ('LockEnrollmentToken', {_sql(TOKEN_VALUE_ID)}, 'Registry', "
+        f"{_sql(TOKEN_KEY_SDDL)})",
+    ]
+    for action, kind, command, condition, seq in actions:
+        queries.append(
+            "INSERT INTO `CustomAction` (`Action`, `Type`, `Source`, `Target`) VALUES "
+            f"({_sql(action)}, {kind}, 'INSTALLDIR', {_sql(command)})"
+        )
+        queries.append(
+            "INSERT INTO `InstallExecuteSequence` (`Action`, `Condition`, `Sequence`) VALUES "
+            f"({_sql(action)}, {_sql(condition)}, {seq})"
         )
     return queries
 

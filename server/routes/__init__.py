@@ -2,6 +2,7 @@
 
 - :mod:`.device` — what agents call: enroll, send events, fetch the pack;
 - :mod:`.admin` — what publishers and analysts call: bundles, rollout, reports;
+- :mod:`.enrollment_admin` — enrollment tokens, approval mode, pending devices;
 - :mod:`.service` — health and metrics for operators;
 - :mod:`.dashboard` — the HTML dashboard (not part of the OpenAPI contract);
 - :mod:`.dependencies` and :mod:`.auth` — what handlers get injected;

@@ -75,7 +75,8 @@ async def ingesting_device_auth(
     """The device of an event upload: from memory when known (no thread hop)."""
     token = _bearer(authorization)
     cached = store.cached_device(token)
-    if cached is not None:
+    # A device waiting for approval is read afresh, so its approval counts at once.
+    if cached is not None and cached.approved:
         return IngestingDevice(cached, token, confirmed=False)
     device = await run_in_threadpool(store.device, token)
     if device is None:

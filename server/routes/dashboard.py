@@ -22,12 +22,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from server.dashboard import FILTERS, render_dashboard, render_login
+from server.dashboard import FILTERS, enrollment_notice, render_dashboard, render_login
 from server.errors import Invalid
 from server.report_csv import report_csv
 from server.reports import build_report
 from server.routes.admin import ReportQuery
-from server.routes.dependencies import ServerParts, StoreDep
+from server.routes.dependencies import EnrollmentDep, ServerParts, StoreDep
 from server.routes.https import request_is_https
 from server.sessions import SESSION_SECONDS, Session, Sessions, same_secret
 from server.store import Admin, Store
@@ -121,13 +121,14 @@ def _first_problem(exc: ValidationError) -> str:
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, store: StoreDep) -> HTMLResponse:
+def dashboard(request: Request, store: StoreDep, enrollment: EnrollmentDep) -> HTMLResponse:
     """The report of the signed-in admin's tenant for the filters in the URL, or the sign-in."""
     session = _signed_in(request, store)
     if session is None:
         return _login_page(request)
     admin = _admin(session)
     report, problem = _filtered_report(store, admin, request)
+    bursts = enrollment.bursts(admin.tenant_id)
     html = render_dashboard(
         report,
         store.list_bundles(admin.tenant_id),
@@ -135,6 +136,7 @@ def dashboard(request: Request, store: StoreDep) -> HTMLResponse:
         query=dict(request.query_params),
         error=problem,
         csrf=session.csrf,
+        notices=[enrollment_notice(b.prefix, b.last_hour, b.usual) for b in bursts],
     )
     return HTMLResponse(html, status_code=400 if problem else 200,
                         headers={"Cache-Control": "no-store"})  # fmt: skip

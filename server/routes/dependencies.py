@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from server.enrollment import Enrollment
 from server.group_commit import GroupWriter
 from server.ingest_service import IngestService
 from server.metrics import Metrics
@@ -22,6 +23,7 @@ from server.settings import ServerSettings
 from server.store import Store
 
 __all__ = [
+    "EnrollmentDep",
     "IngestDep",
     "LimiterDep",
     "MetricsDep",
@@ -43,6 +45,9 @@ class ServerParts:
     writer: GroupWriter
     ingest: IngestService
     retention: RetentionJob
+    enrollment: Enrollment
+    #: Enrollments per source address (server/enrollment.py has the per-token rate).
+    enroll_sources: RateLimiter
 
 
 # The providers are coroutines: FastAPI would run plain functions in the thread
@@ -79,7 +84,12 @@ async def _ingest(parts: PartsDep) -> IngestService:
     return parts.ingest
 
 
+async def _enrollment(parts: PartsDep) -> Enrollment:
+    return parts.enrollment
+
+
 StoreDep = Annotated[Store, Depends(_store)]
+EnrollmentDep = Annotated[Enrollment, Depends(_enrollment)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 LimiterDep = Annotated[RateLimiter, Depends(_limiter)]
 WriterDep = Annotated[GroupWriter, Depends(_writer)]

@@ -8,15 +8,17 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from agent.rules.records import event_json_schema
-from server.errors import DomainError, RateLimited, Unauthenticated
+from server.errors import DomainError, Forbidden, RateLimited, Unauthenticated
 from server.ingest import MAX_COMPRESSED, MAX_EVENTS
 from server.routes.auth import DeviceDep, IngestingDeviceDep
 from server.routes.body import read_capped
-from server.routes.dependencies import IngestDep, LimiterDep, StoreDep
+from server.routes.dependencies import EnrollmentDep, IngestDep, LimiterDep, PartsDep, StoreDep
 from server.routes.errors import UNAUTHENTICATED, ErrorBody
 from server.routes.fields import BUNDLE_TYPE, GROUP_PATTERN, NAME_PATTERN
+from server.store import Device
 from server.withheld import WITHHELD_HEADER, withheld_version
 
 __all__ = ["EnrollRequest", "EnrollResponse", "EventsResponse", "GroupsBody", "router"]
@@ -31,6 +33,12 @@ class EnrollRequest(BaseModel):
     groups: list[Annotated[str, Field(pattern=GROUP_PATTERN)]] = Field(
         default_factory=list, max_length=32, description="Audience groups (from policy)."
     )
+    installation_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{16,128}$",
+        description="The agent's stable random id for this data folder or machine user; "
+        "enrolling it again in the same tenant replaces that device (same id, new secret).",
+    )
 
 
 class GroupsBody(BaseModel):
@@ -42,6 +50,11 @@ class GroupsBody(BaseModel):
 class EnrollResponse(BaseModel):
     device_id: str
     device_secret: str = Field(description="Send as `Authorization: Bearer …`; shown once.")
+    status: str = Field(
+        default="approved",
+        description="approved | pending (telemetry is refused with 403 pending_approval "
+        "until an administrator or the tenant's auto-approval quota approves the device)",
+    )
 
 
 class EventResult(BaseModel):
@@ -67,20 +80,75 @@ _EVENTS_SCHEMA: Final[dict[str, Any]] = {
 }
 
 
+def source_address(request: Request, trusted: frozenset[str]) -> str:
+    """Who is enrolling, for the per-address bucket: the peer, or — from a proxy the
+    operator trusts (``--trust-proxy``) — the last ``X-Forwarded-For`` entry, the one
+    that proxy added.  From anyone else the header is ignored: it costs nothing to forge."""
+    peer = request.client.host if request.client else "unknown"
+    if trusted and ("*" in trusted or peer in trusted):
+        forwarded = request.headers.get("x-forwarded-for", "").rsplit(",", 1)[-1].strip()
+        if forwarded:
+            return forwarded
+    return peer
+
+
+def _approved(device: Device) -> None:
+    if not device.approved:
+        raise Forbidden(
+            "this device waits for approval by an administrator; keep the events and "
+            "try again later",
+            code="pending_approval",
+        )
+
+
 @router.post(
     "/v1/enroll",
     response_model=EnrollResponse,
-    responses={401: {"model": ErrorBody, "description": "Unknown enrollment token."}},
+    responses={
+        401: {
+            "model": ErrorBody,
+            "description": "Unknown (bad_token), revoked (token_revoked), expired "
+            "(token_expired) or used-up (token_used_up) enrollment token.",
+        },
+        429: {
+            "model": ErrorBody,
+            "description": "Too many enrollments from this address (source_rate_limited) or "
+            "with this token (token_rate_limited); see Retry-After.",
+        },
+    },
 )
-def enroll(body: EnrollRequest, store: StoreDep) -> EnrollResponse:
-    """Trade a tenant enrollment token for a device id and secret (stored hashed)."""
-    tenant = store.enroll_tenant(body.token)
-    if tenant is None:
-        raise Unauthenticated("unknown enrollment token")
-    device, secret = store.enroll_device(
-        tenant, sorted(set(body.groups)), body.os, body.agent_version
+async def enroll(
+    body: EnrollRequest, request: Request, parts: PartsDep, enrollment: EnrollmentDep
+) -> EnrollResponse:
+    """Trade a tenant enrollment token for a device id and secret (stored hashed).
+
+    With an ``installation_id`` already enrolled in the tenant, the same device
+    gets a new secret (the old one stops working) instead of a new device.
+    """
+    source = source_address(request, parts.settings.trusted_proxies)
+    try:
+        wait = parts.enroll_sources.acquire(source)
+        if wait > 0:
+            raise RateLimited(
+                wait, "too many enrollments from this address", code="source_rate_limited"
+            )
+        done = await run_in_threadpool(
+            enrollment.enroll,
+            body.token,
+            installation_id=body.installation_id,
+            groups=sorted(set(body.groups)),
+            os_name=body.os,
+            agent_version=body.agent_version,
+        )
+    except DomainError as exc:
+        parts.metrics.count_enrollment(exc.code)
+        raise
+    parts.metrics.count_enrollment(done.outcome)
+    return EnrollResponse(
+        device_id=done.device.id,
+        device_secret=done.secret,
+        status="approved" if done.approved else "pending",
     )
-    return EnrollResponse(device_id=device.id, device_secret=secret)
 
 
 @router.post(
@@ -97,6 +165,7 @@ def enroll(body: EnrollRequest, store: StoreDep) -> EnrollResponse:
     responses={
         **UNAUTHENTICATED,
         400: {"model": ErrorBody, "description": "Malformed JSON or gzip."},
+        403: {"model": ErrorBody, "description": "The device waits for approval."},
         413: {"model": ErrorBody, "description": "Too large or too many events."},
         429: {"model": ErrorBody, "description": "Rate limited; see Retry-After."},
     },
@@ -109,6 +178,7 @@ async def ingest(
     store: StoreDep,
 ) -> JSONResponse:
     """Store a batch of telemetry; answers a status per UUID (resends are harmless)."""
+    _approved(sender.device)  # a waiting device is never answered from the cache
     try:
         wait = limiter.acquire(sender.device.id)
         if wait > 0:
@@ -179,7 +249,11 @@ def pack(
 @router.put(
     "/v1/device/groups",
     response_model=GroupsBody,
-    responses={**UNAUTHENTICATED, 429: {"model": ErrorBody, "description": "Rate limited."}},
+    responses={
+        **UNAUTHENTICATED,
+        403: {"model": ErrorBody, "description": "The device waits for approval."},
+        429: {"model": ErrorBody, "description": "Rate limited."},
+    },
 )
 def set_groups(
     body: GroupsBody, device: DeviceDep, limiter: LimiterDep, store: StoreDep
@@ -189,6 +263,7 @@ def set_groups(
     Reports count the device's events in its new groups from now on; packs
     limited to groups are chosen by the new ones.
     """
+    _approved(device)
     wait = limiter.acquire(device.id)
     if wait > 0:
         raise RateLimited(wait)

@@ -129,6 +129,7 @@ def test_the_deb_carries_docs_conffile_scripts_and_its_libc_dependency(deb: Path
                  f"./{AUTOSTART}", "./usr/share/applications/waymark-settings.desktop",
                  "./usr/share/icons/hicolor/256x256/apps/waymark.png",
                  "./usr/lib/systemd/user/waymark.service", "./usr/share/man/man1/waymark.1.gz",
+                 "./usr/lib/systemd/system/waymark-enroll-broker.service",
                  "./usr/share/doc/waymark/policy.example.json",
                  "./usr/share/doc/waymark/admin-guide.md", "./usr/share/doc/waymark/privacy.md",
                  "./usr/share/doc/waymark/replay-format.md", "./usr/share/doc/waymark/copyright",
@@ -281,6 +282,35 @@ def test_the_systemd_user_unit_starts_the_installed_agent_with_the_journal(
         timeout=120,
     )  # fmt: skip
     assert verified.returncode == 0 and not verified.stderr.strip(), verified.stderr
+
+
+def test_the_enrollment_broker_unit_runs_the_broker_as_root_once_there_is_a_token(
+    deb: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True, timeout=300)
+    unit = root / "usr/lib/systemd/system/waymark-enroll-broker.service"
+    parsed = ConfigParser(interpolation=None)
+    parsed.read_string(unit.read_text())
+    assert parsed["Service"]["ExecStart"] == "/usr/bin/waymark broker"
+    assert "User" not in parsed["Service"]  # root: it alone reads the token file
+    assert parsed["Unit"]["ConditionPathExists"] == "/etc/waymark/enroll-token"
+    assert parsed["Service"]["RuntimeDirectory"] == "waymark"
+    assert parsed["Service"]["StateDirectoryMode"] == "0700"
+    # The frozen agent has the command (its --help answers without a token or root).
+    helped = subprocess.run([str(root / AGENT), "broker", "--help"], capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert helped.returncode == 0 and "/run/waymark/enroll.sock" in helped.stdout
+    if shutil.which("systemd-analyze") is None:
+        return
+    moved = tmp_path / "waymark-enroll-broker.service"
+    moved.write_text(unit.read_text().replace("ExecStart=/usr/bin/waymark",
+                                              f"ExecStart={root}/opt/waymark/waymark"))  # fmt: skip
+    verified = subprocess.run(
+        ["systemd-analyze", "verify", str(moved)], capture_output=True, text=True,
+        env={**os.environ, "MANPATH": str(root / "usr/share/man")}, timeout=120,
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stderr
 
 
 def test_upgrades_and_removal_stop_running_agents_and_keep_the_admins_conffile(

@@ -14,13 +14,18 @@ from pathlib import Path
 import pytest
 
 from agent.log_sinks import EVENT_LOG_SOURCE
+from agent.sync.broker_windows import TOKEN_KEY as BROKER_TOKEN_KEY
 from installers.standin import windows_onedir
 from installers.windows.authenticode import verify
 from installers.windows.msi import (
     APP_USER_MODEL_ID,
+    BROKER_PROPERTY,
+    BROKER_TASK,
     EVENT_SOURCE_KEY,
     INSTALLER_KEY,
     RUN_KEY,
+    TOKEN_KEY,
+    TOKEN_KEY_SDDL,
     UPGRADE_CODE,
     build_msi,
     installer_options,
@@ -109,11 +114,59 @@ def test_remembered_properties_are_read_back_between_saving_and_restoring_the_co
             assert seq[f"SetFromCmdLine{prop}"] < seq["LaunchConditions"], (table, prop)
 
 
+def test_the_broker_token_goes_to_a_key_only_system_and_administrators_may_read(
+    msi: Path,
+) -> None:
+    assert TOKEN_KEY == BROKER_TOKEN_KEY  # where the broker reads it
+    registry = {r["Registry"]: r for r in msi_table(msi, "Registry")}
+    token = registry["EnrollmentTokenValue"]
+    assert (token["Root"], token["Key"], token["Name"]) == ("2", TOKEN_KEY, "Token")
+    assert token["Value"] == f"[{BROKER_PROPERTY}]"
+    # Written only when given, and never to the installer key every user reads.
+    components = {row["Component"]: row for row in msi_table(msi, "Component")}
+    assert components[token["Component_"]]["Condition"] == BROKER_PROPERTY
+    assert not any(r["Value"] == f"[{BROKER_PROPERTY}]" and r["Key"] == INSTALLER_KEY
+                   for r in registry.values())  # fmt: skip
+    assert "MsiLockPermissionsEx" in msi_tables(msi) and "LockPermissions" not in msi_tables(msi)
+    (lock,) = msi_table(msi, "MsiLockPermissionsEx")
+    assert (lock["LockObject"], lock["Table"]) == ("EnrollmentTokenValue", "Registry")
+    # A protected DACL: SYSTEM and Administrators, nothing inherited (so no Users: read).
+    assert lock["SDDLText"] == TOKEN_KEY_SDDL == "D:P(A;;GA;;;SY)(A;;GA;;;BA)"
+    props = {row["Property"]: row["Value"] for row in msi_table(msi, "Property")}
+    assert BROKER_PROPERTY in props["MsiHiddenProperties"].split(";")
+    assert BROKER_PROPERTY in props["SecureCustomProperties"].split(";")
+
+
+def test_the_broker_task_runs_as_system_and_goes_with_the_product(msi: Path) -> None:
+    actions = {row["Action"]: row for row in msi_table(msi, "CustomAction")}
+    execute = {row["Action"]: row for row in msi_table(msi, "InstallExecuteSequence")}
+    create = actions["BrokerTaskCreate"]
+    # An exe from a folder (34), deferred (0x400), not impersonating the user (0x800).
+    assert int(create["Type"]) == 34 | 0x400 | 0x800
+    # Starting it now and deleting it at uninstall may fail (installed without the token).
+    assert int(actions["BrokerTaskRun"]["Type"]) == int(actions["BrokerTaskDelete"]["Type"])
+    assert int(actions["BrokerTaskDelete"]["Type"]) == 34 | 0x40 | 0x400 | 0x800
+    assert "/RU SYSTEM" in create["Target"] and "/SC ONSTART" in create["Target"]
+    assert f'/TN "{BROKER_TASK}"' in create["Target"]
+    assert 'waymark-cli.exe\\" broker' in create["Target"]
+    assert "/Delete /F" in actions["BrokerTaskDelete"]["Target"]
+    assert execute["BrokerTaskCreate"]["Condition"] == f"{BROKER_PROPERTY} AND NOT REMOVE"
+    assert execute["BrokerTaskDelete"]["Condition"] == 'REMOVE="ALL"'
+    seq = {name: int(row["Sequence"]) for name, row in execute.items()}
+    assert seq["InstallFiles"] < seq["BrokerTaskCreate"] < seq["BrokerTaskRun"]
+    assert seq["BrokerTaskRun"] < seq["InstallFinalize"]
+    assert seq["InstallInitialize"] < seq["BrokerTaskDelete"] < seq["RemoveFiles"]
+
+
 def test_the_installer_starts_nothing_and_removes_the_old_version_first(msi: Path) -> None:
-    actions = msi_table(msi, "CustomAction")
+    # Only the enrollment broker's task runs a program, and only with BROKER_ENROLL_TOKEN
+    # (or to delete it at uninstall): the tray agent is never started by the installer.
+    conditions = {r["Action"]: r["Condition"] for r in msi_table(msi, "InstallExecuteSequence")}
+    actions = [a for a in msi_table(msi, "CustomAction") if not a["Action"].startswith("Broker")]
     assert actions and all(int(a["Type"]) & MSIDBCA_TYPE_MASK == SET_PROPERTY for a in actions), (
         actions
     )
+    assert conditions["BrokerTaskRun"].startswith(BROKER_PROPERTY)
     seq = sequence(msi, "InstallExecuteSequence")
     assert seq["InstallInitialize"] < seq["RemoveExistingProducts"] < seq["ProcessComponents"]
 

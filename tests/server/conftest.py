@@ -16,10 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import update
 
 from agent.rules.bundle import make_bundle, public_key_text
 from devtools.live_server import RunningServer, running_server
 from devtools.postgres import PostgresCluster, postgres_available, running_postgres
+from server import schema as s
 from server.cli import open_store
 from server.settings import ServerSettings
 from server.store import Store
@@ -86,6 +88,7 @@ class Tenant:
     publisher_token: str
     analyst_token: str
     key: Ed25519PrivateKey
+    store: Store
 
     def bundle(self, version: int, *, pack_id: str = "m365-habits", days: int = 90) -> bytes:
         return make_bundle(
@@ -109,6 +112,7 @@ def make_tenant(store: Store, name: str) -> Tenant:
         publisher_token=store.add_admin_token(tenant_id, "publisher"),
         analyst_token=store.add_admin_token(tenant_id, "analyst"),
         key=key,
+        store=store,
     )
 
 
@@ -124,8 +128,13 @@ def globex(store: Store) -> Tenant:
 
 @pytest.fixture
 def live(store: Store) -> Iterator[RunningServer]:
-    """The real server on its own loopback port (generous rate limit)."""
-    settings = ServerSettings(rate_per_second=1000, rate_burst=1000, metrics_token=METRICS_TOKEN)
+    """The real server on its own loopback port (generous rate limits)."""
+    settings = ServerSettings(
+        rate_per_second=1000,
+        rate_burst=1000,
+        enroll_source_burst=1000,
+        metrics_token=METRICS_TOKEN,
+    )
     with running_server(store, settings) as srv:
         yield srv
 
@@ -140,8 +149,20 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def enroll(client: httpx.Client, tenant: Tenant, groups: list[str] | None = None) -> str:
-    """Enroll a device; returns its secret."""
+def enroll(
+    client: httpx.Client,
+    tenant: Tenant,
+    groups: list[str] | None = None,
+    *,
+    established: bool = True,
+) -> str:
+    """Enroll a device over HTTP; returns its secret.
+
+    ``established``: the device is one of a fleet that has run for a while, so
+    the reports count it from its first event here (approved, active on two
+    earlier days: what server/counting.py waits for).  Tests of that rule
+    enroll fresh devices (tests/server/test_enrollment_abuse.py).
+    """
     r = client.post(
         "/v1/enroll",
         json={
@@ -153,6 +174,13 @@ def enroll(client: httpx.Client, tenant: Tenant, groups: list[str] | None = None
     )
     assert r.status_code == 200, r.text
     secret: str = r.json()["device_secret"]
+    if established:
+        with tenant.store.engine.begin() as conn:
+            conn.execute(
+                update(s.devices)
+                .where(s.devices.c.id == r.json()["device_id"])
+                .values(counted_since=s.devices.c.created)
+            )
     return secret
 
 

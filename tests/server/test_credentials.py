@@ -201,7 +201,7 @@ def test_a_revoked_publisher_key_signs_nothing_the_server_accepts_or_serves(
     # Rotation with overlap: both keys trusted, a bundle signed by either is accepted.
     store.credentials.add_publisher_key(acme.id, public_key_text(new.public_key()), actor="cli")
     rotated = Tenant(acme.name, acme.id, acme.enroll_token, acme.publisher_token,
-                     acme.analyst_token, new)  # fmt: skip
+                     acme.analyst_token, new, acme.store)  # fmt: skip
     by_new = rotated.bundle(3)
     by_old = acme.bundle(4)
     for data in (acme.bundle(2), by_new, by_old):
@@ -291,13 +291,13 @@ def test_the_cli_lists_and_revokes_every_credential_and_prints_the_audit_log(
 
     token = run("token", "admin", "acme", "--role", "analyst", "--expires", "90d").strip()
     assert token.startswith("wma_") and store.admin(token) is not None
-    tokens = run("token", "list", "acme").splitlines()
+    tokens = run("token", "list", "acme", "admin").splitlines()
     assert len(tokens) == 4 and tokens[-1].split()[1] == "analyst"
     assert "active" in tokens[-1] and tokens[-1].count("UTC") == 2  # created and expires
     new_id = tokens[-1].split()[0]
-    run("token", "revoke", "acme", new_id)
+    run("token", "revoke", "acme", "admin", new_id)
     assert store.admin(token) is None
-    assert "revoked" in run("token", "list", "acme").splitlines()[-1]
+    assert "revoked" in run("token", "list", "acme", "admin").splitlines()[-1]
 
     device, _secret = store.enroll_device(acme.id, [], "linux", "0.1.0")
     assert device.id in run("device", "list", "acme")
@@ -321,7 +321,7 @@ def test_the_cli_lists_and_revokes_every_credential_and_prints_the_audit_log(
     assert token not in log and acme.publisher_token not in log
 
     # Mistakes are refused with a message, not a traceback.
-    assert cli.main(["token", "revoke", "acme", "9999", "--db", db_url]) == 2
+    assert cli.main(["token", "revoke", "acme", "admin", "9999", "--db", db_url]) == 2
     assert cli.main(["device", "revoke", "nope", "--db", db_url]) == 2
     assert cli.main(["publisher-key", "revoke", "acme", "0000000000000000", "--db", db_url]) == 2
     err = capsys.readouterr().err

@@ -296,6 +296,9 @@ def _base_body(op: Operation, creds: Credentials) -> dict[str, Any]:
         ("PUT", "/v1/device/groups"): {"groups": ["sales"]},
         ("POST", "/v1/admin/packs/{pack_id}/rollback"): {"to_version": 1},
         ("PUT", "/v1/admin/packs/{pack_id}/versions/{version}/rollout"): {"percent": 50},
+        ("POST", "/v1/admin/enroll-tokens"): {"expires_days": 30, "max_uses": 10},
+        ("PUT", "/v1/admin/approval"): {"mode": "auto", "per_hour": None},
+        ("POST", "/v1/admin/devices/approve"): {"device_ids": [creds.erasable]},
     }
     return bases.get((op.method, op.path), {})
 

@@ -21,6 +21,7 @@ from pytestqt.qtbot import QtBot
 
 from agent.events import Pause
 from agent.hooks.base import SourceState
+from agent.sync.client import WAITING_FOR_APPROVAL
 from agent.ui.settings_window import AppListEditor, SettingsWindow
 from tests.ui.fakes import FakeCore, make_pack, record
 
@@ -237,6 +238,7 @@ def test_about_shows_version_pack_server_and_sync(core: FakeCore, qtbot: QtBot) 
          "no password store"),
         ("pack refused: signature by unknown key 3f9a…", "did not pass their safety checks"),
         ("not enrolled and the policy has no enroll_token", "not registered"),
+        (WAITING_FOR_APPROVAL, "waits for your IT team to approve it"),
     ],
 )  # fmt: skip
 def test_about_says_why_sync_fails_in_plain_words(

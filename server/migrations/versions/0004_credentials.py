@@ -2,7 +2,7 @@
 expiry, the audit log's object, dashboard sessions.
 
 Revision ID: 0004
-Revises: 0003 (until the enrollment branch is merged: 0002)
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-# TEMPORARY: "0003" (0003_enrollment.py, written in parallel) once both branches are merged.
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
