@@ -26,6 +26,7 @@ from devtools.live_server import RunningServer
 from devtools.waiting import free_port, stop_process, wait_for
 from server import cli
 from server.credentials import Credentials
+from server.enrollment import Enrollment
 from server.store import Store
 from tests.server.conftest import Tenant, auth, make_tenant
 from tests.server.test_api import event, post_events
@@ -107,6 +108,29 @@ def test_a_device_this_process_has_cached_is_refused_once_another_process_revoke
         ):
             assert answer.status_code == 401, answer.text
         assert live.store.cached_device(s) is None
+
+
+def test_a_secret_renewed_through_another_process_is_refused_where_the_old_one_was_cached(
+    db_url: str, live: RunningServer, client: httpx.Client, acme: Tenant
+) -> None:
+    installation = "install-" + "a" * 24
+    body = {"token": acme.enroll_token, "os": "linux", "installation_id": installation}
+    first = client.post("/v1/enroll", json=body).json()
+    old = first["device_secret"]
+    assert post_events(client, old, [event()]).status_code == 200
+    assert live.store.cached_device(old) is not None  # this process answers it from memory
+    other = cli.open_store(db_url)  # another server process renews the same installation
+    try:
+        renewed = Enrollment(other).enroll(
+            acme.enroll_token, installation_id=installation, groups=[], os_name="linux",
+            agent_version="0.1.0",
+        )  # fmt: skip
+    finally:
+        other.engine.dispose()
+    assert renewed.device.id == first["device_id"]  # the same device, a new secret
+    assert post_events(client, old, [event()]).status_code == 401
+    assert live.store.cached_device(old) is None
+    assert post_events(client, renewed.secret, [event()]).status_code == 200
 
 
 def test_device_revocation_needs_a_publisher_of_the_same_tenant(
