@@ -25,7 +25,7 @@ from server import schema as s
 from server.enrollment import Enrollment
 from server.settings import ServerSettings
 from server.store import Store
-from tests.server.conftest import METRICS_TOKEN, Tenant, auth
+from tests.server.conftest import METRICS_TOKEN, Tenant, auth, dashboard_sign_in
 
 DAY = 86400.0
 WEEKS_AGO = time.time() - 27 * DAY
@@ -324,7 +324,7 @@ def test_an_enrollment_burst_shows_on_the_dashboard(
     for _ in range(12):
         secret_of(client, token)
     with httpx.Client(base_url=live.url, timeout=30) as http:
-        http.post("/dashboard/login", data={"token": acme.analyst_token})
+        assert dashboard_sign_in(http, acme.analyst_token).status_code == 303
         page = http.get("/dashboard").text
     assert f"12 device(s) enrolled in the last hour with token {token[:8]}…" in page
     assert "(usual: 0 an hour)" in page
