@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import uuid as uuidlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -36,8 +35,8 @@ from sqlalchemy import Engine, and_, case, func, select, update
 
 from server import schema as s
 from server.errors import Invalid, NotFound, RateLimited, Unauthenticated
-from server.store import Device, Store
-from server.tokens import hash_token, new_token, ring_of
+from server.store import Device, Store, device_row, new_device
+from server.tokens import hash_token, new_token
 
 __all__ = [
     "DEFAULT_EXPIRES_DAYS",
@@ -454,18 +453,10 @@ class Enrollment:
         approved: bool,
         now: float,
     ) -> Enrolled:
-        device_id = str(uuidlib.uuid4())
-        device = Device(device_id, tenant_id, ring_of(device_id), tuple(groups), approved)
+        device = new_device(tenant_id, groups, approved)
         conn.execute(
             s.devices.insert().values(
-                id=device_id,
-                tenant_id=tenant_id,
-                secret_hash=hash_token(secret),
-                ring=device.ring,
-                groups=json.dumps(list(groups)),
-                os=os_name,
-                agent_version=agent_version,
-                created=now,
+                **device_row(device, secret, os_name, agent_version, now),
                 installation=installation_hash(installation_id) if installation_id else None,
                 approval="approved" if approved else "pending",
                 enroll_token_id=token_id,

@@ -45,7 +45,9 @@ __all__ = [
     "EventGroup",
     "Purge",
     "Store",
+    "device_row",
     "excluded_by",
+    "new_device",
 ]
 
 
@@ -165,6 +167,28 @@ def _groups(text: str | None) -> tuple[str, ...] | None:
         return None
     value = json.loads(text)
     return tuple(str(g) for g in value)
+
+
+def new_device(tenant_id: int, groups: Sequence[str], approved: bool = True) -> Device:
+    """A device with a fresh random id, in the rollout ring that id falls in."""
+    device_id = str(uuidlib.uuid4())
+    return Device(device_id, tenant_id, ring_of(device_id), tuple(groups), approved)
+
+
+def device_row(
+    device: Device, secret: str, os_name: str, agent_version: str, now: float
+) -> dict[str, Any]:
+    """The ``devices`` columns every new device has (its secret stored only as a hash)."""
+    return {
+        "id": device.id,
+        "tenant_id": device.tenant_id,
+        "secret_hash": hash_token(secret),
+        "ring": device.ring,
+        "groups": json.dumps(list(device.groups)),
+        "os": os_name,
+        "agent_version": agent_version,
+        "created": now,
+    }
 
 
 class Store:
@@ -373,23 +397,12 @@ class Store:
         Agents enroll through :mod:`server.enrollment` instead, whose devices count
         only once approved and active on two local days (server/counting.py).
         """
-        device_id = str(uuidlib.uuid4())
-        secret = new_token("device")
-        device = Device(
-            id=device_id, tenant_id=tenant_id, ring=ring_of(device_id), groups=tuple(groups)
-        )
+        device, secret = new_device(tenant_id, groups), new_token("device")
+        now = time.time()
         with self.engine.begin() as conn:
             conn.execute(
                 s.devices.insert().values(
-                    id=device_id,
-                    tenant_id=tenant_id,
-                    secret_hash=hash_token(secret),
-                    ring=device.ring,
-                    groups=json.dumps(list(groups)),
-                    os=os_name,
-                    agent_version=agent_version,
-                    created=time.time(),
-                    counted_since=time.time(),
+                    **device_row(device, secret, os_name, agent_version, now), counted_since=now
                 )
             )
         return device, secret
