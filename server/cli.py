@@ -16,7 +16,7 @@ from typing import Any, Final
 from sqlalchemy import Engine
 
 from server.db import make_engine, migration_state, upgrade
-from server.enrollment import DEFAULT_EXPIRES_DAYS
+from server.enrollment import DEFAULT_EXPIRES_DAYS, MAX_COUNT, Enrollment
 from server.enrollment import DEFAULT_PER_HOUR as DEFAULT_ENROLL_PER_HOUR
 from server.errors import DomainError, NotFound
 from server.settings import (
@@ -153,19 +153,13 @@ def _tenant_create(args: argparse.Namespace) -> int:
 
 
 def _lifetime(text: str) -> float | None:
-    """``--expires``: ``30d``, ``12h``, ``2w`` or ``never``."""
-    value = text.strip().lower()
-    if value == "never":
-        return None
-    units = {"h": 3600.0, "d": 86400.0, "w": 604800.0}
-    if len(value) >= 2 and value[-1] in units and value[:-1].isdigit() and int(value[:-1]) > 0:
-        return int(value[:-1]) * units[value[-1]]
-    raise argparse.ArgumentTypeError(f"{text!r}: write a lifetime like 12h, 30d, 2w or never")
+    """``--expires`` of an enrollment token: a duration (``30d``, ``12h``, ``2w``) or ``never``."""
+    return None if text.strip().lower() == "never" else _expiry(text)
 
 
 def _positive(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 1_000_000_000:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 1000000000")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {MAX_COUNT}")
     return int(text)
 
 
@@ -176,8 +170,6 @@ def _when(at: float | None) -> str:
 
 
 def _token_enroll(args: argparse.Namespace) -> int:
-    from server.enrollment import Enrollment
-
     with _opened(args.db) as store:
         info, secret = Enrollment(store).create_token(
             store.tenant_id(args.tenant),
@@ -196,8 +188,6 @@ def _token_enroll(args: argparse.Namespace) -> int:
 
 
 def _enroll_token_list(args: argparse.Namespace) -> int:
-    from server.enrollment import Enrollment
-
     with _opened(args.db) as store:
         tokens = Enrollment(store).tokens(store.tenant_id(args.tenant))
     now = time.time()
@@ -213,8 +203,6 @@ def _enroll_token_list(args: argparse.Namespace) -> int:
 
 
 def _enroll_token_revoke(args: argparse.Namespace) -> int:
-    from server.enrollment import Enrollment
-
     with _opened(args.db) as store:
         info = Enrollment(store).revoke_token(store.tenant_id(args.tenant), args.token_id)
     print(f"token {info.id} ({info.prefix}…) revoked: it enrolls no more devices "
@@ -223,8 +211,6 @@ def _enroll_token_revoke(args: argparse.Namespace) -> int:
 
 
 def _tenant_approval(args: argparse.Namespace) -> int:
-    from server.enrollment import Enrollment
-
     with _opened(args.db) as store:
         done = Enrollment(store).set_approval(
             store.tenant_id(args.tenant), args.mode, args.per_hour
@@ -240,8 +226,6 @@ def _tenant_approval(args: argparse.Namespace) -> int:
 
 
 def _device_pending(args: argparse.Namespace) -> int:
-    from server.enrollment import Enrollment
-
     with _opened(args.db) as store:
         pending = Enrollment(store).pending(store.tenant_id(args.tenant))
     for d in pending:
@@ -252,8 +236,6 @@ def _device_pending(args: argparse.Namespace) -> int:
 
 
 def _device_approve(args: argparse.Namespace) -> int:
-    from server.enrollment import Enrollment
-
     with _opened(args.db) as store:
         tenant = store.tenant_id(args.tenant) if args.tenant else None
         enrollment = Enrollment(store)
