@@ -27,7 +27,7 @@ from server.errors import Invalid
 from server.report_csv import report_csv
 from server.reports import build_report
 from server.routes.admin import ReportQuery
-from server.routes.dependencies import EnrollmentDep, ServerParts, StoreDep
+from server.routes.dependencies import EnrollmentDep, StoreDep, parts_of
 from server.routes.https import request_is_https
 from server.sessions import SESSION_SECONDS, Session, Sessions, same_secret
 from server.store import Admin, Store
@@ -50,9 +50,7 @@ router = APIRouter(include_in_schema=False)
 
 def _request_is_https(request: Request) -> bool:
     """Whether the browser reached us over https (the Secure flag of the cookies)."""
-    parts = request.app.state.parts
-    assert isinstance(parts, ServerParts), "create_app keeps the ServerParts on app.state"
-    return request_is_https(request, parts.settings)
+    return request_is_https(request, parts_of(request).settings)
 
 
 def _set_cookie(response: Response, request: Request, name: str, value: str, age: int) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "ServerParts",
     "StoreDep",
     "WriterDep",
+    "parts_of",
 ]
 
 
@@ -54,11 +55,16 @@ class ServerParts:
 # pool, a thread hop per request for a dictionary lookup.
 
 
-async def server_parts(request: Request) -> ServerParts:
-    """The parts of the app serving ``request``."""
+def parts_of(request: Request) -> ServerParts:
+    """The parts of the app serving ``request`` (for code that is not a handler)."""
     parts = request.app.state.parts
     assert isinstance(parts, ServerParts), "create_app keeps the ServerParts on app.state"
     return parts
+
+
+async def server_parts(request: Request) -> ServerParts:
+    """The parts of the app serving ``request``."""
+    return parts_of(request)
 
 
 PartsDep = Annotated[ServerParts, Depends(server_parts)]
