@@ -2,9 +2,12 @@
 
 ``<data>/sync/`` holds ``bundle.json`` (the signed bundle exactly as received),
 ``pack.yaml`` (its pack, the file the agent runs and watches) and
-``state.json`` (the last ETag, whether that bundle was refused, the
-highest version trusted per pack, and the server's word on a newer version
-this device is not in).
+``state.json`` (the last ETag, whether that bundle was refused and under
+which pinned keys and agent version, the highest version trusted per pack,
+and the server's word on a newer version this device is not in).
+A refused bundle is not downloaded again until the server has a new one,
+or until policy pins other keys or the agent is upgraded: then the refusal
+may no longer hold, so the ETag is not sent and the bundle is checked again.
 Files are replaced atomically, so a crash leaves the old pack or the new one,
 never half.  At start the stored bundle is verified again: a pack edited on
 disk, an expired bundle or a key no longer pinned is not run.
@@ -46,7 +49,7 @@ from agent.rules.bundle import (
 )
 from agent.storage import StoreUnavailable, load_json_object, private_dir, set_aside
 
-__all__ = ["TRUST_FILE", "SyncedPacks", "pinned_keys", "stored_withheld"]
+__all__ = ["TRUST_FILE", "SyncedPacks", "pinned_keys", "refusal_conditions", "stored_withheld"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,12 @@ def stored_withheld(folder: Path) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def refusal_conditions(keys: Mapping[str, Ed25519PublicKey], agent_version: str) -> str:
+    """What a bundle's refusal depended on besides its bytes: the pinned key ids and
+    this agent's version (``state.json``'s ``refused_under``)."""
+    return f"keys={','.join(sorted(keys))};agent={agent_version}"
+
+
 def _versions(value: object) -> dict[str, int] | None:
     """``{pack id: version}`` from JSON, or None when it is not that shape."""
     if not isinstance(value, dict):
@@ -96,6 +105,8 @@ def _check_state(doc: dict[str, Any]) -> str | None:
         return "etag is not a string"
     if not isinstance(doc.get("refused", False), bool):
         return "refused is not true or false"
+    if not isinstance(doc.get("refused_under"), (str, type(None))):
+        return "refused_under is not a string"
     if _versions(doc.get("trusted", {})) is None:
         return "trusted is not a map of pack ids to versions"
     if not isinstance(doc.get("withheld"), (str, type(None))):
@@ -124,6 +135,14 @@ class SyncedPacks:
     def etag(self) -> str | None:
         value = self._state.get("etag")
         return value if isinstance(value, str) else None
+
+    def etag_to_send(self, conditions: str) -> str | None:
+        """The ETag for the next pack check: None (so the server sends the bundle again)
+        when the bundle behind it was refused under other ``conditions``
+        (:func:`refusal_conditions`), since the refusal may no longer hold."""
+        if self._state.get("refused") and self._state.get("refused_under") != conditions:
+            return None
+        return self.etag
 
     def trusted_version(
         self, pack_id: str, keys: Mapping[str, Ed25519PublicKey] | None = None
@@ -190,15 +209,18 @@ class SyncedPacks:
         write_atomic(self.bundle_path, data)
         write_atomic(self.pack_path, bundle.manifest.pack.encode("utf-8"))
         self._trust_version(bundle.manifest.pack_id, bundle.manifest.version, etag=etag,
-                            refused=False)  # fmt: skip
+                            refused=False, refused_under=None)  # fmt: skip
         return self.pack_path
 
-    def remember_etag(self, etag: str | None, *, refused: bool = True) -> None:
-        """Keep the ETag of a bundle that was refused (or, ``refused=False``, of the stored
-        one), so it is not fetched again and again (in memory at least, when the file cannot
-        be written)."""
+    def remember_etag(self, etag: str | None, *, refused_under: str | None = None) -> None:
+        """Keep the ETag of a bundle that was refused under ``refused_under``
+        (:func:`refusal_conditions`), or, without it, of the stored one, so it is not
+        fetched again and again (in memory at least, when the file cannot be written)."""
+        refused = refused_under is not None and bool(etag)
+        state = {**self._state, "etag": etag, "refused": refused,
+                 "refused_under": refused_under if refused else None}  # fmt: skip
         try:
-            self._save_state({**self._state, "etag": etag, "refused": refused and bool(etag)})
+            self._save_state(state)
         except OSError as exc:
             log.info("cannot write %s (%s); the ETag is kept in memory", self._state_path, exc)
 

@@ -40,7 +40,7 @@ from agent.rules.records import WireRecord
 from agent.sync.client import MAX_BATCH, DeviceCredentials, ServerClient, SyncError
 from agent.sync.credentials import CredentialError
 from agent.sync.outbox import Outbox
-from agent.sync.packs import SyncedPacks, pinned_keys
+from agent.sync.packs import SyncedPacks, pinned_keys, refusal_conditions
 
 __all__ = [
     "CredentialStore",
@@ -318,15 +318,16 @@ class SyncWorker:
         return MAX_BATCH  # found it: full batches again
 
     def _pull_pack(self, device: DeviceCredentials) -> None:
-        answer = self.client.fetch_pack(device.secret, self._packs.etag)
+        keys = pinned_keys(self._settings.get("publisher_keys"))
+        conditions = refusal_conditions(keys, __version__)
+        answer = self.client.fetch_pack(device.secret, self._packs.etag_to_send(conditions))
         self.pack_withheld = answer.withheld
         self._packs.remember_withheld(answer.withheld)
         if answer.status != "new":
             return
         if self._packs.holds(answer.data):
-            self._packs.remember_etag(answer.etag, refused=False)  # its ETag was lost
+            self._packs.remember_etag(answer.etag)  # its ETag was lost
             return
-        keys = pinned_keys(self._settings.get("publisher_keys"))
         try:
             bundle = self._packs.verify(answer.data, keys, datetime.now(UTC), __version__)
         except BundleError as exc:
@@ -334,7 +335,8 @@ class SyncWorker:
                       exc.reason, exc)  # fmt: skip
             self.last_error = f"pack refused: {exc}"
             self.pack_refused = str(exc)
-            self._packs.remember_etag(answer.etag)  # not downloaded again until it changes
+            # Not downloaded again until it changes, or the keys or the agent do.
+            self._packs.remember_etag(answer.etag, refused_under=conditions)
             return
         try:
             path = self._packs.accept(answer.data, bundle, answer.etag)

@@ -260,6 +260,32 @@ def test_a_bundle_nested_100000_deep_is_refused_once_and_not_downloaded_again(
     assert not (tmp_path / "sync" / "pack.yaml").exists()
 
 
+@pytest.mark.allow_log("pack was refused \\(unknown_key\\)")
+def test_a_bundle_refused_for_its_key_is_checked_again_once_policy_pins_that_key(
+    tmp_path: Path,
+) -> None:
+    """The policy that pins a new key may arrive after the bundle it signed: the refusal
+    is not kept once the pinned keys differ from those it was refused under."""
+    old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    server = BundleServer(_bundle(new, 2), '"etag-2"')
+    box = Outbox(tmp_path / "outbox.db")
+    worker = mock_worker(tmp_path, box, server, pinned_keys([public_key_text(old.public_key())]))
+    worker.pack_every = 0.0  # the pack is checked at every round
+    for _ in range(3):
+        worker.run_once()
+    assert server.downloads == 1 and worker.pack_refused is not None  # refused once, kept
+    assert "not pinned here" in worker.pack_refused
+    # Policy now pins both keys (a new worker, as the agent starts on a policy change).
+    both = pinned_keys([public_key_text(k.public_key()) for k in (old, new)])
+    worker = mock_worker(tmp_path, box, server, both)
+    worker.pack_every = 0.0
+    for _ in range(2):
+        worker.run_once()
+    box.close()
+    assert server.downloads == 2 and worker.pack == "p v2"
+    assert (tmp_path / "sync" / "pack.yaml").exists()
+
+
 def test_a_manifest_nested_deep_inside_a_valid_signature_is_refused(tmp_path: Path) -> None:
     """A publisher key in the wrong hands: the signature checks, the manifest is hostile."""
     key = Ed25519PrivateKey.generate()
