@@ -62,6 +62,9 @@ def build_parts(store: Store, settings: ServerSettings | None = None) -> ServerP
         enroll_sources=RateLimiter(
             settings.enroll_per_source_hour / 3600.0, settings.enroll_source_burst
         ),
+        admin_failures=RateLimiter(
+            settings.admin_failures_per_source_hour / 3600.0, settings.admin_failure_burst
+        ),
     )
 
 

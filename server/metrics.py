@@ -30,6 +30,7 @@ class Metrics:
         self._count: dict[str, int] = defaultdict(int)
         self.events: dict[str, int] = defaultdict(int)
         self.enrollments: dict[str, int] = defaultdict(int)
+        self.admin_refusals: dict[str, int] = defaultdict(int)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one request; ``route`` is a route template (or "unmatched"), never a path."""
@@ -51,6 +52,12 @@ class Metrics:
         """One ``POST /v1/enroll``: new | pending | replaced, or the refusal's code."""
         with self._lock:
             self.enrollments[outcome] += 1
+
+    def count_admin_refusal(self, reason: str) -> None:
+        """One admin token refused: unknown_token, or source_rate_limited (too many wrong
+        ones from one address)."""
+        with self._lock:
+            self.admin_refusals[reason] += 1
 
     def render(self, gauges: dict[str, int], counters: dict[str, tuple[int, str]]) -> str:
         """The exposition text; ``counters`` maps a name to (value, help) kept elsewhere."""
@@ -103,6 +110,13 @@ class Metrics:
             ]
             for outcome, n in sorted(self.enrollments.items()):
                 lines.append(f'waymark_enrollments_total{{outcome="{outcome}"}} {n}')
+            lines += [
+                "# HELP waymark_admin_auth_refused_total Admin tokens refused, by reason "
+                "(unknown_token, or source_rate_limited after too many from one address).",
+                "# TYPE waymark_admin_auth_refused_total counter",
+            ]
+            for reason, n in sorted(self.admin_refusals.items()):
+                lines.append(f'waymark_admin_auth_refused_total{{reason="{reason}"}} {n}')
         for name, (value, help_text) in sorted(counters.items()):
             metric = f"waymark_{name}_total"
             lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter"]

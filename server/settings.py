@@ -40,6 +40,12 @@ class ServerSettings:
     #: until the trusted-proxy setting gives the client's).
     enroll_per_source_hour: float = 60.0
     enroll_source_burst: int = 20
+    #: Wrong admin tokens (dashboard sign-in, admin API) per source address:
+    #: ``admin_failure_burst`` at once, then ``admin_failures_per_source_hour`` an hour;
+    #: past that even the right token gets 429 from that address until the budget refills
+    #: (per process; only failures spend it).
+    admin_failures_per_source_hour: float = 60.0
+    admin_failure_burst: int = 10
     #: Peer addresses whose ``X-Forwarded-Proto`` is believed (a TLS-terminating proxy);
     #: ``"*"`` trusts every peer. Empty: the connection itself says whether it is https.
     trusted_proxies: frozenset[str] = frozenset()

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
-from server.errors import Forbidden, Unauthenticated
-from server.routes.dependencies import StoreDep
+from server.errors import Forbidden, RateLimited, Unauthenticated
+from server.routes.dependencies import PartsDep, ServerParts, StoreDep
+from server.routes.https import source_address
 from server.store import Admin, Device, Store
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "IngestingDevice",
     "IngestingDeviceDep",
     "admin_auth",
+    "checked_admin",
     "device_auth",
     "ingesting_device_auth",
     "require_publisher",
@@ -84,15 +87,30 @@ async def ingesting_device_auth(
     return IngestingDevice(device, token, confirmed=True)
 
 
-async def admin_auth(
-    store: StoreDep, authorization: Annotated[str | None, Header()] = None
-) -> Admin:
-    """The publisher or analyst whose admin token the request carries."""
-    token = _bearer(authorization)
-    admin = await run_in_threadpool(store.admin, token)
+async def checked_admin(parts: ServerParts, request: HTTPConnection, token: str) -> Admin:
+    """The admin whose token ``token`` is; Unauthenticated when it is none (which spends
+    the source address's failure budget, ``ServerSettings.admin_failure_burst``),
+    RateLimited while that budget is spent, whatever the token."""
+    source = source_address(request, parts.settings)
+    wait = parts.admin_failures.wait(source)
+    if wait > 0:
+        parts.metrics.count_admin_refusal("source_rate_limited")
+        raise RateLimited(
+            wait, "too many wrong admin tokens from this address", code="source_rate_limited"
+        )
+    admin = await run_in_threadpool(parts.store.admin, token)
     if admin is None:
+        parts.admin_failures.acquire(source)
+        parts.metrics.count_admin_refusal("unknown_token")
         raise Unauthenticated("unknown, revoked or expired admin token")
     return admin
+
+
+async def admin_auth(
+    parts: PartsDep, request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Admin:
+    """The publisher or analyst whose admin token the request carries."""
+    return await checked_admin(parts, request, _bearer(authorization))
 
 
 def require_publisher(admin: Admin) -> None:

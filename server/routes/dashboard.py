@@ -13,6 +13,7 @@ The pages themselves are drawn by :mod:`server.dashboard`.
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Any, Final
 from urllib.parse import parse_qs
@@ -23,10 +24,11 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from server.dashboard import FILTERS, enrollment_notice, render_dashboard, render_login
-from server.errors import Invalid
+from server.errors import Invalid, RateLimited, Unauthenticated
 from server.report_csv import report_csv
 from server.reports import build_report
 from server.routes.admin import ReportQuery
+from server.routes.auth import checked_admin
 from server.routes.dependencies import EnrollmentDep, StoreDep, parts_of
 from server.routes.https import request_is_https
 from server.sessions import SESSION_SECONDS, Session, Sessions, same_secret
@@ -166,9 +168,20 @@ async def login(request: Request, store: StoreDep) -> Response:
     if not same_secret(form.get("csrf", ""), request.cookies.get(LOGIN_CSRF_COOKIE, "")):
         return _login_page(request, "The sign-in form had expired; please sign in again.", 403)
     token = form.get("token", "")
-    admin = await run_in_threadpool(store.admin, token) if token else None
-    if admin is None:
+    if not token:
+        return _login_page(request, "Paste an admin token to sign in.", 401)
+    try:
+        admin = await checked_admin(parts_of(request), request, token)
+    except Unauthenticated:
         return _login_page(request, "That token is not a valid admin token.", 401)
+    except RateLimited as exc:
+        minutes = max(1, math.ceil(exc.retry_after / 60))
+        wait = f"{minutes} minute{'s' if minutes > 1 else ''}"
+        page = _login_page(
+            request, f"Too many wrong tokens from this address; try again in {wait}.", 429
+        )
+        page.headers["Retry-After"] = str(math.ceil(exc.retry_after))
+        return page
     session_id, _session = await run_in_threadpool(
         _sessions(store).start, admin.tenant_id, admin.token_id, admin.role
     )

@@ -49,6 +49,8 @@ class ServerParts:
     enrollment: Enrollment
     #: Enrollments per source address (server/enrollment.py has the per-token rate).
     enroll_sources: RateLimiter
+    #: Wrong admin tokens per source address (server/routes/auth.py).
+    admin_failures: RateLimiter
 
 
 # The providers are coroutines: FastAPI would run plain functions in the thread

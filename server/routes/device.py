@@ -18,6 +18,7 @@ from server.routes.body import read_capped
 from server.routes.dependencies import EnrollmentDep, IngestDep, LimiterDep, PartsDep, StoreDep
 from server.routes.errors import UNAUTHENTICATED, ErrorBody
 from server.routes.fields import BUNDLE_TYPE, GROUP_PATTERN, NAME_PATTERN
+from server.routes.https import source_address
 from server.store import Device
 from server.withheld import WITHHELD_HEADER, withheld_version
 
@@ -80,18 +81,6 @@ _EVENTS_SCHEMA: Final[dict[str, Any]] = {
 }
 
 
-def source_address(request: Request, trusted: frozenset[str]) -> str:
-    """Who is enrolling, for the per-address bucket: the peer, or — from a proxy the
-    operator trusts (``--trust-proxy``) — the last ``X-Forwarded-For`` entry, the one
-    that proxy added.  From anyone else the header is ignored: it costs nothing to forge."""
-    peer = request.client.host if request.client else "unknown"
-    if trusted and ("*" in trusted or peer in trusted):
-        forwarded = request.headers.get("x-forwarded-for", "").rsplit(",", 1)[-1].strip()
-        if forwarded:
-            return forwarded
-    return peer
-
-
 def _approved(device: Device) -> None:
     if not device.approved:
         raise Forbidden(
@@ -125,7 +114,7 @@ async def enroll(
     With an ``installation_id`` already enrolled in the tenant, the same device
     gets a new secret (the old one stops working) instead of a new device.
     """
-    source = source_address(request, parts.settings.trusted_proxies)
+    source = source_address(request, parts.settings)
     try:
         wait = parts.enroll_sources.acquire(source)
         if wait > 0:

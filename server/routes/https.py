@@ -1,9 +1,11 @@
-"""Whether a request came over https: decided here, once, for HSTS and ``Secure`` cookies.
+"""What the client used, decided here once: https or not (for HSTS and ``Secure``
+cookies), and its address (for the per-address budgets).
 
-Behind a TLS-terminating proxy the connection to this server is plain http;
-the proxy says what the client used in ``X-Forwarded-Proto``.  That header is
-believed only from a peer the operator named (``--trust-proxy``,
-``WAYMARK_TRUST_PROXY``): from anyone else it is a claim anybody can make.
+Behind a TLS-terminating proxy the connection to this server is plain http from
+the proxy's address; the proxy says what the client used in ``X-Forwarded-Proto``
+and ``X-Forwarded-For``.  Those headers are believed only from a peer the
+operator named (``--trust-proxy``, ``WAYMARK_TRUST_PROXY``): from anyone else
+they are claims anybody can make.
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ from starlette.requests import HTTPConnection
 
 from server.settings import ServerSettings
 
-__all__ = ["request_is_https"]
+__all__ = ["request_is_https", "source_address"]
+
+
+def _from_trusted_proxy(request: HTTPConnection, settings: ServerSettings) -> bool:
+    trusted = settings.trusted_proxies
+    peer = request.client.host if request.client else None
+    return bool(trusted) and ("*" in trusted or peer in trusted)
 
 
 def request_is_https(request: HTTPConnection, settings: ServerSettings) -> bool:
@@ -23,9 +31,17 @@ def request_is_https(request: HTTPConnection, settings: ServerSettings) -> bool:
     """
     if request.url.scheme == "https":
         return True
-    trusted = settings.trusted_proxies
-    peer = request.client.host if request.client else None
-    if not trusted or ("*" not in trusted and peer not in trusted):
+    if not _from_trusted_proxy(request, settings):
         return False
     forwarded = request.headers.get("x-forwarded-proto", "")
     return forwarded.rsplit(",", 1)[-1].strip().lower() == "https"
+
+
+def source_address(request: HTTPConnection, settings: ServerSettings) -> str:
+    """Who is asking, for the per-address budgets: the peer, or from a trusted proxy
+    the last ``X-Forwarded-For`` entry (the one that proxy added)."""
+    if _from_trusted_proxy(request, settings):
+        forwarded = request.headers.get("x-forwarded-for", "").rsplit(",", 1)[-1].strip()
+        if forwarded:
+            return forwarded
+    return request.client.host if request.client else "unknown"

@@ -133,6 +133,7 @@ def live(store: Store) -> Iterator[RunningServer]:
         rate_per_second=1000,
         rate_burst=1000,
         enroll_source_burst=1000,
+        admin_failure_burst=1000,
         metrics_token=METRICS_TOKEN,
     )
     with running_server(store, settings) as srv:
