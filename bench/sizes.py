@@ -176,8 +176,12 @@ def main() -> str:
         if icu:
             notes.append(
                 f"ICU (libicudata, libicuuc, libicui18n) is {icu / MB:.1f} MB of this bundle: "
-                "the PySide6 wheel's QtCore links to it on Linux. Qt uses the system's ICU on "
-                "Windows 10+ and macOS, so their bundles do not carry it."
+                "the PySide6 wheel's QtCore links to it on Linux. Its data library is rebuilt "
+                "with only what QtCore reads (installers/pyinstaller/icu_data.py: collation, "
+                "case mapping, calendars and time zones; not the names of languages, regions, "
+                "currencies and units, break iteration, transliteration or legacy-encoding "
+                "converters): the wheel's is 32.0 MB. Qt uses the system's ICU on Windows 10+ "
+                "and macOS, so their bundles do not carry it."
             )
     elapsed = time.monotonic() - started
     return "\n".join(

@@ -5,7 +5,8 @@
 # dashboard tests, GNOME Keyring for the device-secret test, and what builds and
 # checks the installers on Linux (wixl/msitools, Wine, osslsigncode, mingw-w64,
 # bsdtar, 7-Zip, cpio; shellcheck for actionlint; patchelf, binutils and
-# lintian for the deb; libsecret-tools for the admin guide's keyring wipe).
+# lintian for the deb; icu-devtools to trim the bundle's ICU data;
+# libsecret-tools for the admin guide's keyring wipe).
 # Runs only as root on a Debian-like system; elsewhere it says what to install and returns
 # success so that a developer machine still works.
 set -euo pipefail
@@ -18,7 +19,7 @@ PACKAGES=(
   libxrender1 libxi6 libxtst6 libglib2.0-0 fonts-dejavu-core fonts-noto-core
   postgresql chromium chromium-driver gnome-keyring desktop-file-utils
   msitools wixl wine wine64 osslsigncode gcc-mingw-w64-x86-64 libarchive-tools 7zip cpio
-  dash shellcheck lintian libsecret-tools patchelf binutils
+  dash shellcheck lintian libsecret-tools patchelf binutils icu-devtools
 )
 
 missing=()

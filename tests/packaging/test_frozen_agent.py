@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import PySide6
+
 from devtools.live_server import running_server
 from server.cli import open_store
 from server.settings import ServerSettings
@@ -49,6 +51,14 @@ def test_the_frozen_cli_validates_and_replays_like_the_source(frozen: Path, tmp_
     )  # fmt: skip
     assert frozen_replay.returncode == 0, frozen_replay.stderr
     assert frozen_replay.stdout == source_replay.stdout and frozen_replay.stdout.strip()
+
+
+def test_the_frozen_agent_carries_the_smaller_icu_data(frozen: Path) -> None:
+    """The spec swaps in installers/pyinstaller/icu_data.py's library (its behaviour under
+    Qt is tested in test_icu_data.py); the wheel's original is 32 MB."""
+    (bundled,) = [p for p in frozen.parent.rglob("libicudata.so.*") if not p.is_symlink()]
+    original = Path(PySide6.__file__).parent / "Qt" / "lib" / bundled.name
+    assert bundled.stat().st_size < original.stat().st_size * 0.45
 
 
 def test_the_frozen_agent_hooks_x11_and_starts_its_ui(
