@@ -103,20 +103,15 @@ class Metrics:
                     f"# TYPE {metric} counter",
                     f"{metric} {self.events[name]}",
                 ]
-            lines += [
-                "# HELP waymark_enrollments_total Enrollment requests by outcome (new, pending, "
-                "replaced, or the refusal's code).",
-                "# TYPE waymark_enrollments_total counter",
-            ]
-            for outcome, n in sorted(self.enrollments.items()):
-                lines.append(f'waymark_enrollments_total{{outcome="{outcome}"}} {n}')
-            lines += [
-                "# HELP waymark_admin_auth_refused_total Admin tokens refused, by reason "
-                "(unknown_token, or source_rate_limited after too many from one address).",
-                "# TYPE waymark_admin_auth_refused_total counter",
-            ]
-            for reason, n in sorted(self.admin_refusals.items()):
-                lines.append(f'waymark_admin_auth_refused_total{{reason="{reason}"}} {n}')
+            lines += _by_label(
+                "enrollments", "outcome", self.enrollments,
+                "Enrollment requests by outcome (new, pending, replaced, or the refusal's code).",
+            )  # fmt: skip
+            lines += _by_label(
+                "admin_auth_refused", "reason", self.admin_refusals,
+                "Admin tokens refused, by reason (unknown_token, or source_rate_limited after "
+                "too many from one address).",
+            )  # fmt: skip
         for name, (value, help_text) in sorted(counters.items()):
             metric = f"waymark_{name}_total"
             lines += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter"]
@@ -124,3 +119,13 @@ class Metrics:
         for name, value in sorted(gauges.items()):
             lines += [f"# TYPE waymark_{name} gauge", f"waymark_{name} {value}"]
         return "\n".join(lines) + "\n"
+
+
+def _by_label(name: str, label: str, counts: dict[str, int], help_text: str) -> list[str]:
+    """The lines of the counter ``waymark_<name>_total``, one series per value of ``label``."""
+    metric = f"waymark_{name}_total"
+    return [
+        f"# HELP {metric} {help_text}",
+        f"# TYPE {metric} counter",
+        *(f'{metric}{{{label}="{value}"}} {n}' for value, n in sorted(counts.items())),
+    ]
