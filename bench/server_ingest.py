@@ -236,7 +236,7 @@ def main() -> str:
         f"{AGENTS} simulated agents, one keep-alive HTTP/1.1 connection each, post batches of "
         f"{BATCH} events (plain JSON, fresh UUIDs) to `POST /v1/events` on 127.0.0.1. The "
         f"server is `waymark-server serve --workers {WORKERS}` (uvicorn, h11 with a bounded "
-        "request head, uvloop; "
+        "request head, uvloop, one `SO_REUSEPORT` socket per worker; "
         "events written with group commit, the report's rollups kept in the same "
         "transaction). Generator, server and database share the "
         "machine's cores; CPU columns are shares of one core (server: all its processes; "

@@ -76,6 +76,7 @@ def _serve(args: argparse.Namespace) -> int:
     from server.app import create_app
     from server.routes.limits import MAX_HEADER_BYTES
     from server.routes.protocol import HEADER_TIMEOUT_ENV, BoundedH11Protocol
+    from server.workers import SPREAD_BY_KERNEL, SpreadWorkers, reuse_port_sockets
 
     settings = ServerSettings(
         rate_per_second=args.rate_per_second,
@@ -120,12 +121,14 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ["WAYMARK_BODY_TIMEOUT"] = str(args.body_timeout)
     if args.db:
         os.environ["WAYMARK_SERVER_DB"] = args.db
-    uvicorn.run(
-        "server.asgi:app_from_env",
-        factory=True,
-        workers=args.workers,
-        **common,
-    )
+    if not SPREAD_BY_KERNEL:
+        uvicorn.run("server.asgi:app_from_env", factory=True, workers=args.workers, **common)
+        return 0
+    # One socket per worker, so that new connections are spread over all of them.
+    config = uvicorn.Config("server.asgi:app_from_env", factory=True, workers=args.workers,
+                            **common)  # fmt: skip
+    sockets = reuse_port_sockets(args.host, args.port, args.workers, config.backlog)
+    SpreadWorkers(config, sockets).run()
     return 0
 
 
@@ -592,7 +595,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--rate-burst", type=int, default=60, help="per-device burst")
     serve.add_argument("--log-level", default="warning")
     serve.add_argument(
-        "--workers", type=int, default=1, help="server processes (rate limits are per process)"
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on one port, the kernel spreading connections over them "
+        "(rate limits are per process)",
     )
     serve.add_argument(
         "--trust-proxy",
