@@ -27,7 +27,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess, Process, logger
 __all__ = ["SPREAD_BY_KERNEL", "SpreadWorkers", "reuse_port_sockets"]
 
 #: Whether this OS can spread connections over several sockets on one port.
-SPREAD_BY_KERNEL: Final = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+SPREAD_BY_KERNEL: Final = sys.platform == "linux"
 
 
 def reuse_port_sockets(host: str, port: int, count: int, backlog: int) -> list[socket.socket]:
@@ -47,7 +47,8 @@ def reuse_port_sockets(host: str, port: int, count: int, backlog: int) -> list[s
             sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if sys.platform == "linux":  # (SPREAD_BY_KERNEL; written out for the type checker)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((host, port))
             sock.listen(backlog)
             port = sock.getsockname()[1]
