@@ -12,7 +12,9 @@ over them by a hash of the client's address and port, whatever their timing.
 The supervision is uvicorn's (:class:`uvicorn.supervisors.Multiprocess`: health
 pings, a dead worker replaced, SIGINT/SIGTERM/SIGHUP), with one change: a
 worker, and any worker that replaces it, serves the socket of its slot, so no
-socket is ever left without a process accepting from it.
+socket is ever left without a process accepting from it.  The methods
+overridden here follow uvicorn 0.55's (pyproject.toml asks for at least that);
+``tests/server/test_workers.py`` runs them.
 """
 
 from __future__ import annotations
