@@ -650,14 +650,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--enroll-per-source-hour",
         type=float,
-        default=60.0,
+        default=ServerSettings().enroll_per_source_hour,
         help="enrollments an hour from one source address, after the burst (per process; "
         "default %(default)s: raise it when many agents share one NAT address)",
     )
     serve.add_argument(
         "--enroll-source-burst",
         type=int,
-        default=20,
+        default=ServerSettings().enroll_source_burst,
         help="enrollments at once from one source address (default %(default)s)",
     )
 

@@ -198,11 +198,7 @@ class Enrollment:
         c = s.enroll_tokens.c
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(
-                    c.id, c.prefix, c.created, c.expires, c.max_uses, c.uses, c.per_hour, c.revoked
-                )
-                .where(c.tenant_id == tenant_id)
-                .order_by(c.id)
+                select(*_token_columns()).where(c.tenant_id == tenant_id).order_by(c.id)
             ).all()
         return [_token_info(r) for r in rows]
 
@@ -215,9 +211,7 @@ class Enrollment:
                 .values(revoked=self._clock())
             ).rowcount
             row = conn.execute(
-                select(
-                    c.id, c.prefix, c.created, c.expires, c.max_uses, c.uses, c.per_hour, c.revoked
-                ).where(c.tenant_id == tenant_id, c.id == token_id)
+                select(*_token_columns()).where(c.tenant_id == tenant_id, c.id == token_id)
             ).first()
             if row is None:
                 raise NotFound(f"no enrollment token {token_id} in this tenant")
@@ -230,15 +224,8 @@ class Enrollment:
     # ---------------------------------------------------------------- approval
 
     def approval(self, tenant_id: int) -> TenantApproval:
-        c = s.tenants.c
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(c.approval, c.approval_per_hour).where(c.id == tenant_id)
-            ).first()
-        if row is None:
-            raise NotFound(f"no tenant {tenant_id}")
-        mode: ApprovalMode = "manual" if row[0] == "manual" else "auto"
-        return TenantApproval(mode, None if row[1] is None else int(row[1]))
+            return _tenant_approval(conn, tenant_id)
 
     def set_approval(
         self, tenant_id: int, mode: str, per_hour: int | None, actor: str = "cli"
@@ -335,7 +322,9 @@ class Enrollment:
             known = self._installation_device(conn, tenant_id, installation_id)
             secret = new_token("device")
             if known is not None:
-                enrolled = self._renew(conn, known, secret, groups, os_name, agent_version)
+                enrolled = self._renew(
+                    conn, tenant_id, known, secret, groups, os_name, agent_version
+                )
             else:
                 max_uses = _int(row[3])
                 if max_uses is not None and int(row[4]) >= max_uses:
@@ -397,14 +386,10 @@ class Enrollment:
         return None if row is None else (str(row[0]), int(row[1]), str(row[2]))
 
     def _approves(self, conn: Any, tenant_id: int, token_id: int, now: float) -> bool:
-        approval = conn.execute(
-            select(s.tenants.c.approval, s.tenants.c.approval_per_hour).where(
-                s.tenants.c.id == tenant_id
-            )
-        ).one()
-        if approval[0] == "manual":
+        approval = _tenant_approval(conn, tenant_id)
+        if approval.mode == "manual":
             return False
-        if approval[1] is None:
+        if approval.per_hour is None:
             return True
         e = s.enrollments.c
         approved = conn.execute(
@@ -412,11 +397,12 @@ class Enrollment:
                 and_(e.token_id == token_id, e.at > now - HOUR, e.outcome == "new")
             )
         ).scalar_one()
-        return int(approved) < int(approval[1])
+        return int(approved) < approval.per_hour
 
     def _renew(
         self,
         conn: Any,
+        tenant_id: int,
         known: tuple[str, int, str],
         secret: str,
         groups: Sequence[str],
@@ -434,10 +420,7 @@ class Enrollment:
                 agent_version=agent_version,
             )
         )
-        tenant_id = conn.execute(
-            select(s.devices.c.tenant_id).where(s.devices.c.id == device_id)
-        ).scalar_one()
-        device = Device(device_id, int(tenant_id), ring, tuple(groups), approval == "approved")
+        device = Device(device_id, tenant_id, ring, tuple(groups), approval == "approved")
         return Enrolled(device, secret, "replaced")
 
     def _add(
@@ -500,18 +483,24 @@ class Enrollment:
             )
         return out
 
-    def last_hour_peak(self) -> int:
-        """The most enrollments one token made in the last hour, over every tenant."""
-        e = s.enrollments.c
-        with self.engine.connect() as conn:
-            counts = conn.execute(
-                select(func.count()).where(e.at > self._clock() - HOUR).group_by(e.token_id)
-            ).scalars()
-            return max((int(n) for n in counts), default=0)
+
+def _tenant_approval(conn: Any, tenant_id: int) -> TenantApproval:
+    c = s.tenants.c
+    row = conn.execute(select(c.approval, c.approval_per_hour).where(c.id == tenant_id)).first()
+    if row is None:
+        raise NotFound(f"no tenant {tenant_id}")
+    mode: ApprovalMode = "manual" if row[0] == "manual" else "auto"
+    return TenantApproval(mode, _int(row[1]))
 
 
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _token_columns() -> tuple[Any, ...]:
+    """The ``enroll_tokens`` columns a :class:`TokenInfo` is read from, in its order."""
+    c = s.enroll_tokens.c
+    return (c.id, c.prefix, c.created, c.expires, c.max_uses, c.uses, c.per_hour, c.revoked)
 
 
 def _token_info(r: Sequence[Any]) -> TokenInfo:

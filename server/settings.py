@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "DEFAULT_BODY_TIMEOUT",
@@ -66,13 +66,20 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> ServerSetting
     ``WAYMARK_TRUST_PROXY``, ``WAYMARK_METRICS_TOKEN``, ``WAYMARK_BODY_TIMEOUT``,
     ``WAYMARK_ENROLL_PER_SOURCE_HOUR``, ``WAYMARK_ENROLL_SOURCE_BURST``."""
     env = os.environ if environ is None else environ
+    default = ServerSettings()  # what an unset variable means: the dataclass's own default
+
+    def number(name: str, kind: type[float] | type[int], fallback: float) -> Any:
+        return kind(env.get(name, str(fallback)))
+
     return ServerSettings(
-        rate_per_second=float(env.get("WAYMARK_RATE_PER_SECOND", "2")),
-        rate_burst=int(env.get("WAYMARK_RATE_BURST", "60")),
-        retain_days=int(env.get("WAYMARK_RETAIN_DAYS", str(DEFAULT_RETAIN_DAYS))),
+        rate_per_second=number("WAYMARK_RATE_PER_SECOND", float, default.rate_per_second),
+        rate_burst=number("WAYMARK_RATE_BURST", int, default.rate_burst),
+        retain_days=number("WAYMARK_RETAIN_DAYS", int, default.retain_days),
         trusted_proxies=proxies_from_text(env.get("WAYMARK_TRUST_PROXY")),
         metrics_token=env.get("WAYMARK_METRICS_TOKEN") or None,
-        body_timeout=float(env.get("WAYMARK_BODY_TIMEOUT", str(DEFAULT_BODY_TIMEOUT))),
-        enroll_per_source_hour=float(env.get("WAYMARK_ENROLL_PER_SOURCE_HOUR", "60")),
-        enroll_source_burst=int(env.get("WAYMARK_ENROLL_SOURCE_BURST", "20")),
+        body_timeout=number("WAYMARK_BODY_TIMEOUT", float, default.body_timeout),
+        enroll_per_source_hour=number(
+            "WAYMARK_ENROLL_PER_SOURCE_HOUR", float, default.enroll_per_source_hour
+        ),
+        enroll_source_burst=number("WAYMARK_ENROLL_SOURCE_BURST", int, default.enroll_source_burst),
     )

@@ -299,15 +299,6 @@ class Store:
 
     # ---------------------------------------------------------------- auth
 
-    def enroll_tenant(self, token: str) -> int | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(s.enroll_tokens.c.tenant_id).where(
-                    s.enroll_tokens.c.token_hash == hash_token(token)
-                )
-            ).first()
-        return None if row is None else int(row[0])
-
     def admin(self, token: str) -> Admin | None:
         """The admin of ``token``, unless it is unknown, revoked or expired (read every time)."""
         c = s.admin_tokens.c
@@ -382,7 +373,8 @@ class Store:
         return changed
 
     def forget_devices(self, device_ids: Iterable[str]) -> None:
-        """Drop these devices from this process's cache (a new secret, an approval)."""
+        """Drop these devices from this process's cache (a new secret, an approval, a
+        revocation or an erasure)."""
         gone = set(device_ids)
         for digest, (known, _at) in list(self._device_cache.items()):
             if known.id in gone:
@@ -505,10 +497,7 @@ class Store:
         )
         stale = {d.id for d in devices if d.secret_hash and live.get(d.id) != d.secret_hash}
         if stale or set(live) != wanted:
-            gone = stale | (wanted - set(live))
-            for digest, (known, _at) in list(self._device_cache.items()):
-                if known.id in gone:
-                    self._device_cache.pop(digest, None)
+            self.forget_devices(stale | (wanted - set(live)))
             raise Unauthenticated("unknown or revoked device secret; enroll again")
 
     def _start_counting(self, device_id: str) -> None:
@@ -864,9 +853,7 @@ class Store:
                 actor,
                 {"events": erased.events, "exposures": erased.exposures},
             )
-        for digest, (known, _at) in list(self._device_cache.items()):
-            if known.id == device_id:
-                self._device_cache.pop(digest, None)
+        self.forget_devices([device_id])
         self._last_seen.pop(device_id, None)
         with self._writing():
             checkpoint(self.engine)

@@ -383,7 +383,7 @@ def print_local_files(found: list[dict[str, object]]) -> None:
 def sync_readiness(settings: Any, folder: Path) -> dict[str, Any]:
     """Is this agent set up to sync, and as which device? Policy and the keyring only."""
     from agent.app import device_credentials, existing_device_id
-    from agent.sync.broker import broker_enroller
+    from agent.sync.broker import broker_runs_here
     from agent.sync.client import WAITING_FOR_APPROVAL, check_server_url
     from agent.sync.credentials import (
         ENROLLMENT_FILE,
@@ -425,7 +425,7 @@ def sync_readiness(settings: Any, folder: Path) -> dict[str, Any]:
         )
         out["summary"] = (f"{base}: this data folder is device {creds.device_id}{moved} "
                           "(`waymark sync` tries now)")  # fmt: skip
-    elif not settings.get("enroll_token") and broker_enroller(sys.platform, "") is not None:
+    elif not settings.get("enroll_token") and broker_runs_here(sys.platform):
         out["summary"] = (f"{base}: not enrolled yet; enrolls through this computer's "
                           "enrollment broker on the first round (`waymark sync`)")  # fmt: skip
     elif not settings.get("enroll_token"):

@@ -59,6 +59,7 @@ __all__ = [
     "broker_enroller",
     "broker_installation_id",
     "broker_path",
+    "broker_runs_here",
     "check_secret_file",
     "decode_answer",
     "decode_peercred",
@@ -219,14 +220,23 @@ def broker_path(platform: str = sys.platform) -> Path | None:
     return None
 
 
+def broker_runs_here(platform: str) -> bool:
+    """Whether an enrollment broker serves this computer (its pipe or its socket)."""
+    if platform == "win32":
+        from agent.sync.broker_windows import PIPE_NAME, pipe_exists
+
+        return pipe_exists(PIPE_NAME)
+    return broker_path(platform) is not None
+
+
 def broker_enroller(
     platform: str, os_name: str
 ) -> Callable[[Sequence[str]], DeviceCredentials] | None:
     """The worker's way to enroll through the broker running here, if one does."""
     if platform == "win32":
-        from agent.sync.broker_windows import PIPE_NAME, enroll_via_pipe, pipe_exists
+        from agent.sync.broker_windows import PIPE_NAME, enroll_via_pipe
 
-        if not pipe_exists(PIPE_NAME):
+        if not broker_runs_here(platform):
             return None
         return lambda groups: enroll_via_pipe(PIPE_NAME, groups, os_name, _version())
     path = broker_path(platform)

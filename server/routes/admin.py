@@ -21,7 +21,13 @@ from server.routes.auth import AdminDep, require_publisher
 from server.routes.body import read_capped
 from server.routes.dependencies import StoreDep
 from server.routes.errors import UNAUTHENTICATED, ErrorBody
-from server.routes.fields import BUNDLE_TYPE, DEVICE_ID_PATTERN, GROUP_PATTERN, NAME_PATTERN
+from server.routes.fields import (
+    BUNDLE_TYPE,
+    DEVICE_ID_PATTERN,
+    GROUP_PATTERN,
+    NAME_PATTERN,
+    iso_time,
+)
 from server.store import BundleRow
 
 __all__ = [
@@ -60,9 +66,9 @@ class BundleInfo(BaseModel):
             version=row.version,
             sha256=row.sha256,
             key_id=row.key_id,
-            created=_iso(row.created),
-            expires=_iso(row.expires),
-            uploaded=_iso(row.uploaded),
+            created=iso_time(row.created),
+            expires=iso_time(row.expires),
+            uploaded=iso_time(row.uploaded),
             rollout=row.rollout,
             groups=None if row.groups is None else list(row.groups),
             withdrawn=row.withdrawn,
@@ -84,10 +90,6 @@ class RollbackResponse(BaseModel):
     pack_id: str
     serving: int
     withdrawn: list[int]
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @router.post(

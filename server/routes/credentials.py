@@ -19,7 +19,7 @@ from server.credentials import DEVICE_PAGE, AdminTokenInfo, DeviceInfo, Publishe
 from server.routes.auth import AdminDep, require_publisher
 from server.routes.dependencies import StoreDep
 from server.routes.errors import UNAUTHENTICATED, ErrorBody
-from server.routes.fields import DEVICE_ID_PATTERN
+from server.routes.fields import DEVICE_ID_PATTERN, iso_time
 
 __all__ = ["AdminTokenEntry", "AuditEntry", "DeviceEntry", "PublisherKeyEntry", "router"]
 
@@ -31,12 +31,6 @@ _WRITE = {
     403: {"model": ErrorBody, "description": "Not a publisher token."},
     404: {"model": ErrorBody, "description": "Not in this tenant."},
 }
-
-
-def _iso(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class DeviceEntry(BaseModel):
@@ -52,7 +46,8 @@ class DeviceEntry(BaseModel):
     def of(cls, d: DeviceInfo) -> DeviceEntry:
         return cls(
             device_id=d.id, os=d.os, agent_version=d.agent_version, groups=list(d.groups),
-            created=_iso(d.created) or "", last_seen=_iso(d.last_seen), revoked=_iso(d.revoked),
+            created=iso_time(d.created) or "", last_seen=iso_time(d.last_seen),
+            revoked=iso_time(d.revoked),
         )  # fmt: skip
 
 
@@ -68,8 +63,8 @@ class AdminTokenEntry(BaseModel):
     def of(cls, t: AdminTokenInfo, now: float) -> AdminTokenEntry:
         live = t.revoked is None and (t.expires is None or t.expires > now)
         return cls(
-            id=t.id, role=t.role, created=_iso(t.created) or "", expires=_iso(t.expires),
-            revoked=_iso(t.revoked), active=live,
+            id=t.id, role=t.role, created=iso_time(t.created) or "", expires=iso_time(t.expires),
+            revoked=iso_time(t.revoked), active=live,
         )  # fmt: skip
 
 
@@ -81,8 +76,8 @@ class PublisherKeyEntry(BaseModel):
 
     @classmethod
     def of(cls, k: PublisherKeyInfo) -> PublisherKeyEntry:
-        return cls(key_id=k.key_id, public_key=k.public_key, created=_iso(k.created) or "",
-                   revoked=_iso(k.revoked))  # fmt: skip
+        return cls(key_id=k.key_id, public_key=k.public_key, created=iso_time(k.created) or "",
+                   revoked=iso_time(k.revoked))  # fmt: skip
 
 
 class AuditEntry(BaseModel):
@@ -172,7 +167,7 @@ async def audit(
 def _audit_entry(row: dict[str, Any]) -> AuditEntry:
     fixed = {"at", "action", "actor", "object"}
     return AuditEntry(
-        at=_iso(row["at"]) or "",
+        at=iso_time(row["at"]) or "",
         action=row["action"],
         actor=row["actor"],
         object=row.get("object"),

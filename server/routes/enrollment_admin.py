@@ -7,7 +7,6 @@ every approval go to the audit log (server/enrollment.py).
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -24,7 +23,7 @@ from server.enrollment import (
 from server.routes.auth import AdminDep, require_publisher
 from server.routes.dependencies import EnrollmentDep
 from server.routes.errors import UNAUTHENTICATED, ErrorBody
-from server.routes.fields import DEVICE_ID_PATTERN
+from server.routes.fields import DEVICE_ID_PATTERN, iso_time
 
 __all__ = [
     "ApprovalBody",
@@ -42,12 +41,6 @@ _PUBLISHER = {
     **UNAUTHENTICATED,
     403: {"model": ErrorBody, "description": "Not a publisher token."},
 }
-
-
-def _iso(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class TokenRequest(BaseModel):
@@ -82,12 +75,12 @@ class TokenListing(BaseModel):
         return cls(
             id=t.id,
             prefix=t.prefix,
-            created=_iso(t.created) or "",
-            expires=_iso(t.expires),
+            created=iso_time(t.created) or "",
+            expires=iso_time(t.expires),
             max_uses=t.max_uses,
             uses=t.uses,
             per_hour=t.per_hour or DEFAULT_PER_HOUR,
-            revoked=_iso(t.revoked),
+            revoked=iso_time(t.revoked),
             state=t.state(time.time()),
         )
 
@@ -193,7 +186,7 @@ def pending(admin: AdminDep, enrollment: EnrollmentDep) -> list[PendingInfo]:
             device_id=d.id,
             os=d.os,
             agent_version=d.agent_version,
-            enrolled=_iso(d.created) or "",
+            enrolled=iso_time(d.created) or "",
             token_id=d.token_id,
         )
         for d in enrollment.pending(admin.tenant_id)

@@ -9,8 +9,6 @@ keeps its records, backs off instead of spinning, and `waymark sync` and
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,24 +26,14 @@ from server import cli
 from server.enrollment import Enrollment
 from server.settings import ServerSettings
 from tests.fakes import MemoryCredentials
-from tests.integration.test_sync import ROOT, Backend, agent, backend, policy
+from tests.integration.test_sync import Backend, agent, backend, policy, waymark_json
 
 __all__ = ["backend"]  # the fixture, shared with test_sync.py
 
 
 def _waymark(command: str, data_dir: Path, policy_file: Path) -> tuple[int, dict[str, object], str]:
-    env = {
-        **os.environ,
-        "WAYMARK_DATA_DIR": str(data_dir),
-        "WAYMARK_POLICY_FILE": str(policy_file),
-        # Each run starts with an empty keyring: it has lost the device secret.
-        "PYTHON_KEYRING_BACKEND": "tests.fakes.MemoryKeyring",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "agent", command, "--json"],
-        env=env, capture_output=True, text=True, timeout=60, cwd=ROOT,
-    )  # fmt: skip
-    return done.returncode, json.loads(done.stdout or "{}"), done.stderr
+    # Each run starts with an empty keyring: it has lost the device secret.
+    return waymark_json(command, data_dir, policy_file, "tests.fakes.MemoryKeyring")
 
 
 def test_enrolling_again_from_the_same_data_folder_renews_the_same_device(

@@ -375,9 +375,11 @@ def test_a_server_url_that_is_not_https_is_refused_with_a_clear_error(
         core.stop()
 
 
-def _waymark_sync(
-    data_dir: Path, policy_file: Path, keyring_backend: str
+def waymark_json(
+    command: str, data_dir: Path, policy_file: Path, keyring_backend: str
 ) -> tuple[int, dict[str, object], str]:
+    """``waymark COMMAND --json`` from source over this data folder and policy file: the
+    exit code, the JSON it printed and its stderr."""
     env = {
         **os.environ,
         "WAYMARK_DATA_DIR": str(data_dir),
@@ -385,7 +387,7 @@ def _waymark_sync(
         "PYTHON_KEYRING_BACKEND": keyring_backend,
     }
     done = subprocess.run(
-        [sys.executable, "-m", "agent", "sync", "--json"],
+        [sys.executable, "-m", "agent", command, "--json"],
         env=env, capture_output=True, text=True, timeout=60, cwd=ROOT,
     )  # fmt: skip
     return done.returncode, json.loads(done.stdout or "{}"), done.stderr
@@ -401,7 +403,7 @@ def test_waymark_sync_runs_one_round_and_says_what_happened(
     with running_server(backend.store, ServerSettings(rate_per_second=100)) as srv:
         policy_file = tmp_path / "policy.json"
         policy_file.write_text(json.dumps(dict(policy(backend, srv.url).values)))
-        code, report, err = _waymark_sync(data_dir, policy_file, "tests.fakes.MemoryKeyring")
+        code, report, err = waymark_json("sync", data_dir, policy_file, "tests.fakes.MemoryKeyring")
         assert code == 0, err
         assert report["sent"] == 2 and report["pending"] == 0 and report["device_id"]
         assert report["error"] is None
@@ -410,7 +412,9 @@ def test_waymark_sync_runs_one_round_and_says_what_happened(
         box = Outbox(data_dir / "outbox.db")
         box.append(Record(time.time(), "shown", "test-pack", 1, rule="paste-plain"))
         box.close()
-        code, report, err = _waymark_sync(data_dir, policy_file, "keyring.backends.fail.Keyring")
+        code, report, err = waymark_json(
+            "sync", data_dir, policy_file, "keyring.backends.fail.Keyring"
+        )
         assert code == 1
         assert "no OS keyring" in str(report["error"]) and report["pending"] == 1
     for path in data_dir.rglob("*"):
@@ -432,14 +436,14 @@ def test_waymark_sync_exits_1_when_it_refuses_the_pack_cannot_enroll_or_cannot_s
         )
         assert published.status_code == 201, published.text
         policy_file.write_text(json.dumps(dict(policy(backend, srv.url).values)))
-        code, report, err = _waymark_sync(data_dir, policy_file, "tests.fakes.MemoryKeyring")
+        code, report, err = waymark_json("sync", data_dir, policy_file, "tests.fakes.MemoryKeyring")
         assert code == 1, err
         assert report["pack"] is None and "not pinned here" in str(report["pack_refused"])
         assert not (data_dir / "sync" / "pack.yaml").exists()
         # A token the server does not know: cannot enroll.
         bad = dict(policy(backend, srv.url).values, enroll_token="wme_not-a-token")
         policy_file.write_text(json.dumps(bad))
-        code, report, err = _waymark_sync(tmp_path / "other", policy_file,
+        code, report, err = waymark_json("sync", tmp_path / "other", policy_file,
                                           "tests.fakes.MemoryKeyring")  # fmt: skip
         assert code == 1 and report["device_id"] is None and report["error"], err
     # The server is gone: the waiting statistics cannot be sent.
@@ -449,7 +453,7 @@ def test_waymark_sync_exits_1_when_it_refuses_the_pack_cannot_enroll_or_cannot_s
     policy_file.write_text(
         json.dumps(dict(policy(backend, f"http://127.0.0.1:{free_port()}").values))
     )
-    code, report, err = _waymark_sync(data_dir, policy_file, "tests.fakes.MemoryKeyring")
+    code, report, err = waymark_json("sync", data_dir, policy_file, "tests.fakes.MemoryKeyring")
     assert code == 1 and report["pending"] == 1 and report["error"], err
 
 
@@ -472,7 +476,7 @@ def test_waymark_sync_and_doctor_say_when_the_device_is_outside_a_rollout(
                                    params={"rollout": rollout}, headers=headers)  # fmt: skip
             assert published.status_code == 201, published.text
         policy_file.write_text(json.dumps(dict(policy(backend, srv.url).values)))
-        code, report, err = _waymark_sync(data_dir, policy_file, "tests.fakes.MemoryKeyring")
+        code, report, err = waymark_json("sync", data_dir, policy_file, "tests.fakes.MemoryKeyring")
         assert code == 0, err
         assert report["pack"] == "test-pack v1"
         assert report["pack_withheld"] == "this device is not in the rollout of test-pack v2"
@@ -484,7 +488,7 @@ def test_waymark_sync_and_doctor_say_when_the_device_is_outside_a_rollout(
         # Rolled out to everyone: the next sync gets it and the notice is gone.
         assert httpx.put(srv.url + "/v1/admin/packs/test-pack/versions/2/rollout",
                          json={"percent": 100}, headers=headers).is_success  # fmt: skip
-        code, report, err = _waymark_sync(data_dir, policy_file, "tests.fakes.MemoryKeyring")
+        code, report, err = waymark_json("sync", data_dir, policy_file, "tests.fakes.MemoryKeyring")
         assert code == 0 and report["pack"] == "test-pack v2" and report["pack_withheld"] is None
         doctor = _waymark(data_dir, policy_file, "doctor", "--json")
         assert json.loads(doctor.stdout)["sync"]["pack_withheld"] is None

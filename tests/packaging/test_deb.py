@@ -236,14 +236,20 @@ def test_lintian_reports_only_the_documented_tags(deb: Path) -> None:
     assert all(f"`{tag}`" in readme for tag in allowed), "installers/README.md explains each tag"
 
 
+def unpacked_unit(deb: Path, tmp_path: Path, unit: str) -> tuple[Path, Path, ConfigParser]:
+    """The package unpacked into ``tmp_path/root``, one systemd unit in it, and that unit
+    parsed."""
+    root = tmp_path / "root"
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True, timeout=300)
+    parsed = ConfigParser(interpolation=None)
+    parsed.read_string((root / unit).read_text())
+    return root, root / unit, parsed
+
+
 def test_the_systemd_user_unit_starts_the_installed_agent_with_the_journal(
     deb: Path, tmp_path: Path
 ) -> None:
-    root = tmp_path / "root"
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True, timeout=300)
-    unit = root / "usr/lib/systemd/user/waymark.service"
-    parsed = ConfigParser(interpolation=None)
-    parsed.read_string(unit.read_text())
+    root, unit, parsed = unpacked_unit(deb, tmp_path, "usr/lib/systemd/user/waymark.service")
     command = parsed["Service"]["ExecStart"].split()
     assert command == ["/usr/bin/waymark", "run", "--log-journal"]
     assert (root / command[0].lstrip("/")).is_symlink()
@@ -287,11 +293,9 @@ def test_the_systemd_user_unit_starts_the_installed_agent_with_the_journal(
 def test_the_enrollment_broker_unit_runs_the_broker_as_root_once_there_is_a_token(
     deb: Path, tmp_path: Path
 ) -> None:
-    root = tmp_path / "root"
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True, timeout=300)
-    unit = root / "usr/lib/systemd/system/waymark-enroll-broker.service"
-    parsed = ConfigParser(interpolation=None)
-    parsed.read_string(unit.read_text())
+    root, unit, parsed = unpacked_unit(
+        deb, tmp_path, "usr/lib/systemd/system/waymark-enroll-broker.service"
+    )
     assert parsed["Service"]["ExecStart"] == "/usr/bin/waymark broker"
     assert "User" not in parsed["Service"]  # root: it alone reads the token file
     assert parsed["Unit"]["ConditionPathExists"] == "/etc/waymark/enroll-token"
